@@ -1,0 +1,125 @@
+// batch_norm: per-channel normalisation of NCHW activations, as PyTorch's BatchNorm2d.
+//   forward_train  μ = mean_{n,h,w} x, σ² = mean (x−μ)² (biased), y = (x−μ)/√(σ²+ε)·γ + β;
+//                  saves (μ, 1/√(σ²+ε)) in stats; running ← (1−m)·running + m·(μ, σ²·M/(M−1))
+//   forward_eval   y = (x−running_mean)/√(running_var+ε)·γ + β
+//   backward       x̂ = (x−μ)·invstd; dβ = Σ dy; dγ = Σ dy·x̂;
+//                  dx = γ·invstd/M · (M·dy − Σdy − x̂·Σ dy·x̂)   (M = N·H·W)
+// Train-mode entries run one workgroup per channel (WG invocations stride over its M values, then
+// a tree reduction in workgroup memory); forward_eval runs one invocation per element.
+// Bindings: 0 params, 1 x, 2 gamma, 3 beta, 4 y, 5 stats [2·C], 6 running_mean, 7 running_var,
+// 8 dy, 9 dx, 10 dgamma, 11 dbeta.
+
+struct Params {
+  N: u32, C: u32, HW: u32, update_running: u32,
+  acc_dx: u32, acc_dgamma: u32, acc_dbeta: u32, need_dx: u32,
+  eps: f32, momentum: f32,
+}
+
+override WG: u32 = 64u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(6) var<storage, read_write> running_mean: array<f32>;
+@group(0) @binding(7) var<storage, read_write> running_var: array<f32>;
+@group(0) @binding(8) var<storage, read> dy: array<f32>;
+@group(0) @binding(9) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(10) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(11) var<storage, read_write> dbeta: array<f32>;
+
+var<workgroup> red: array<f32, WG>;
+var<workgroup> red2: array<f32, WG>;
+
+// Sum of v (and v2) over the workgroup; every invocation gets the totals.
+fn wg_sum2(v: f32, v2: f32, lid: u32) -> vec2f {
+  red[lid] = v;
+  red2[lid] = v2;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      red[lid] += red[lid + s];
+      red2[lid] += red2[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let r = vec2f(red[0], red2[0]);
+  workgroupBarrier();
+  return r;
+}
+
+// Index of the e-th value (e over n, h·w) of channel c.
+fn at(e: u32, c: u32) -> u32 {
+  return ((e / p.HW) * p.C + c) * p.HW + e % p.HW;
+}
+
+@compute @workgroup_size(WG)
+fn forward_train(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.x;
+  if (c >= p.C) { return; }
+  let M = p.N * p.HW;
+  var s = 0.0;
+  for (var e = lid; e < M; e += WG) { s += x[at(e, c)]; }
+  let mean = wg_sum2(s, 0.0, lid).x / f32(M);
+  // Second pass over the data for the variance: exact where E[x²]−E[x]² would cancel.
+  var s2 = 0.0;
+  for (var e = lid; e < M; e += WG) { let d = x[at(e, c)] - mean; s2 += d * d; }
+  let var_b = wg_sum2(s2, 0.0, lid).x / f32(M);
+  let invstd = 1.0 / sqrt(var_b + p.eps);
+  let g = gamma[c] * invstd;
+  let b = beta[c] - mean * g;
+  for (var e = lid; e < M; e += WG) { let i = at(e, c); y[i] = x[i] * g + b; }
+  if (lid == 0u) {
+    stats[2u * c] = mean;
+    stats[2u * c + 1u] = invstd;
+    if (p.update_running == 1u) {
+      let unbiased = var_b * f32(M) / f32(max(M, 2u) - 1u);
+      running_mean[c] = (1.0 - p.momentum) * running_mean[c] + p.momentum * mean;
+      running_var[c] = (1.0 - p.momentum) * running_var[c] + p.momentum * unbiased;
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn forward_eval(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                @builtin(num_workgroups) nwg: vec3u) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= p.N * p.C * p.HW) { return; }
+  let c = (i / p.HW) % p.C;
+  let g = gamma[c] / sqrt(running_var[c] + p.eps);
+  y[i] = (x[i] - running_mean[c]) * g + beta[c];
+}
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.x;
+  if (c >= p.C) { return; }
+  let M = p.N * p.HW;
+  let mean = stats[2u * c];
+  let invstd = stats[2u * c + 1u];
+  var sdy = 0.0;
+  var sdyx = 0.0;
+  for (var e = lid; e < M; e += WG) {
+    let i = at(e, c);
+    let g = dy[i];
+    sdy += g;
+    sdyx += g * (x[i] - mean) * invstd;
+  }
+  let sums = wg_sum2(sdy, sdyx, lid);
+  if (lid == 0u) {
+    dgamma[c] = sums.y + select(0.0, dgamma[c], p.acc_dgamma == 1u);
+    dbeta[c] = sums.x + select(0.0, dbeta[c], p.acc_dbeta == 1u);
+  }
+  if (p.need_dx == 0u) { return; }
+  let k = gamma[c] * invstd / f32(M);
+  let mdy = sums.x;
+  let mdyx = sums.y;
+  for (var e = lid; e < M; e += WG) {
+    let i = at(e, c);
+    var v = k * (f32(M) * dy[i] - mdy - (x[i] - mean) * invstd * mdyx);
+    if (p.acc_dx == 1u) { v += dx[i]; }
+    dx[i] = v;
+  }
+}

@@ -1,0 +1,5 @@
+// Browser-safe data API: types, helpers and parsers that work on bytes.
+export * from './dataset';
+export * from './cifar';
+export * from './idx';
+export * from './tar';

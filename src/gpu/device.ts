@@ -1,0 +1,90 @@
+/**
+ * Getting a WebGPU device, in Node or a browser. The browser uses navigator.gpu; Node registers a
+ * provider (src/gpu/node.ts, Dawn through the `webgpu` package) so this file never imports Node
+ * code. Uncaptured errors and device loss are reported once, with a clear message, and kept until
+ * the next synchronisation point rethrows them (Engine.sync).
+ */
+
+/** Something that can hand out GPU instances: navigator.gpu, or Dawn in Node. */
+export interface GpuProvider {
+  /** Returns a GPU and, for Node, a hint of what to install when it finds no adapter. */
+  adapter(options: GPURequestAdapterOptions): Promise<{ adapter: GPUAdapter | null; hint: string }>;
+}
+
+let provider: GpuProvider | null = null;
+
+/** The Node entry point registers Dawn here. */
+export function setGpuProvider(p: GpuProvider): void {
+  provider = p;
+}
+
+const browserProvider: GpuProvider = {
+  async adapter(options) {
+    const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+    if (!gpu) {
+      return { adapter: null, hint: 'this browser has no navigator.gpu: use a browser with WebGPU ' +
+        '(Chrome/Edge 113+, Safari 26+, Firefox 141+ on Windows) on a page served over https or from localhost' };
+    }
+    return { adapter: await gpu.requestAdapter(options), hint: 'the browser offers WebGPU but no adapter: check chrome://gpu (or enable WebGPU in the browser flags)' };
+  },
+};
+
+export class NoAdapterError extends Error {
+  override name = 'NoAdapterError';
+}
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for CPU rasterizers (SwiftShader, lavapipe, WARP): kernels then prefer no-barrier variants. */
+  software: boolean;
+}
+
+export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
+  const info = adapter.info;
+  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    software: /swiftshader|lavapipe|llvmpipe|warp|software|cpu/.test(text) || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
+  };
+}
+
+export function adapterName(d: AdapterDescription): string {
+  const parts = [d.vendor, d.architecture, d.device, d.description].filter((s) => s && s.length > 0);
+  return parts.length > 0 ? [...new Set(parts)].join(' / ') : 'unknown adapter';
+}
+
+export interface DeviceHandle {
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  info: AdapterDescription;
+}
+
+/**
+ * Requests a high-performance adapter and a device with the adapter's largest buffer limits
+ * (a CIFAR-10 epoch kept on the GPU is 150 MB) and timestamp queries when offered.
+ */
+export async function requestDevice(options: GPURequestAdapterOptions = { powerPreference: 'high-performance' }): Promise<DeviceHandle> {
+  const { adapter, hint } = await (provider ?? browserProvider).adapter(options);
+  if (!adapter) throw new NoAdapterError(`critdamp: no WebGPU adapter found. ${hint}`);
+  const features: GPUFeatureName[] = [];
+  if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
+  const limits = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredFeatures: features,
+    requiredLimits: {
+      maxBufferSize: limits.maxBufferSize,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxStorageBuffersPerShaderStage: Math.min(limits.maxStorageBuffersPerShaderStage, 10),
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+    },
+  });
+  return { adapter, device, info: describeAdapter(adapter) };
+}

@@ -1,0 +1,250 @@
+/**
+ * The engine: one device, its buffer pool and pipeline cache, and a command encoder that batches
+ * dispatches until something needs the results. Per-dispatch uniforms go into one ring buffer,
+ * 256 bytes a slot, uploaded once per submit: no buffer is created per dispatch.
+ */
+import { BufferPool } from './pool';
+import { PipelineCache, ShaderCompileError, type Overrides, type ShaderSource } from './shader';
+import { adapterName, requestDevice, type AdapterDescription } from './device';
+import { Tape } from '../autograd/tape';
+import { Tensor, numel, type DType } from '../tensor';
+import elementwiseWgsl from '../../shaders/elementwise.wgsl';
+
+const ELEMENTWISE: ShaderSource = { name: 'elementwise.wgsl', code: elementwiseWgsl };
+
+/**
+ * Kernel shapes chosen per adapter. CPU rasterizers (SwiftShader: 4-wide SIMD, a barrier is a
+ * coroutine switch) want big register tiles in small workgroups; GPUs want many invocations.
+ */
+export interface KernelConfig {
+  /** Workgroup size of elementwise and reduction kernels. */
+  wg: number;
+  /** conv2d register tile (TM channels × TN pixels) and workgroup size. */
+  conv: { TM: number; TN: number; WG: number };
+}
+
+export function defaultKernelConfig(software: boolean): KernelConfig {
+  return software
+    ? { wg: 64, conv: { TM: 8, TN: 8, WG: 8 } }
+    : { wg: 64, conv: { TM: 4, TN: 4, WG: 64 } };
+}
+
+const SLOT = 256;
+const SLOTS = 4096;
+
+export interface DispatchSpec {
+  shader: ShaderSource;
+  entry: string;
+  /** Override constants (workgroup sizes, flags). */
+  overrides?: Overrides;
+  /** Text substitutions for what overrides cannot reach (function-scope array sizes). */
+  consts?: Record<string, number | string>;
+  /** Uniform struct: all u32 fields first, then all f32 fields. Bound at binding 0. */
+  u32?: readonly number[];
+  f32?: readonly number[];
+  /** Storage bindings by binding number (1, 2, ...). */
+  bindings: Record<number, Tensor | GPUBufferBinding>;
+  /** Number of invocations; split into workgroups of `wg` (the shader's WG override). */
+  invocations: number;
+  wg: number;
+}
+
+export class Engine {
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly tape = new Tape(this);
+  /** Dispatches recorded since creation (benchmarks count them per step). */
+  dispatches = 0;
+  kernels: KernelConfig;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private uniformBuffer: GPUBuffer;
+  private uniformData = new ArrayBuffer(SLOT * SLOTS);
+  private uniformU32 = new Uint32Array(this.uniformData);
+  private uniformF32 = new Float32Array(this.uniformData);
+  private slot = 0;
+  private error: Error | null = null;
+  private destroyed = false;
+
+  private constructor(readonly device: GPUDevice, readonly info: AdapterDescription) {
+    this.kernels = defaultKernelConfig(info.software);
+    this.pool = new BufferPool(device, (bytes) => this.fail(new Error(
+      `critdamp: out of GPU memory allocating ${bytes} bytes (${this.pool.bytesInUse} in use); ` +
+      'reduce the batch size or the model width')));
+    this.pipelines = new PipelineCache(device, (e) => this.fail(e));
+    this.uniformBuffer = device.createBuffer({ size: SLOT * SLOTS, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    device.addEventListener('uncapturederror', (ev) => {
+      this.fail(new Error(`critdamp: WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
+    });
+    device.lost.then((info) => {
+      if (this.destroyed) return;
+      const err = new Error(`critdamp: the GPU device was lost (${info.reason}): ${info.message}. ` +
+        'Saved checkpoints are intact; restart the run with --resume.');
+      this.fail(err);
+      // Nothing may sync again after a loss, so say it now as well.
+      console.error(err.message);
+    });
+  }
+
+  static async create(options?: GPURequestAdapterOptions): Promise<Engine> {
+    const h = await requestDevice(options);
+    return new Engine(h.device, h.info);
+  }
+
+  get adapterName(): string {
+    return adapterName(this.info);
+  }
+
+  /**
+   * Keeps the first error for the next sync() to throw. A shader compile error takes precedence:
+   * the validation errors that follow from an invalid module may arrive before it.
+   */
+  fail(e: Error): void {
+    if (this.error && !(e instanceof ShaderCompileError && !(this.error instanceof ShaderCompileError))) return;
+    this.error = e;
+  }
+
+  /** Throws the pending error, if any. */
+  check(): void {
+    if (this.error) throw this.error;
+  }
+
+  // ---- tensors ----------------------------------------------------------------------------------
+
+  /** A new pooled tensor; contents undefined unless `data` is given. */
+  empty(shape: readonly number[], dtype: DType = 'f32', requiresGrad = false): Tensor {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new Error(`tensor shape [${shape.join(', ')}] has a dimension that is not a non-negative integer`);
+    }
+    const t = new Tensor(this, shape, this.pool.acquire(Math.max(4, numel(shape) * 4)), 0, dtype, requiresGrad, true);
+    return t;
+  }
+
+  tensor(data: Float32Array | Uint32Array | readonly number[], shape: readonly number[], opts: { dtype?: DType; requiresGrad?: boolean } = {}): Tensor {
+    const dtype = opts.dtype ?? (data instanceof Uint32Array ? 'u32' : 'f32');
+    if (data.length !== numel(shape)) throw new Error(`tensor: ${data.length} values do not fill shape [${shape.join(', ')}] (${numel(shape)})`);
+    const t = this.empty(shape, dtype, opts.requiresGrad ?? false);
+    this.upload(t, data);
+    return t;
+  }
+
+  /** Writes values into a tensor, after all work recorded so far (so a reused buffer is safe). */
+  upload(t: Tensor, data: Float32Array | Uint32Array | readonly number[]): void {
+    const arr = data instanceof Float32Array || data instanceof Uint32Array ? data
+      : t.dtype === 'u32' ? Uint32Array.from(data) : Float32Array.from(data);
+    if (arr.length !== t.size) throw new Error(`upload: ${arr.length} values for a tensor of ${t.size}`);
+    this.flush();
+    this.device.queue.writeBuffer(t.buffer, t.offset, arr.buffer, arr.byteOffset, arr.byteLength);
+  }
+
+  // ---- dispatch ---------------------------------------------------------------------------------
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  /** The encoder outside any compute pass, for copies and clears. */
+  commandEncoder(): GPUCommandEncoder {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  dispatch(spec: DispatchSpec): void {
+    if (spec.invocations <= 0) return;
+    if (this.slot === SLOTS) this.flush();
+    const base = (this.slot * SLOT) / 4;
+    const u32 = spec.u32 ?? [], f32 = spec.f32 ?? [];
+    if (u32.length + f32.length > SLOT / 4) throw new Error(`${spec.shader.name}: too many uniform fields`);
+    for (let i = 0; i < u32.length; i++) this.uniformU32[base + i] = u32[i];
+    for (let i = 0; i < f32.length; i++) this.uniformF32[base + u32.length + i] = f32[i];
+
+    const pipeline = this.pipelines.get(spec.shader, spec.entry, { ...spec.overrides, WG: spec.wg }, spec.consts);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset: this.slot * SLOT, size: SLOT } }];
+    for (const [k, v] of Object.entries(spec.bindings)) {
+      entries.push({ binding: Number(k), resource: v instanceof Tensor ? v.binding() : v });
+    }
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    this.slot++;
+
+    const groups = Math.ceil(spec.invocations / spec.wg);
+    const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const x = Math.min(groups, maxDim);
+    const y = Math.ceil(groups / x);
+    if (y > maxDim) throw new Error(`${spec.shader.name}: ${spec.invocations} invocations exceed the dispatch limit`);
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y);
+    this.dispatches++;
+  }
+
+  /** Sets every value of t to `value` (ordered with the dispatches). */
+  fill(t: Tensor, value: number): void {
+    this.dispatch({ shader: ELEMENTWISE, entry: 'fill', u32: [t.size, 0, 0, 1], f32: [value],
+      bindings: { 3: t }, invocations: t.size, wg: this.kernels.wg });
+  }
+
+  /** Zeroes a byte range with the encoder's clearBuffer (ordered with the dispatches). */
+  clear(t: Tensor): void {
+    this.commandEncoder().clearBuffer(t.buffer, t.offset, Math.ceil(t.bytes / 4) * 4);
+  }
+
+  copy(src: Tensor, dst: Tensor): void {
+    if (src.size !== dst.size) throw new Error(`copy: ${src.size} values into ${dst.size}`);
+    this.commandEncoder().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, src.bytes);
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (this.slot > 0) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformData, 0, this.slot * SLOT);
+    this.slot = 0;
+    if (this.encoder) {
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+    }
+  }
+
+  /** Waits for all submitted work; throws the first error seen (compile, validation, loss). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  async readBuffer(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.commandEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.check();
+      throw e;
+    }
+    this.check();
+    const out = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  /** Releases the device (Dawn keeps Node alive while one is referenced). */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.flush();
+    this.pool.trim();
+    this.device.destroy();
+  }
+}

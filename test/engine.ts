@@ -1,0 +1,31 @@
+// One engine per test process, created on first use and destroyed by tools/run-tests.mjs after the
+// last test. Tests that need WebGPU call gpuTest(), which says loudly when no adapter exists.
+import '../src/gpu/node';
+import { Engine } from '../src/gpu/engine';
+
+type G = typeof globalThis & { __critdampEngine?: Promise<Engine | null>; __critdampAfterTests?: (() => void | Promise<void>)[] };
+const g = globalThis as G;
+
+export function engine(): Promise<Engine | null> {
+  if (!g.__critdampEngine) {
+    g.__critdampEngine = Engine.create().then(
+      (e) => {
+        (g.__critdampAfterTests ??= []).push(() => e.destroy());
+        console.log(`\n  WebGPU adapter: ${e.adapterName}`);
+        return e;
+      },
+      (err: Error) => {
+        console.error(`\n  !!! WebGPU tests SKIPPED: ${err.message}\n`);
+        return null;
+      },
+    );
+  }
+  return g.__critdampEngine;
+}
+
+/** The engine, or throws when there is none and CRITDAMP_REQUIRE_GPU is set (CI sets it). */
+export async function requireEngine(): Promise<Engine> {
+  const e = await engine();
+  if (!e) throw new Error('no WebGPU adapter: run tools/setup (installs libvulkan1 and chromium for SwiftShader)');
+  return e;
+}

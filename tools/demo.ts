@@ -1,0 +1,33 @@
+// Interim main job (replaced by `critdamp train` when training lands): one ResNet-18 forward and
+// backward on random data, printing the adapter and timings.
+import '../src/gpu/node';
+import { Engine } from '../src/gpu/engine';
+import { ResNet18 } from '../src/nn/resnet';
+import { crossEntropy } from '../src/ops';
+import { Rng } from '../src/util/rng';
+
+const width = Number(process.env.WIDTH ?? 1), batch = Number(process.env.BATCH ?? 8), size = Number(process.env.SIZE ?? 32);
+const e = await Engine.create();
+console.log(`adapter: ${e.adapterName}`);
+const model = new ResNet18(e, { width, stem: 'cifar', numClasses: 10, inChannels: 3 }, 0);
+console.log(`resnet18 width ${width}: ${model.store.count.toLocaleString()} parameters`);
+const rng = new Rng(1);
+const xData = new Float32Array(batch * 3 * size * size).map(() => rng.normal());
+const x = e.tensor(xData, [batch, 3, size, size]);
+const labels = e.tensor(Uint32Array.from({ length: batch }, (_, i) => i % 10), [batch]);
+for (let it = 0; it < 3; it++) {
+  const t0 = performance.now();
+  model.store.zeroGrad();
+  const logits = model.forward(x, { training: true });
+  const loss = crossEntropy(logits, labels);
+  await e.sync();
+  const t1 = performance.now();
+  e.tape.backward(loss);
+  await e.sync();
+  const t2 = performance.now();
+  console.log(`step ${it}: loss ${(await loss.read())[0].toFixed(4)}  forward ${(t1 - t0).toFixed(0)} ms  backward ${(t2 - t1).toFixed(0)} ms  ` +
+    `${(batch / ((t2 - t0) / 1000)).toFixed(1)} images/s  dispatches ${e.dispatches}`);
+  e.tape.reset();
+}
+e.destroy();
+process.exit(0);
