@@ -68,9 +68,10 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
         for (var j = 0u; j < TN; j++) {
           let ih = ih0[j] + i32(kh);
           let iw = iw0[j] + i32(kw);
-          if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-            xv[j] = x[xbase[j] + cplane + u32(ih) * p.W + u32(iw)];
-          }
+          // Branchless: out-of-range taps read a valid address and are zeroed by select.
+          let inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+          let at = select(0u, cplane + u32(ih) * p.W + u32(iw), inside);
+          xv[j] = select(0.0, x[xbase[j] + at], inside);
         }
         let k = c * KK + kh * p.KW + kw;
         for (var i = 0u; i < TM; i++) {
@@ -131,9 +132,9 @@ fn backward_data(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
         for (var j = 0u; j < TN; j++) {
           let th = th0[j] - i32(kh);
           let tw = tw0[j] - i32(kw);
-          if (th >= 0 && tw >= 0 && th % s == 0 && tw % s == 0 && th / s < OH && tw / s < OW) {
-            dv[j] = dy[dybase[j] + oplane + u32(th / s) * p.OW + u32(tw / s)];
-          }
+          let inside = th >= 0 && tw >= 0 && th % s == 0 && tw % s == 0 && th / s < OH && tw / s < OW;
+          let at = select(0u, oplane + u32(th / s) * p.OW + u32(tw / s), inside);
+          dv[j] = select(0.0, dy[dybase[j] + at], inside);
         }
         let k = kh * p.KW + kw;
         for (var i = 0u; i < TM; i++) {
@@ -200,9 +201,9 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
         for (var j = 0u; j < TN; j++) {
           let ih = ihb + kh0[j];
           let iw = iwb + kw0[j];
-          if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-            xv[j] = x[xn + xoff[j] + u32(ih) * p.W + u32(iw)];
-          }
+          let inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+          let at = select(0u, xoff[j] + u32(ih) * p.W + u32(iw), inside);
+          xv[j] = select(0.0, x[xn + at], inside);
         }
         let r = oh * p.OW + ow;
         for (var i = 0u; i < TM; i++) {
