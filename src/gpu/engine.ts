@@ -64,6 +64,7 @@ export class Engine {
   private uniformF32 = new Float32Array(this.uniformData);
   private slot = 0;
   private error: Error | null = null;
+  private lost = false;
   private destroyed = false;
 
   private constructor(readonly device: GPUDevice, readonly info: AdapterDescription) {
@@ -80,7 +81,9 @@ export class Engine {
       if (this.destroyed) return;
       const err = new Error(`critdamp: the GPU device was lost (${info.reason}): ${info.message}. ` +
         'Saved checkpoints are intact; restart the run with --resume.');
+      this.error = null;
       this.fail(err);
+      this.lost = true;
       // Nothing may sync again after a loss, so say it now as well.
       console.error(err.message);
     });
@@ -104,9 +107,12 @@ export class Engine {
     this.error = e;
   }
 
-  /** Throws the pending error, if any. */
+  /** Throws the pending error, if any, once (a lost device keeps throwing). */
   check(): void {
-    if (this.error) throw this.error;
+    const e = this.error;
+    if (!e) return;
+    if (!this.lost) this.error = null;
+    throw e;
   }
 
   // ---- tensors ----------------------------------------------------------------------------------

@@ -58,3 +58,8 @@ const dawnProvider: GpuProvider = {
 };
 
 setGpuProvider(dawnProvider);
+
+/** Re-registers Dawn (tests swap the provider out). */
+export function restoreDawnProvider(): void {
+  setGpuProvider(dawnProvider);
+}

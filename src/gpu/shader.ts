@@ -88,7 +88,9 @@ export class PipelineCache {
   /** Compiles a shader and resolves with its formatted errors (empty when it compiles). */
   async check(src: ShaderSource, consts: Record<string, number | string> = {}): Promise<string> {
     const code = substitute(src.code, consts);
+    this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: src.name, code });
+    void this.device.popErrorScope();
     const info = await module.getCompilationInfo();
     return formatCompilationMessages(src, code, info.messages);
   }
