@@ -1,11 +1,13 @@
-// conv2d: 2-D convolution (no bias), NCHW activations, OIHW weights, as implicit GEMM.
-//   forward          y[n,o,oh,ow]  = Σ_{c,kh,kw} w[o,c,kh,kw] · x[n,c,oh·s−p+kh, ow·s−p+kw]
+// conv2d: 2-D convolution (no bias), NCHW activations, OIHW weights, as implicit GEMM; the
+// 'register' variant of src/ops/conv2d.ts (a generic fallback: CPU rasterizers run
+// conv2d_direct*.wgsl, GPUs conv2d_tiled.wgsl).
+//   forward          y[n,o,oh,ow]  = Σ_{c,kh,kw} w[o,c,kh,kw] · x[n,c, oh·s−p+kh, ow·s−p+kw]
 //   backward_data    dx[n,c,ih,iw] = Σ_{o,kh,kw} w[o,c,kh,kw] · dy[n,o,(ih+p−kh)/s,(iw+p−kw)/s]  (where divisible, in range)
 //   backward_weight  dw[o,c,kh,kw] = Σ_{n,oh,ow} dy[n,o,oh,ow] · x[n,c,oh·s−p+kh, ow·s−p+kw]
 // Register-tiled, no workgroup memory and no barriers: each invocation computes a TM×TN block of
-// outputs (TM channels × TN pixels, or TM × TN weights), which suits CPU rasterizers (SwiftShader)
-// and is a reasonable start on GPUs. TM/TN size function-scope arrays, so they are text-substituted
-// ({{TM}}, {{TN}}; part of the pipeline key); WG is an override.
+// outputs (TM channels × TN pixels, or TM × TN weights). TM/TN size function-scope arrays, so they
+// are text-substituted ({{TM}}, {{TN}}; part of the pipeline key); WG is an override. Conditions
+// use & rather than && (SwiftShader compiles each && into branches).
 // Bindings: 0 params, 1 x, 2 w, 3 y, 4 dy, 5 dx, 6 dw. Dispatch: one invocation per output tile,
 // linear index over a 2-D grid of workgroups. acc = 1 adds into the output (gradient accumulation).
 
@@ -69,7 +71,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
           let ih = ih0[j] + i32(kh);
           let iw = iw0[j] + i32(kw);
           // Branchless: out-of-range taps read a valid address and are zeroed by select.
-          let inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+          let inside = (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W);
           let at = select(0u, cplane + u32(ih) * p.W + u32(iw), inside);
           xv[j] = select(0.0, x[xbase[j] + at], inside);
         }
@@ -132,7 +134,7 @@ fn backward_data(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
         for (var j = 0u; j < TN; j++) {
           let th = th0[j] - i32(kh);
           let tw = tw0[j] - i32(kw);
-          let inside = th >= 0 && tw >= 0 && th % s == 0 && tw % s == 0 && th / s < OH && tw / s < OW;
+          let inside = (th >= 0) & (tw >= 0) & (th % s == 0) & (tw % s == 0) & (th / s < OH) & (tw / s < OW);
           let at = select(0u, oplane + u32(th / s) * p.OW + u32(tw / s), inside);
           dv[j] = select(0.0, dy[dybase[j] + at], inside);
         }
@@ -201,7 +203,7 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
         for (var j = 0u; j < TN; j++) {
           let ih = ihb + kh0[j];
           let iw = iwb + kw0[j];
-          let inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+          let inside = (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W);
           let at = select(0u, xoff[j] + u32(ih) * p.W + u32(iw), inside);
           xv[j] = select(0.0, x[xn + at], inside);
         }

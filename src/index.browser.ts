@@ -1,1 +1,18 @@
-export {};
+// critdamp for browsers: navigator.gpu. Everything here runs in Node too (src/index.node.ts adds
+// Dawn, the file system and the data loaders that read files).
+export { Engine, type KernelConfig } from './gpu/engine';
+export { requestDevice, setGpuProvider, NoAdapterError, type GpuProvider } from './gpu/device';
+export { ShaderCompileError } from './gpu/shader';
+export { Tensor, type DType } from './tensor';
+export * from './ops';
+export { ResNet18, resnet18Specs, initResNet, stageChannels, type ResNetConfig } from './nn/resnet';
+export { ParamStore, type ParamSpec, type Segment } from './nn/params';
+export { Optimizer, type OptimizerOptions, type OptimizerKind, type ParamGroup, type StepValues } from './optim/optimizer';
+export * from './schedule';
+export * from './data/index';
+export { GpuBatcher } from './data/batcher';
+export { encodeSafetensors, decodeSafetensors, toFloat32, SafetensorsError } from './io/safetensors';
+export { encodeWeights, decodeWeights } from './io/weights';
+export { Trainer, NonFiniteLossError, type TrainConfig, type TrainerHooks, type TrainerState, type StepRecord, type EpochRecord } from './train/trainer';
+export { evaluate, type EvalResult } from './train/evaluate';
+export { Rng } from './util/rng';

@@ -1,1 +1,7 @@
-export {};
+// critdamp for Node: registers Dawn (the `webgpu` package, with SwiftShader found by itself when
+// there is no GPU), and adds the loaders and checkpoints that use the file system.
+import './gpu/node';
+export * from './index.browser';
+export * from './data/index.node';
+export { saveCheckpoint, loadCheckpoint, findCheckpoint, saveWeights, loadWeights, writeFileAtomic } from './io/checkpoint.node';
+export { main as cli } from './cli/main';

@@ -36,7 +36,7 @@ const common = {
 const started = performance.now();
 await Promise.all([
   // The library: the node entry adds Dawn, the browser entry never sees it.
-  build({ ...common, platform: 'node', entryPoints: { 'critdamp.node': 'src/index.node.ts' },
+  build({ ...common, platform: 'node', entryPoints: { 'critdamp.node': 'src/index.node.ts', cli: 'src/cli/main.ts' },
     outdir: 'dist', packages: 'external' }),
   build({ ...common, platform: 'browser', entryPoints: { 'critdamp.browser': 'src/index.browser.ts',
     schedule: 'src/schedule/index.ts' }, outdir: 'dist' }),

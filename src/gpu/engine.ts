@@ -13,20 +13,33 @@ import elementwiseWgsl from '../../shaders/elementwise.wgsl';
 const ELEMENTWISE: ShaderSource = { name: 'elementwise.wgsl', code: elementwiseWgsl };
 
 /**
- * Kernel shapes chosen per adapter. CPU rasterizers (SwiftShader: 4-wide SIMD, a barrier is a
- * coroutine switch) want big register tiles in small workgroups; GPUs want many invocations.
+ * Kernel shapes chosen per adapter. CPU rasterizers (SwiftShader: 4-wide SIMD, every storage
+ * load a per-lane gather, a barrier a coroutine switch) want big unrolled register tiles in small
+ * workgroups and no workgroup memory; GPUs want workgroup-memory tiles and many invocations.
  */
 export interface KernelConfig {
   /** Workgroup size of elementwise and reduction kernels. */
   wg: number;
-  /** conv2d register tile (TM channels × TN pixels) and workgroup size. */
-  conv: { TM: number; TN: number; WG: number };
+  conv: {
+    /**
+     * Which conv2d kernels run (src/ops/conv2d.ts): 'direct' (unrolled register tiles chosen per
+     * shape, for CPU rasterizers), 'tiled' (workgroup-memory implicit GEMM, for GPUs) or
+     * 'register' (the generic register-tiled loop).
+     */
+    variant: 'direct' | 'tiled' | 'register';
+    /** 'register': TM × TN results per invocation, WG invocations per workgroup. */
+    register: { TM: number; TN: number; WG: number };
+    /** 'tiled': WX × WY invocations per workgroup, TM × TN results each, BK-deep k slices. */
+    tiled: { WX: number; WY: number; TM: number; TN: number; BK: number };
+  };
 }
 
 export function defaultKernelConfig(software: boolean): KernelConfig {
+  const register = { TM: 4, TN: 4, WG: 8 };
+  const tiled = { WX: 16, WY: 16, TM: 4, TN: 4, BK: 16 };
   return software
-    ? { wg: 64, conv: { TM: 8, TN: 8, WG: 8 } }
-    : { wg: 64, conv: { TM: 4, TN: 4, WG: 64 } };
+    ? { wg: 64, conv: { variant: 'direct', register, tiled } }
+    : { wg: 64, conv: { variant: 'tiled', register, tiled } };
 }
 
 const SLOT = 256;
@@ -173,7 +186,7 @@ export class Engine {
     const pipeline = this.pipelines.get(spec.shader, spec.entry, { ...spec.overrides, WG: spec.wg }, spec.consts);
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset: this.slot * SLOT, size: SLOT } }];
     for (const [k, v] of Object.entries(spec.bindings)) {
-      entries.push({ binding: Number(k), resource: v instanceof Tensor ? v.binding() : v });
+      entries.push({ binding: Number(k), resource: 'binding' in v && typeof v.binding === 'function' ? v.binding() : (v as GPUBufferBinding) });
     }
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     this.slot++;

@@ -1,17 +1,16 @@
 /**
  * linear: y = x·Wᵀ + b, x [N,in], W [out,in] (PyTorch's layout), b [out].
- * The matrix product is conv2d's kernel at 1×1 spatial size (y[n,o] = Σ_c w[o,c]·x[n,c]), so its
- * forward and both backward products share one tested shader; the bias is added in place.
+ * The matrix product is conv2d at 1×1 spatial size (y[n,o] = Σ_c w[o,c]·x[n,c]), so its forward
+ * and both backward products go through conv2d's tested kernels; the bias is added in place.
  *   dx = dy·W,  dW = dyᵀ·x,  db = Σ_n dy
  */
 import type { Tensor } from '../tensor';
 import type { ShaderSource } from '../gpu/shader';
 import { expectDtype, expectRank, expectShape, ShapeError } from './check';
 import { ELEMENTWISE } from './elementwise';
-import conv2dWgsl from '../../shaders/conv2d.wgsl';
+import { convBackwardData, convBackwardWeight, convForward, type ConvGeometry } from './conv2d';
 import reduceWgsl from '../../shaders/reduce.wgsl';
 
-const CONV: ShaderSource = { name: 'conv2d.wgsl', code: conv2dWgsl };
 const REDUCE: ShaderSource = { name: 'reduce.wgsl', code: reduceWgsl };
 
 export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
@@ -22,12 +21,10 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const [O, Cw] = w.shape;
   if (Cw !== C) throw new ShapeError(`linear: input x [${x.shape.join(', ')}] has ${C} features but weight [${w.shape.join(', ')}] expects ${Cw}`);
   if (b) expectShape('linear', 'bias', b, [O], `one per output of weight [${w.shape.join(', ')}]`);
-  const e = x.engine, tape = e.tape, cfg = e.kernels.conv, wg = e.kernels.wg;
-  const consts = { TM: cfg.TM, TN: cfg.TN };
-  const params = (acc: number) => [N, C, 1, 1, O, 1, 1, 1, 1, 1, 0, acc];
-  const tiles = (rows: number, cols: number) => Math.ceil(rows / cfg.TM) * Math.ceil(cols / cfg.TN);
+  const e = x.engine, tape = e.tape, wg = e.kernels.wg;
+  const g: ConvGeometry = { N, C, H: 1, W: 1, O, KH: 1, KW: 1, OH: 1, OW: 1, stride: 1, pad: 0 };
   const y = tape.own(e.empty([N, O]));
-  e.dispatch({ shader: CONV, entry: 'forward', consts, u32: params(0), bindings: { 1: x, 2: w, 3: y }, invocations: tiles(O, N), wg: cfg.WG });
+  convForward(e, g, x, w, y);
   if (b) e.dispatch({ shader: ELEMENTWISE, entry: 'add_bias', u32: [N * O, 0, O, 1], f32: [0], bindings: { 2: b, 3: y }, invocations: N * O, wg });
 
   const inputs = b ? [x, w, b] : [x, w];
@@ -36,11 +33,11 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
       const dy = y.grad!;
       if (x.requiresGrad) {
         const { grad, acc } = tape.gradTarget(x);
-        e.dispatch({ shader: CONV, entry: 'backward_data', consts, u32: params(acc), bindings: { 2: w, 4: dy, 5: grad }, invocations: tiles(C, N), wg: cfg.WG });
+        convBackwardData(e, g, w, dy, grad, acc);
       }
       if (w.requiresGrad) {
         const { grad, acc } = tape.gradTarget(w);
-        e.dispatch({ shader: CONV, entry: 'backward_weight', consts, u32: params(acc), bindings: { 1: x, 4: dy, 6: grad }, invocations: tiles(O, C), wg: cfg.WG });
+        convBackwardWeight(e, g, x, dy, grad, acc);
       }
       if (b && b.requiresGrad) {
         const { grad, acc } = tape.gradTarget(b);

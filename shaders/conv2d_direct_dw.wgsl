@@ -1,0 +1,89 @@
+// conv2d_direct_dw: conv2d backward_weight for CPU rasterizers (SwiftShader):
+//   dw[o, c, kh, kw] (+)= Σ_{n, oh, ow} dy[n, o, oh, ow] · x[n, c, oh·s − pad + kh, ow·s − pad + kw]
+// Each invocation keeps a TM (o) × TC (c) × KH·KW block of dw in registers and walks the
+// reduction in steps of Q output columns of one output row: per step it loads TM·Q values of dy
+// and, per channel and kernel row, the (Q−1)·s + KW input values those columns touch, and every
+// one of them feeds KW·TM products (see conv2d_direct.wgsl for why the block is unrolled by
+// src/ops/conv2d.ts into the {{...}} parts; KH, KW, stride, pad, TM, TC and Q are part of the
+// pipeline key).
+// Split-K: when O·C/(TM·TC) tiles are too few to keep every CPU task busy, the N·OH·⌈OW/Q⌉
+// steps are cut into `splits` ranges; range r writes partial sums to out[r, o, c, kh, kw]
+// and reduce.wgsl's sum_rows adds the ranges into dw. With one range, out is dw, and ACC (text,
+// part of the key) adds into it.
+// Bindings: 0 params, 1 x, 4 dy, 6 out. Dispatch: one invocation per (range, o tile, c tile).
+// No short-circuit && or ||: see conv2d_direct.wgsl.
+
+struct Params {
+  N: u32, C: u32, H: u32, W: u32,
+  O: u32, OH: u32, OW: u32, splits: u32,
+  stepsPerSplit: u32,
+}
+
+const TM: u32 = {{TM}}u;
+const TC: u32 = {{TC}}u;
+const Q: u32 = {{Q}}u;
+const KK: u32 = {{KK}}u;
+const STRIDE: u32 = {{STRIDE}}u;
+const PAD: i32 = {{PAD}};
+const ACC: bool = {{ACC}};
+override WG: u32 = 8u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read> dy: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+
+// Stores one result without a branch, as conv2d_direct.wgsl's put does.
+fn put(at: u32, v: f32, valid: bool) {
+  if (ACC) {
+    let old = out[at];
+    out[at] = old + select(0.0, v, valid);
+  } else {
+    out[at] = v;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                   @builtin(num_workgroups) nwg: vec3u) {
+  let idx = (wid.y * nwg.x + wid.x) * WG + lid;
+  let tilesC = (p.C + TC - 1u) / TC;
+  let tiles = tilesC * ((p.O + TM - 1u) / TM);
+  if (idx >= tiles * p.splits) { return; }
+  let range = idx / tiles;
+  let c0 = ((idx % tiles) % tilesC) * TC;
+  let o0 = ((idx % tiles) / tilesC) * TM;
+  let H = i32(p.H);
+  let W = i32(p.W);
+  let plane = p.H * p.W;
+  let oplane = p.OH * p.OW;
+  let chunks = (p.OW + Q - 1u) / Q;
+  let steps = p.N * p.OH * chunks;
+  let first = min(range * p.stepsPerSplit, steps);
+  let last = min(first + p.stepsPerSplit, steps);
+  var n = first / (p.OH * chunks);
+  var oh = (first / chunks) % p.OH;
+  var ow0 = (first % chunks) * Q;
+
+  // Channel offsets, clamped: the tail of the last tile reads valid rows and is never stored.
+{{SETUP}}
+{{ACCS}}
+  for (var step = first; step < last; step++) {
+    let dyb = n * p.O * oplane + oh * p.OW + ow0;
+    let xb = n * p.C * plane;
+    let ih0 = i32(oh * STRIDE) - PAD;
+    let iw0 = i32(ow0 * STRIDE) - PAD;
+{{BODY}}
+    // Next Q columns; at the end of a row the next row, at the end of an image the next image.
+    ow0 += Q;
+    let wrap = ow0 >= p.OW;
+    ow0 = select(ow0, 0u, wrap);
+    oh = select(oh, oh + 1u, wrap);
+    let wrapImage = oh == p.OH;
+    oh = select(oh, 0u, wrapImage);
+    n = select(n, n + 1u, wrapImage);
+  }
+
+  let base = range * p.O * p.C * KK;
+{{STORE}}
+}

@@ -1,0 +1,240 @@
+/**
+ * `critdamp train` and `critdamp eval`: the command line. Node only (files, terminal, Dawn).
+ */
+import '../gpu/node';
+import { parseArgs } from 'node:util';
+import { appendFile, mkdir, readFile, truncate, writeFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Engine } from '../gpu/engine';
+import { loadDataset, type DatasetName } from '../data/index.node';
+import { subset, type DatasetSplit } from '../data/dataset';
+import { parseLrSpec, parseMomentumSpec, type LrConfig } from '../schedule';
+import { Trainer, type TrainConfig, type TrainerState, type EpochRecord, type StepRecord } from '../train/trainer';
+import { evaluate } from '../train/evaluate';
+import { findCheckpoint, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.node';
+import { ResNet18 } from '../nn/resnet';
+import { Progress } from './progress';
+import { PRESETS, HELP } from './presets';
+
+const OPTIONS = {
+  preset: { type: 'string' },
+  data: { type: 'string' },
+  'data-dir': { type: 'string' },
+  download: { type: 'boolean' },
+  width: { type: 'string' },
+  stem: { type: 'string' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  optimizer: { type: 'string' },
+  lr: { type: 'string' },
+  'lr-schedule': { type: 'string' },
+  momentum: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  nesterov: { type: 'boolean' },
+  'label-smoothing': { type: 'string' },
+  augment: { type: 'string' },
+  'train-subset': { type: 'string' },
+  'test-subset': { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'boolean' },
+  'log-every': { type: 'string' },
+  checkpoint: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+function num(v: Values, key: keyof Values, fallback: number, check: (x: number) => boolean = Number.isFinite): number {
+  const raw = v[key];
+  if (raw === undefined) return fallback;
+  const x = Number(raw);
+  if (raw === '' || !check(x)) throw new Error(`--${key}: '${raw}' is not valid`);
+  return x;
+}
+
+function parseWidth(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(s);
+  if (!m) throw new Error(`--width: '${s}' is not a number or fraction like 1/8`);
+  const w = Number(m[1]) / (m[2] ? Number(m[2]) : 1);
+  if (!(w > 0 && w <= 8)) throw new Error(`--width: ${s} must be in (0, 8]`);
+  return w;
+}
+
+interface RunOptions {
+  config: TrainConfig;
+  data: DatasetName;
+  dataDir?: string;
+  download: boolean;
+  trainSubset: number;
+  testSubset: number;
+  out: string;
+}
+
+/** Preset first, then every flag given on the command line overrides it. */
+export function buildRun(v: Values): RunOptions {
+  const presetName = v.preset ?? 'fashion-cpu';
+  const p = PRESETS[presetName];
+  if (!p) throw new Error(`--preset: unknown preset '${presetName}' (${Object.keys(PRESETS).join(', ')})`);
+  const optimizer = (v.optimizer ?? p.optimizer) as 'sgd' | 'adam' | 'adamw';
+  if (!['sgd', 'adam', 'adamw'].includes(optimizer)) throw new Error(`--optimizer: '${optimizer}' is not sgd, adam or adamw`);
+  let lr: LrConfig = parseLrSpec(v['lr-schedule'] ?? p.lrSchedule);
+  if (v.lr !== undefined) {
+    const base = num(v, 'lr', 0, (x) => Number.isFinite(x) && x >= 0);
+    lr = lr.kind === 'onecycle' ? { ...lr, maxLr: base } : { ...lr, lr: base };
+  }
+  const stem = v.stem ?? p.stem;
+  if (stem !== 'cifar' && stem !== 'imagenet') throw new Error(`--stem: '${stem}' is not cifar or imagenet`);
+  const augment = v.augment ?? p.augment;
+  const am = /^(?:none|crop(\d+)?(\+flip)?|flip)$/.exec(augment);
+  if (!am) throw new Error(`--augment: '${augment}' is not none, flip, crop4, crop4+flip`);
+  const crop = augment.startsWith('crop') ? Number(am[1] ?? 4) : 0;
+  const flip = augment === 'flip' || Boolean(am[2]);
+  const data = (v.data ?? p.data) as DatasetName;
+  const classes = data === 'cifar100' ? 100 : 10;
+  const config: TrainConfig = {
+    epochs: num(v, 'epochs', p.epochs, (x) => Number.isInteger(x) && x >= 1),
+    batchSize: num(v, 'batch-size', p.batchSize, (x) => Number.isInteger(x) && x >= 1),
+    seed: num(v, 'seed', 0, Number.isInteger),
+    model: { numClasses: classes, inChannels: data === 'fashion-mnist' || data === 'mnist' ? 1 : 3, stem, width: v.width ? parseWidth(v.width) : p.width },
+    optimizer: { kind: optimizer, weightDecay: num(v, 'weight-decay', p.weightDecay, (x) => x >= 0), nesterov: v.nesterov ?? false },
+    lr,
+    momentum: parseMomentumSpec(v.momentum ?? p.momentum),
+    augment: crop || flip ? { crop, flip } : null,
+    labelSmoothing: num(v, 'label-smoothing', 0, (x) => x >= 0 && x < 1),
+    logEvery: num(v, 'log-every', p.logEvery, (x) => Number.isInteger(x) && x >= 1),
+    evalBatchSize: 256,
+  };
+  return {
+    config, data, dataDir: v['data-dir'], download: v.download ?? false,
+    trainSubset: num(v, 'train-subset', p.trainSubset ?? 0, (x) => Number.isInteger(x) && x >= 0),
+    testSubset: num(v, 'test-subset', p.testSubset ?? 0, (x) => Number.isInteger(x) && x >= 0),
+    out: resolve(v.out ?? join('runs', `${data}-${config.momentum.kind}-seed${config.seed}`)),
+  };
+}
+
+async function loadData(r: Pick<RunOptions, 'data' | 'dataDir' | 'download' | 'trainSubset' | 'testSubset'>, seed: number): Promise<DatasetSplit> {
+  const split = await loadDataset(r.data, { dir: r.dataDir, download: r.download });
+  return {
+    train: r.trainSubset > 0 && r.trainSubset < split.train.n ? subset(split.train, r.trainSubset, seed) : split.train,
+    test: r.testSubset > 0 && r.testSubset < split.test.n ? subset(split.test, r.testSubset, seed + 1) : split.test,
+  };
+}
+
+async function train(v: Values): Promise<void> {
+  const run = buildRun(v);
+  await mkdir(run.out, { recursive: true });
+  const logPath = join(run.out, 'log.jsonl');
+  const resumeFrom = v.resume ? await findCheckpoint(run.out) : null;
+  if (v.resume && !resumeFrom) throw new Error(`--resume: no checkpoint under ${run.out} (looked for checkpoints/latest)`);
+  let config = run.config;
+  let saved: TrainerState | null = null;
+  if (resumeFrom) {
+    saved = JSON.parse(await readFile(join(resumeFrom, 'state.json'), 'utf8')) as TrainerState;
+    // The run continues as it was configured; only the epoch count may grow.
+    config = { ...saved.config, epochs: v.epochs ? run.config.epochs : saved.config.epochs };
+  }
+  const data = await loadData(run, config.seed);
+  // Channels and classes come from the data (image folders have any number of either).
+  if (!saved) config = { ...config, model: { ...config.model, inChannels: data.train.c, numClasses: data.train.classes.length } };
+  const engine = await Engine.create();
+  console.log(`critdamp: adapter ${engine.adapterName}`);
+  console.log(`critdamp: ${run.data} ${data.train.n} train / ${data.test.n} test, ${data.train.c}×${data.train.h}×${data.train.w}; ` +
+    `resnet18 width ${config.model.width} (${config.model.stem} stem); ${config.optimizer.kind}, lr ${JSON.stringify(config.lr)}, momentum ${JSON.stringify(config.momentum)}; ` +
+    `${config.epochs} epochs of batch ${config.batchSize}; output ${run.out}`);
+  const progress = new Progress();
+  const trainer = new Trainer(engine, data, config, {
+    progress: (p) => progress.update(p),
+    log: async (rec: StepRecord | EpochRecord) => {
+      await appendFile(logPath, JSON.stringify(rec) + '\n');
+      if (rec.type === 'epoch') {
+        progress.break();
+        console.log(`epoch ${rec.epoch + 1}: train loss ${rec.train_loss.toFixed(4)}  test loss ${rec.test_loss.toFixed(4)}  ` +
+          `accuracy ${(100 * rec.accuracy).toFixed(2)}%  lr ${rec.lr.toPrecision(3)}  μ ${rec.mu.toFixed(3)} (μc ${rec.muc.toFixed(3)}, ${rec.regime})  ` +
+          `${rec.images_per_s.toFixed(0)} images/s`);
+      }
+    },
+    checkpoint: async (state, t) => {
+      let logBytes = 0;
+      try { logBytes = (await stat(logPath)).size; } catch { /* no log yet */ }
+      return saveCheckpoint(run.out, t.model.store, t.optimizer, { ...state, logBytes, data: run.data, dataDir: run.dataDir, trainSubset: run.trainSubset, testSubset: run.testSubset });
+    },
+  });
+  try {
+    if (resumeFrom && saved) {
+      await loadCheckpoint(resumeFrom, trainer.model.store, trainer.optimizer);
+      trainer.restore(saved);
+      trainer.lastCheckpoint = resumeFrom;
+      // The log continues from where the checkpoint was taken.
+      const logBytes = Number((saved as { logBytes?: number }).logBytes ?? 0);
+      try { await truncate(logPath, logBytes); } catch { await writeFile(logPath, ''); }
+      console.log(`critdamp: resumed from ${resumeFrom} after epoch ${saved.epoch}`);
+    } else {
+      await writeFile(logPath, '');
+    }
+    const result = await trainer.fit();
+    const summary = trainer.schedule.summary();
+    if (result) {
+      console.log(`\ntest accuracy ${(100 * result.accuracy).toFixed(2)}% (${result.n - result.misclassified.length}/${result.n}) after ${trainer.epoch} epochs`);
+      console.log(`damping regime over training: ${Object.entries(summary.steps).map(([k, f]) => `${k} ${(100 * f).toFixed(1)}%`).join(', ')} of steps`);
+    }
+    console.log(`log: ${logPath}`);
+    console.log(`checkpoint: ${trainer.lastCheckpoint ?? 'none'}`);
+  } finally {
+    trainer.destroy();
+    engine.destroy();
+  }
+}
+
+async function evalCommand(v: Values): Promise<void> {
+  if (!v.checkpoint) throw new Error('eval: --checkpoint DIR is required (a run directory or one of its checkpoints)');
+  const dir = await findCheckpoint(resolve(v.checkpoint));
+  if (!dir) throw new Error(`eval: no checkpoint found at ${v.checkpoint}`);
+  const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as TrainerState & { data: DatasetName; dataDir?: string; testSubset?: number };
+  const data = await loadData({ data: (v.data as DatasetName) ?? state.data, dataDir: v['data-dir'] ?? state.dataDir, download: v.download ?? false, trainSubset: 0, testSubset: Number(v['test-subset'] ?? state.testSubset ?? 0) }, state.config.seed);
+  const engine = await Engine.create();
+  const model = new ResNet18(engine, state.config.model, state.config.seed);
+  try {
+    await loadCheckpoint(dir, model.store, null);
+    const mean = state.config.mean, std = state.config.std;
+    const { channelStats } = await import('../data/dataset');
+    const stats = mean && std ? { mean, std } : channelStats((await loadData({ data: state.data, dataDir: state.dataDir, download: false, trainSubset: 0, testSubset: 0 }, 0)).train);
+    const r = await evaluate(engine, model, data.test, { batchSize: 256, ...stats });
+    console.log(`checkpoint ${dir}: test accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)} on ${r.n} images`);
+    console.log(`per class: ${r.perClassAccuracy.map((a, k) => `${data.test.classes[k]} ${(100 * a).toFixed(1)}%`).join(', ')}`);
+  } finally {
+    model.store.destroy();
+    engine.destroy();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(HELP);
+    return command ? 0 : 1;
+  }
+  let values: Values;
+  try {
+    values = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: false }).values as Values;
+  } catch (e) {
+    console.error(`critdamp ${command}: ${(e as Error).message}\n(critdamp --help lists the options)`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  try {
+    if (command === 'train') await train(values);
+    else if (command === 'eval') await evalCommand(values);
+    else {
+      console.error(`critdamp: unknown command '${command}' (train, eval)`);
+      return 2;
+    }
+    return 0;
+  } catch (e) {
+    console.error(`\ncritdamp ${command}: ${(e as Error).message}`);
+    return 1;
+  }
+}

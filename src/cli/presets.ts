@@ -1,0 +1,71 @@
+/**
+ * Presets for `critdamp train --preset NAME`: every flag given on the command line overrides the
+ * preset's value. 'fashion-cpu' is the README's main job, sized to finish in under 10 minutes on a
+ * 2-core machine without a GPU (SwiftShader); the others suit a real GPU.
+ */
+export interface Preset {
+  data: string;
+  width: number;
+  stem: 'cifar' | 'imagenet';
+  epochs: number;
+  batchSize: number;
+  optimizer: string;
+  lrSchedule: string;
+  momentum: string;
+  weightDecay: number;
+  augment: string;
+  logEvery: number;
+  trainSubset?: number;
+  testSubset?: number;
+  about: string;
+}
+
+export const PRESETS: Record<string, Preset> = {
+  'fashion-cpu': {
+    data: 'fashion-mnist', width: 1 / 8, stem: 'cifar', epochs: 3, batchSize: 64, optimizer: 'sgd',
+    lrSchedule: 'cosine:0.05', momentum: 'physics', weightDecay: 5e-4, augment: 'none', logEvery: 20,
+    trainSubset: 12000, testSubset: 2000,
+    about: 'Fashion-MNIST, 12k-image subset, ResNet-18 width 1/8, 3 epochs: minutes on a CPU (SwiftShader)',
+  },
+  'fashion-gpu': {
+    data: 'fashion-mnist', width: 1, stem: 'cifar', epochs: 30, batchSize: 128, optimizer: 'sgd',
+    lrSchedule: 'cosine:0.1', momentum: 'physics', weightDecay: 5e-4, augment: 'crop2+flip', logEvery: 50,
+    about: 'Fashion-MNIST, all 60k images, ResNet-18 width 1, 30 epochs: for a GPU',
+  },
+  'cifar10-paper': {
+    data: 'cifar10', width: 1, stem: 'cifar', epochs: 200, batchSize: 128, optimizer: 'sgd',
+    lrSchedule: 'cosine:0.1', momentum: 'physics', weightDecay: 5e-4, augment: 'crop4+flip', logEvery: 50,
+    about: "the paper's setting: CIFAR-10, ResNet-18, cosine from 0.1 over 200 epochs, batch 128",
+  },
+};
+
+export const HELP = `critdamp — train ResNet-18 on WebGPU with critically damped momentum, μ(t) = 1 − 2√α(t)
+
+Usage:
+  critdamp train [options]       train (and evaluate after every epoch)
+  critdamp eval --checkpoint DIR evaluate a checkpoint on its test set
+
+Options (train):
+  --preset NAME          ${Object.keys(PRESETS).join(' | ')} (default fashion-cpu)
+  --data NAME            fashion-mnist | mnist | cifar10 | cifar100 | folder
+  --data-dir DIR         where the data is (default: $CRITDAMP_DATA, ~/.cache/critdamp, /usr/share/datasets)
+  --download             CIFAR: download the official archive (checksum verified) when absent
+  --width W              channel multiplier: 1 (64/128/256/512), 1/4, 1/8, ...
+  --stem S               cifar (3×3 conv) | imagenet (7×7/2 conv + max pool)
+  --epochs N             --batch-size N     --seed N
+  --optimizer O          sgd | adam | adamw (Adam: the momentum schedule sets β1)
+  --lr-schedule SPEC     constant[:LR] | step:EVERY[:GAMMA] | cosine[:LR[:MIN]][:warmup=E] | onecycle[:MAX]
+  --lr LR                base (or max, for onecycle) learning rate, overriding the spec's
+  --momentum SPEC        constant:0.9 | physics[:LO:HI] | hybrid[:epoch=E|frac=F|acc=A] | onecycle
+  --weight-decay WD      (BN weights and biases are exempt)
+  --nesterov             --label-smoothing EPS
+  --augment A            none | flip | crop4 | crop4+flip (random crop with 4-pixel zero padding)
+  --train-subset N       --test-subset N      (seeded random subsets)
+  --log-every N          read the loss back and log every N steps
+  --out DIR              run directory: log.jsonl and checkpoints/ (default runs/<data>-<momentum>-seed<N>)
+  --resume               continue the run in --out from its latest checkpoint
+
+Presets:
+${Object.entries(PRESETS).map(([k, p]) => `  ${k.padEnd(14)} ${p.about}`).join('\n')}
+
+Docs: README.md, docs/schedules.md`;

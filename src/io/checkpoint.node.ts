@@ -1,0 +1,129 @@
+/**
+ * Training checkpoints on disk, written atomically: a checkpoint is a directory
+ * `<out>/checkpoints/epoch-NNNN/` holding model.safetensors (torchvision names), optimizer.safetensors
+ * (per-parameter state under PyTorch's names: momentum_buffer, exp_avg, exp_avg_sq) and state.json
+ * (schedule position, RNG seed, log position, run config). It is written under a temporary name,
+ * flushed, then renamed; `latest` (itself replaced by rename) names the newest complete one. A crash
+ * mid-write leaves the previous checkpoint and `latest` untouched.
+ */
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ParamStore } from '../nn/params';
+import type { Optimizer } from '../optim/optimizer';
+import { decodeSafetensors, encodeSafetensors, toFloat32, type SafeInput } from './safetensors';
+import { decodeWeights, encodeWeights } from './weights';
+
+/** Writes bytes to path via a temporary file and rename (fsync'd). */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+const STATE_NAMES: Record<string, string[]> = { sgd: ['momentum_buffer'], adam: ['exp_avg', 'exp_avg_sq'], adamw: ['exp_avg', 'exp_avg_sq'] };
+
+export interface CheckpointState {
+  epoch: number;
+  step: number;
+  [key: string]: unknown;
+}
+
+export async function saveCheckpoint(outDir: string, store: ParamStore, opt: Optimizer, state: CheckpointState, keep = 2): Promise<string> {
+  const root = join(outDir, 'checkpoints');
+  await mkdir(root, { recursive: true });
+  const name = `epoch-${String(state.epoch).padStart(4, '0')}`;
+  const tmp = join(root, `${name}.tmp-${process.pid}`);
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp);
+
+  const { meta, buffers } = await opt.saveState();
+  const entries: [string, SafeInput][] = [];
+  for (const seg of store.segments) {
+    STATE_NAMES[opt.kind].forEach((s, k) => {
+      entries.push([`${seg.name}.${s}`, { shape: [...store.param(seg.name).shape], data: buffers[k].subarray(seg.offset, seg.offset + seg.length) }]);
+    });
+  }
+  const files: [string, Uint8Array | string][] = [
+    ['model.safetensors', await encodeWeights(store, { epoch: String(state.epoch) })],
+    ['optimizer.safetensors', encodeSafetensors(entries, { optimizer: JSON.stringify(meta) })],
+    ['state.json', JSON.stringify(state, null, 1)],
+  ];
+  for (const [f, data] of files) {
+    const fh = await open(join(tmp, f), 'w');
+    await fh.writeFile(data);
+    await fh.sync();
+    await fh.close();
+  }
+  const final = join(root, name);
+  await rm(final, { recursive: true, force: true });
+  await rename(tmp, final);
+  await writeFileAtomic(join(root, 'latest'), name + '\n');
+  // Keep the newest `keep` complete checkpoints.
+  const all = (await readdir(root)).filter((d) => /^epoch-\d+$/.test(d)).sort();
+  for (const d of all.slice(0, Math.max(0, all.length - keep))) await rm(join(root, d), { recursive: true, force: true });
+  return final;
+}
+
+/** The newest complete checkpoint under outDir (or the directory itself if it is one), or null. */
+export async function findCheckpoint(path: string): Promise<string | null> {
+  try {
+    await readFile(join(path, 'state.json'));
+    return path;
+  } catch { /* not a checkpoint directory itself */ }
+  try {
+    const name = (await readFile(join(path, 'checkpoints', 'latest'), 'utf8')).trim();
+    return join(path, 'checkpoints', name);
+  } catch {
+    return null;
+  }
+}
+
+/** Restores weights, BN statistics and optimizer state; returns the saved training state. */
+export async function loadCheckpoint(dir: string, store: ParamStore, opt: Optimizer | null): Promise<CheckpointState> {
+  const read = async (f: string) => {
+    try {
+      return new Uint8Array(await readFile(join(dir, f)));
+    } catch (e) {
+      throw new Error(`checkpoint ${dir}: cannot read ${f} (${(e as Error).message})`);
+    }
+  };
+  let state: CheckpointState;
+  try {
+    state = JSON.parse(new TextDecoder().decode(await read('state.json'))) as CheckpointState;
+  } catch (e) {
+    throw new Error(`checkpoint ${dir}: state.json is not valid (${(e as Error).message})`);
+  }
+  decodeWeights(store, await read('model.safetensors'), join(dir, 'model.safetensors'));
+  if (opt) {
+    const file = decodeSafetensors(await read('optimizer.safetensors'), join(dir, 'optimizer.safetensors'));
+    const meta = JSON.parse(file.metadata.optimizer ?? 'null');
+    if (!meta || meta.kind !== opt.kind) throw new Error(`checkpoint ${dir}: optimizer state is for ${meta?.kind ?? 'nothing'}, this run uses ${opt.kind}`);
+    const buffers = STATE_NAMES[opt.kind].map(() => new Float32Array(store.length));
+    for (const seg of store.segments) {
+      STATE_NAMES[opt.kind].forEach((s, k) => {
+        const t = file.tensors.get(`${seg.name}.${s}`);
+        if (!t) throw new Error(`checkpoint ${dir}: optimizer.safetensors lacks ${seg.name}.${s}`);
+        const v = toFloat32(t, `${seg.name}.${s}`);
+        if (v.length !== seg.length) throw new Error(`checkpoint ${dir}: ${seg.name}.${s} has ${v.length} values, expected ${seg.length}`);
+        buffers[k].set(v, seg.offset);
+      });
+    }
+    opt.loadState(meta, buffers);
+  }
+  return state;
+}
+
+export async function saveWeights(path: string, store: ParamStore, metadata: Record<string, string> = {}): Promise<void> {
+  await writeFileAtomic(path, await encodeWeights(store, metadata));
+}
+
+export async function loadWeights(path: string, store: ParamStore): Promise<Record<string, string>> {
+  return decodeWeights(store, new Uint8Array(await readFile(path)), path);
+}
+

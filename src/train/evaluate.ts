@@ -1,0 +1,55 @@
+/**
+ * Evaluation: accuracy, mean loss, per-class accuracy, confusion matrix and the indices of the
+ * misclassified samples (later passes, such as layer attribution and surgical correction, start
+ * from them). Logits come back per batch; the softmax loss is computed in float64 on the CPU.
+ */
+import type { Engine } from '../gpu/engine';
+import type { Dataset } from '../data/dataset';
+import { GpuBatcher } from '../data/batcher';
+import type { ResNet18 } from '../nn/resnet';
+
+export interface EvalResult {
+  accuracy: number;
+  loss: number;
+  perClassAccuracy: number[];
+  /** confusion[true][predicted]. */
+  confusion: number[][];
+  misclassified: number[];
+  n: number;
+}
+
+export async function evaluate(engine: Engine, model: ResNet18, data: Dataset, opts: { batchSize: number; mean: number[]; std: number[] }): Promise<EvalResult> {
+  const K = model.config.numClasses;
+  const batcher = new GpuBatcher(engine, data, { batchSize: Math.min(opts.batchSize, data.n), shuffle: false, augment: null, mean: opts.mean, std: opts.std, seed: 0 });
+  const confusion = Array.from({ length: K }, () => new Array<number>(K).fill(0));
+  const misclassified: number[] = [];
+  let lossSum = 0, correct = 0;
+  try {
+    batcher.startEpoch(0);
+    for (let b = 0; b < batcher.batchesPerEpoch; b++) {
+      const { x, indices } = batcher.batch(b);
+      const logits = engine.tape.noGrad(() => model.forward(x, { training: false }));
+      const z = await logits.read();
+      engine.tape.reset();
+      indices.forEach((idx, n) => {
+        const row = z.subarray(n * K, (n + 1) * K);
+        let best = 0, max = -Infinity;
+        for (let k = 0; k < K; k++) if (row[k] > max) { max = row[k]; best = k; }
+        let s = 0;
+        for (let k = 0; k < K; k++) s += Math.exp(row[k] - max);
+        const label = data.labels[idx];
+        lossSum += max + Math.log(s) - row[label];
+        confusion[label][best]++;
+        if (best === label) correct++;
+        else misclassified.push(idx);
+      });
+    }
+  } finally {
+    batcher.destroy();
+  }
+  const perClassAccuracy = confusion.map((row, k) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return total ? row[k] / total : NaN;
+  });
+  return { accuracy: correct / data.n, loss: lossSum / data.n, perClassAccuracy, confusion, misclassified, n: data.n };
+}
