@@ -5,9 +5,8 @@
 // Writes its table into bench/RESULTS.md under "## bench/kernels · <adapter>" (replacing an older
 // section of the same adapter, leaving every other section alone) and prints it.
 // Usage: node tools/build.mjs --quiet && node build/bench/kernels.mjs [--quick]   (or BENCH_QUICK=1)
+import { writeResults } from './results';
 import '../src/gpu/node';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Engine } from '../src/gpu/engine';
 import type { Tensor } from '../src/tensor';
 import { add, avgPool, batchNorm, crossEntropy, linear, relu } from '../src/ops';
@@ -162,18 +161,6 @@ async function stepTable(e: Engine, lines: string[]): Promise<void> {
     labels.dispose();
   }
   lines.push('');
-}
-
-/** Replaces (or appends) this adapter's section of RESULTS.md; other sections stay as they are. */
-function writeResults(heading: string, body: string[]): void {
-  const file = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  const prefix = heading.slice(0, heading.lastIndexOf(' · '));
-  const parts = old.split(/^(?=## )/m);
-  const kept = parts.filter((p) => !p.startsWith(prefix + ' · '));
-  const section = [heading, '', ...body].join('\n');
-  const text = kept.map((p) => p.replace(/\n*$/, '\n\n')).join('') + section;
-  writeFileSync(file, text.replace(/\n*$/, '\n'));
 }
 
 const e = await Engine.create();

@@ -22,7 +22,7 @@ export class Progress {
     // ETA from this run's own pace (a resumed run does not count the steps it skipped).
     if (this.startDone === null) { this.startDone = done - 1; this.startElapsed = p.elapsed; }
     const rate = (done - this.startDone) / Math.max(1e-9, p.elapsed - this.startElapsed);
-    const eta = (total - done) / rate;
+    const eta = p.elapsed - this.startElapsed < 1 ? NaN : (total - done) / rate;
     const loss = p.loss === null ? '-' : p.loss.toFixed(4);
     const text = `epoch ${p.epoch + 1}/${p.epochs} batch ${p.batch}/${p.batches} loss ${loss} lr ${p.lr.toPrecision(3)} μ ${p.mu.toFixed(3)} ` +
       `elapsed ${formatDuration(p.elapsed)} ETA ${formatDuration(eta)}`;
