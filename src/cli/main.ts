@@ -7,7 +7,7 @@ import { appendFile, mkdir, readFile, truncate, writeFile, stat } from 'node:fs/
 import { join, resolve } from 'node:path';
 import { Engine } from '../gpu/engine';
 import { loadDataset, type DatasetName } from '../data/index.node';
-import { subset, type DatasetSplit } from '../data/dataset';
+import { channelStats, subset, type DatasetSplit } from '../data/dataset';
 import { parseLrSpec, parseMomentumSpec, type LrConfig } from '../schedule';
 import { Trainer, type TrainConfig, type TrainerState, type EpochRecord, type StepRecord } from '../train/trainer';
 import { evaluate } from '../train/evaluate';
@@ -190,15 +190,14 @@ async function evalCommand(v: Values): Promise<void> {
   if (!v.checkpoint) throw new Error('eval: --checkpoint DIR is required (a run directory or one of its checkpoints)');
   const dir = await findCheckpoint(resolve(v.checkpoint));
   if (!dir) throw new Error(`eval: no checkpoint found at ${v.checkpoint}`);
-  const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as TrainerState & { data: DatasetName; dataDir?: string; testSubset?: number };
+  const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as TrainerState & { data: DatasetName; dataDir?: string; trainSubset?: number; testSubset?: number };
   const data = await loadData({ data: (v.data as DatasetName) ?? state.data, dataDir: v['data-dir'] ?? state.dataDir, download: v.download ?? false, trainSubset: 0, testSubset: Number(v['test-subset'] ?? state.testSubset ?? 0) }, state.config.seed);
   const engine = await Engine.create();
   const model = new ResNet18(engine, state.config.model, state.config.seed);
   try {
     await loadCheckpoint(dir, model.store, null);
-    const mean = state.config.mean, std = state.config.std;
-    const { channelStats } = await import('../data/dataset');
-    const stats = mean && std ? { mean, std } : channelStats((await loadData({ data: state.data, dataDir: state.dataDir, download: false, trainSubset: 0, testSubset: 0 }, 0)).train);
+    const mean = state.mean ?? state.config.mean, std = state.std ?? state.config.std;
+    const stats = mean && std ? { mean, std } : channelStats((await loadData({ data: state.data, dataDir: state.dataDir, download: false, trainSubset: state.trainSubset ?? 0, testSubset: 0 }, state.config.seed)).train);
     const r = await evaluate(engine, model, data.test, { batchSize: 256, ...stats });
     console.log(`checkpoint ${dir}: test accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)} on ${r.n} images`);
     console.log(`per class: ${r.perClassAccuracy.map((a, k) => `${data.test.classes[k]} ${(100 * a).toFixed(1)}%`).join(', ')}`);

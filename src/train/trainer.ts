@@ -75,6 +75,9 @@ export interface TrainerState {
   seed: number;
   wallSeconds: number;
   config: TrainConfig;
+  /** The normalisation the run used (evaluation must use the same). */
+  mean: number[];
+  std: number[];
   [key: string]: unknown;
 }
 
@@ -125,7 +128,7 @@ export class Trainer {
   }
 
   state(): TrainerState {
-    return { epoch: this.epoch, step: this.step, schedule: this.schedule.state(), seed: this.config.seed, wallSeconds: this.wallSeconds, config: this.config };
+    return { epoch: this.epoch, step: this.step, schedule: this.schedule.state(), seed: this.config.seed, wallSeconds: this.wallSeconds, config: this.config, mean: this.mean, std: this.std };
   }
 
   /** Continues from a saved state (weights and optimizer are loaded by the caller). */
