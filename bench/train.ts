@@ -78,7 +78,7 @@ opt.destroy();
 model.store.destroy();
 
 const lines = [
-  `Full training step (batch on the GPU with crop 4 + flip, forward, cross-entropy, backward, SGD), median-free mean over ${steps} steps after one warm-up step; synthetic uint8 data, cifar stem.`,
+  `Full training step (batch on the GPU with crop 4 + flip, forward, cross-entropy, backward, SGD), mean over ${steps} steps after one warm-up step; synthetic uint8 data, cifar stem.`,
   '"host share" is the time JavaScript spends recording and submitting a step\'s commands, as a fraction of the step\'s wall time: an upper bound on the time the GPU can wait on the CPU. On SwiftShader the "GPU" is the same two CPU cores, so the two do not overlap.',
   '',
   '| model | batch | images/s | ms/step | host share | dispatches/step |',
