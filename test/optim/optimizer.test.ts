@@ -138,4 +138,35 @@ test('optimizer: bad values are named', async () => {
   store.destroy();
 });
 
+test('freezing by layer name in ResNet-18: weights, BN running statistics bit-identical; no weight gradient computed', async () => {
+  const e = await requireEngine();
+  const { ResNet18 } = await import('../../src/nn/resnet');
+  const { crossEntropy } = await import('../../src/ops');
+  const model = new ResNet18(e, { numClasses: 10, inChannels: 1, stem: 'cifar', width: 1 / 16 }, 4);
+  const frozen = model.store.setFrozen((n) => n.startsWith('layer1.') || n.startsWith('bn1.'));
+  assert.is(frozen.length, 14);
+  const opt = new Optimizer(model.store, { kind: 'sgd', weightDecay: 5e-4 });
+  const before = await model.store.read();
+  const x = e.tensor(randomFloats(4 * 64, 9), [4, 1, 8, 8]);
+  const y = e.tensor(new Uint32Array([1, 2, 3, 4]), [4]);
+  for (let i = 0; i < 3; i++) {
+    model.store.zeroGrad();
+    e.tape.backward(crossEntropy(model.forward(x, { training: true }), y));
+    for (const name of frozen) assert.not.ok(model.store.param(name).gradValid, `${name} got a gradient`);
+    opt.step({ lr: 0.1, momentum: 0.9 });
+    e.tape.reset();
+  }
+  const after = await model.store.read();
+  for (const [name, t] of before) {
+    const same = Array.from(after.get(name)!.data).every((v, i) => Object.is(v, t.data[i]));
+    const isFrozen = name.startsWith('layer1.') || name.startsWith('bn1.');
+    if (isFrozen) assert.ok(same, `${name} changed although frozen`);
+    else if (name.endsWith('.weight') && name.includes('conv')) assert.not.ok(same, `${name} did not train`);
+  }
+  x.dispose();
+  y.dispose();
+  opt.destroy();
+  model.store.destroy();
+});
+
 test.run();
