@@ -1,0 +1,77 @@
+// The browser bundle in headless Chromium (WebGPU on SwiftShader, page served from 127.0.0.1):
+// the same seed gives the same network, loss and gradient as in Node, to the last bit printed.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createServer } from 'node:http';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { requireEngine } from '../engine';
+import { ResNet18 } from '../../src/nn/resnet';
+import { crossEntropy } from '../../src/ops';
+
+const CHROMIUM = '/usr/bin/chromium';
+const bundle = fileURLToPath(new URL('../../../dist/critdamp.browser.js', import.meta.url));
+
+// Runs in the page and in Node alike: a width-1/16 ResNet-18 step on fixed inputs.
+const PAGE = `<!doctype html><pre id="out">running</pre><script type="module">
+import { Engine, ResNet18, crossEntropy } from './critdamp.browser.js';
+const out = document.getElementById('out');
+try {
+  const e = await Engine.create();
+  const m = new ResNet18(e, { numClasses: 10, inChannels: 3, stem: 'cifar', width: 1 / 16 }, 7);
+  const x = e.tensor(new Float32Array(2 * 3 * 8 * 8).map((_, i) => Math.sin(i)), [2, 3, 8, 8]);
+  const loss = crossEntropy(m.forward(x, { training: true }), e.tensor(new Uint32Array([1, 2]), [2]));
+  e.tape.backward(loss);
+  const g = await m.store.readGrads();
+  out.textContent = JSON.stringify({ adapter: e.adapterName, loss: (await loss.read())[0], g: Array.from(g.get('conv1.weight').slice(0, 4)) });
+} catch (err) { out.textContent = 'ERROR ' + err.message; }
+</script>`;
+
+test('browser: the bundle trains in headless Chromium and matches Node bit for bit', async () => {
+  if (!existsSync(CHROMIUM)) {
+    console.log(`\n  !!! SKIPPED: no ${CHROMIUM} (apt-get install chromium; tools/setup does it)`);
+    return;
+  }
+  const server = createServer((req, res) => {
+    if (req.url === '/critdamp.browser.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(bundle));
+    else if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--enable-unsafe-webgpu',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-features=Vulkan'] });
+  let text = '';
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForFunction(() => document.getElementById('out')!.textContent !== 'running', null, { timeout: 120_000 });
+    text = (await page.textContent('#out')) ?? '';
+  } finally {
+    await browser.close();
+    server.close();
+  }
+  assert.not.match(text, /^ERROR/, text);
+  const web = JSON.parse(text) as { adapter: string; loss: number; g: number[] };
+  console.log(`    browser adapter: ${web.adapter}`);
+
+  const e = await requireEngine();
+  const m = new ResNet18(e, { numClasses: 10, inChannels: 3, stem: 'cifar', width: 1 / 16 }, 7);
+  const x = e.tensor(new Float32Array(2 * 3 * 8 * 8).map((_, i) => Math.sin(i)), [2, 3, 8, 8]);
+  const l = e.tensor(new Uint32Array([1, 2]), [2]);
+  const loss = crossEntropy(m.forward(x, { training: true }), l);
+  e.tape.backward(loss);
+  const g = await m.store.readGrads();
+  const nodeLoss = (await loss.read())[0];
+  e.tape.reset();
+  x.dispose();
+  l.dispose();
+  m.store.destroy();
+  assert.ok(Number.isFinite(web.loss) && web.loss > 1, `loss ${web.loss}`);
+  assert.is(web.loss, nodeLoss);
+  assert.equal(web.g, Array.from(g.get('conv1.weight')!.slice(0, 4)));
+});
+
+test.run();
