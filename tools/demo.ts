@@ -1,5 +1,5 @@
-// Interim main job (replaced by `critdamp train` when training lands): one ResNet-18 forward and
-// backward on random data, printing the adapter and timings.
+// A quick forward/backward timing of ResNet-18 on random data (WIDTH, BATCH, SIZE from the
+// environment), printing the adapter and per-step timings: `npm run demo`.
 import '../src/gpu/node';
 import { Engine } from '../src/gpu/engine';
 import { ResNet18 } from '../src/nn/resnet';
