@@ -8,7 +8,7 @@ import type { Tensor } from '../tensor';
 import type { ShaderSource } from '../gpu/shader';
 import { expectDtype, expectRank, expectShape, ShapeError } from './check';
 import { ELEMENTWISE } from './elementwise';
-import { convBackwardData, convBackwardWeight, convForward, type ConvGeometry } from './conv2d';
+import { convBackward, convForward, type ConvGeometry } from './conv2d';
 import reduceWgsl from '../../shaders/reduce.wgsl';
 
 const REDUCE: ShaderSource = { name: 'reduce.wgsl', code: reduceWgsl };
@@ -31,14 +31,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   if (tape.wants(inputs)) {
     tape.record('linear', inputs, y, () => {
       const dy = y.grad!;
-      if (x.requiresGrad) {
-        const { grad, acc } = tape.gradTarget(x);
-        convBackwardData(e, g, w, dy, grad, acc);
-      }
-      if (w.requiresGrad) {
-        const { grad, acc } = tape.gradTarget(w);
-        convBackwardWeight(e, g, x, dy, grad, acc);
-      }
+      convBackward(g, x, w, dy);
       if (b && b.requiresGrad) {
         const { grad, acc } = tape.gradTarget(b);
         e.dispatch({ shader: REDUCE, entry: 'sum_rows', u32: [N, O, acc], bindings: { 1: dy, 2: grad }, invocations: O, wg });
