@@ -13,11 +13,9 @@ import type { ShaderSource } from '../gpu/shader';
 import { STORAGE_USAGE } from '../gpu/pool';
 import type { ParamStore, Segment } from '../nn/params';
 import type { Tensor } from '../tensor';
-import sgdWgsl from '../../shaders/sgd.wgsl';
-import adamWgsl from '../../shaders/adam.wgsl';
+import optimizerWgsl from '../../shaders/optimizer.wgsl';
 
-const SGD: ShaderSource = { name: 'sgd.wgsl', code: sgdWgsl };
-const ADAM: ShaderSource = { name: 'adam.wgsl', code: adamWgsl };
+const SHADER: ShaderSource = { name: 'optimizer.wgsl', code: optimizerWgsl };
 const FROZEN = 0xffffffff;
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
@@ -143,13 +141,12 @@ export class Optimizer {
     const s = this.store, e = s.engine, n = s.length, nseg = s.segments.length;
     const w = { buffer: s.data, offset: 0, size: n * 4 }, g = { buffer: s.grads, offset: 0, size: n * 4 };
     const segs = { buffer: this.segTable, offset: 0, size: nseg * 16 }, groups = { buffer: this.groupTable, offset: 0, size: this.groupNames.length * 16 };
-    if (this.kind === 'sgd') {
-      e.dispatch({ shader: SGD, entry: 'step', u32: [n, nseg, this.stepCount, this.opts.nesterov ? 1 : 0], f32: [v.lr, v.momentum, this.opts.dampening],
-        bindings: { 1: w, 2: g, 3: this.state[0], 4: segs, 5: groups }, invocations: n, wg: e.kernels.wg });
-    } else {
-      e.dispatch({ shader: ADAM, entry: 'step', u32: [n, nseg, this.stepCount, this.kind === 'adamw' ? 1 : 0], f32: [v.lr, v.momentum, this.opts.beta2, this.opts.eps],
-        bindings: { 1: w, 2: g, 3: this.state[0], 4: this.state[1], 5: segs, 6: groups }, invocations: n, wg: e.kernels.wg });
-    }
+    const sgd = this.kind === 'sgd', o = this.opts;
+    e.dispatch({ shader: SHADER, entry: sgd ? 'sgd_step' : 'adam_step',
+      u32: [n, nseg, this.stepCount, (sgd ? o.nesterov : this.kind === 'adamw') ? 1 : 0],
+      f32: [v.lr, v.momentum, sgd ? o.dampening : o.beta2, o.eps],
+      bindings: sgd ? { 1: w, 2: g, 3: this.state[0], 5: segs, 6: groups } : { 1: w, 2: g, 3: this.state[0], 4: this.state[1], 5: segs, 6: groups },
+      invocations: n, wg: e.kernels.wg });
     this.stepCount++;
   }
 
