@@ -6,9 +6,18 @@
 //   env N (batch, default 8), WIDTH (default 1)
 import '../src/gpu/node';
 import { Engine, type KernelConfig } from '../src/gpu/engine';
+import { Graph } from '../src/autograd/graph';
 import type { Tensor } from '../src/tensor';
 import { conv2dDirectPlan, conv2dOutputSize, convBackwardData, convBackwardWeight, convForward, type ConvGeometry } from '../src/ops/conv2d';
 import { stageChannels } from '../src/nn/resnet';
+
+let current: Graph | null = null;
+/** The graph timed work records into; resetGraph() frees it, as the end of a step would. */
+const graphOf = (e: Engine) => (current ??= new Graph(e));
+const resetGraph = () => {
+  current?.dispose();
+  current = null;
+};
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -42,14 +51,14 @@ function rand(n: number, seed: number): Float32Array {
 async function time(e: Engine, f: () => void): Promise<number> {
   f();
   await e.sync();
-  e.tape.reset();
+  resetGraph();
   const ts: number[] = [];
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
     f();
     await e.sync();
     ts.push(performance.now() - t0);
-    e.tape.reset();
+    resetGraph();
   }
   return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)];
 }
@@ -74,7 +83,7 @@ for (const g of shapes) {
   const dy = e.tensor(rand(g.N * g.O * g.OH * g.OW, 3), [g.N, g.O, g.OH, g.OW]);
   const outs: Tensor[] = [e.empty(dy.shape), e.empty(x.shape), e.empty(w.shape)];
   const flop = 2 * g.N * g.O * g.OH * g.OW * g.C * g.KH * g.KW;
-  const plan = conv2dDirectPlan(g), t = (o: object) => Object.values(o).join('/');
+  const plan = conv2dDirectPlan(e, g), t = (o: object) => Object.values(o).join('/');
   console.log(`N ${g.N} ${g.C}→${g.O} ${g.H}² ${g.KH}×${g.KW}/${g.stride}  direct tiles: fwd ${t(plan.forward)} dx ${t(plan.backwardData)} dw ${t(plan.backwardWeight)}`);
   let ref: Float32Array[] | null = null;
   for (const variant of variants) {
@@ -82,7 +91,7 @@ for (const g of shapes) {
     const ms = [
       await time(e, () => convForward(e, g, x, w, outs[0])),
       await time(e, () => convBackwardData(e, g, w, dy, outs[1], 0)),
-      await time(e, () => convBackwardWeight(e, g, x, dy, outs[2], 0)),
+      await time(e, () => convBackwardWeight(graphOf(e), g, x, dy, outs[2], 0)),
     ];
     const got = await Promise.all(outs.map((o) => o.read()));
     ref ??= got;

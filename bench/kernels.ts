@@ -8,10 +8,19 @@
 import { writeResults } from './results';
 import '../src/gpu/node';
 import { Engine } from '../src/gpu/engine';
+import { Graph } from '../src/autograd/graph';
 import type { Tensor } from '../src/tensor';
 import { add, avgPool, batchNorm, crossEntropy, linear, relu } from '../src/ops';
 import { conv2dOutputSize, convBackwardData, convBackwardWeight, convForward, type ConvGeometry } from '../src/ops/conv2d';
 import { ResNet18, stageChannels } from '../src/nn/resnet';
+
+let current: Graph | null = null;
+/** The graph timed work records into; resetGraph() frees it, as the end of a step would. */
+const graphOf = (e: Engine) => (current ??= new Graph(e));
+const resetGraph = () => {
+  current?.dispose();
+  current = null;
+};
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const REPS = quick ? 3 : 7;
@@ -74,10 +83,10 @@ async function convTable(e: Engine, lines: string[]): Promise<void> {
     const w = e.tensor(rand(g.O * g.C * g.KH * g.KW, 2), [g.O, g.C, g.KH, g.KW]);
     const dy = e.tensor(rand(g.N * g.O * g.OH * g.OW, 3), [g.N, g.O, g.OH, g.OW]);
     const y = e.empty(dy.shape), dx = e.empty(x.shape), dw = e.empty(w.shape);
-    const reset = () => e.tape.reset();
+    const reset = () => resetGraph();
     const fwd = await time(e, () => convForward(e, g, x, w, y), reset);
     const bd = await time(e, () => convBackwardData(e, g, w, dy, dx, 0), reset);
-    const bw = await time(e, () => convBackwardWeight(e, g, x, dy, dw, 0), reset);
+    const bw = await time(e, () => convBackwardWeight(graphOf(e), g, x, dy, dw, 0), reset);
     const flop = 2 * g.N * g.O * g.OH * g.OW * g.C * g.KH * g.KW;
     const gf = (ms: number) => f1(flop / ms / 1e6);
     lines.push(`| ${layer} | ${shape(g)} | ${f1(fwd.ms)} | ${gf(fwd.ms)} | ${f1(bd.ms)} | ${gf(bd.ms)} | ${f1(bw.ms)} | ${gf(bw.ms)} |`);
@@ -90,15 +99,15 @@ async function convTable(e: Engine, lines: string[]): Promise<void> {
 /** Times op forward (nothing recorded) and its backward alone (tape.backward over one recorded forward). */
 async function opRow(e: Engine, name: string, shapeText: string, inputs: Tensor[], f: (t: Tensor[]) => Tensor, bytesFwd: number, bytesBwd: number): Promise<string> {
   for (const t of inputs) t.requiresGrad = false;
-  const fwd = await time(e, () => { f(inputs); }, () => e.tape.reset());
+  const fwd = await time(e, () => { f(inputs); }, () => resetGraph());
   let bwdText = '– | –';
   if (bytesBwd > 0) {
     for (const t of inputs) t.requiresGrad = t.dtype === 'f32';
     const y = f(inputs);
     const dy = e.tensor(rand(y.size, 9), y.shape);
     // Re-running backward over the same records adds into the same gradients: the same work.
-    const bwd = await time(e, () => e.tape.backward(y, y.size === 1 ? undefined : dy));
-    e.tape.reset();
+    const bwd = await time(e, () => graphOf(e).backward(y, y.size === 1 ? undefined : dy));
+    resetGraph();
     dy.dispose();
     bwdText = `${f1(bwd.ms)} | ${f1(bytesBwd / bwd.ms / 1e6)}`;
     for (const t of inputs) t.requiresGrad = false;
@@ -117,9 +126,9 @@ async function opTable(e: Engine, lines: string[]): Promise<void> {
     const gamma = e.tensor(new Float32Array(C).fill(1), [C]), beta = e.tensor(new Float32Array(C), [C]);
     const rm = e.tensor(new Float32Array(C), [C]), rv = e.tensor(new Float32Array(C).fill(1), [C]);
     const rows = [
-      await opRow(e, 'batch_norm (train)', text, [x, gamma, beta], ([a, g, b]) => batchNorm(a, g, b, rm, rv, { training: true }), 2 * n * B, 3 * n * B),
-      await opRow(e, 'relu', text, [x], ([a]) => relu(a), 2 * n * B, 3 * n * B),
-      await opRow(e, 'add', text, [x, x2], ([a, b]) => add(a, b), 3 * n * B, 3 * n * B),
+      await opRow(e, 'batch_norm (train)', text, [x, gamma, beta], ([a, g, b]) => batchNorm(graphOf(e), a, g, b, { runningMean: rm, runningVar: rv, batchesTracked: 0, running: 'update' }, { training: true }), 2 * n * B, 3 * n * B),
+      await opRow(e, 'relu', text, [x], ([a]) => relu(graphOf(e), a), 2 * n * B, 3 * n * B),
+      await opRow(e, 'add', text, [x, x2], ([a, b]) => add(graphOf(e), a, b), 3 * n * B, 3 * n * B),
     ];
     for (const r of rows) { lines.push(r); console.log(r); }
     for (const t of [x, x2, gamma, beta, rm, rv]) t.dispose();
@@ -128,9 +137,9 @@ async function opTable(e: Engine, lines: string[]): Promise<void> {
   const feat = e.tensor(rand(8 * 512, 4), [8, 512]), fw = e.tensor(rand(10 * 512, 5), [10, 512]), fb = e.tensor(rand(10, 6), [10]);
   const logits = e.tensor(rand(80, 7), [8, 10]), labels = e.tensor(Uint32Array.from({ length: 8 }, (_, i) => i), [8], { dtype: 'u32' });
   const rows = [
-    await opRow(e, 'avg_pool', '[8, 512, 4, 4]', [x], ([a]) => avgPool(a), (x.size + 4096) * B, (x.size + 4096) * B),
-    await opRow(e, 'linear', '[8, 512] → 10', [feat, fw, fb], ([a, w, b]) => linear(a, w, b), (feat.size + fw.size + 90) * B, (2 * feat.size + 2 * fw.size + 100) * B),
-    await opRow(e, 'cross_entropy', '[8, 10]', [logits, labels], ([z, l]) => crossEntropy(z, l), 100 * B, 170 * B),
+    await opRow(e, 'avg_pool', '[8, 512, 4, 4]', [x], ([a]) => avgPool(graphOf(e), a), (x.size + 4096) * B, (x.size + 4096) * B),
+    await opRow(e, 'linear', '[8, 512] → 10', [feat, fw, fb], ([a, w, b]) => linear(graphOf(e), a, w, b), (feat.size + fw.size + 90) * B, (2 * feat.size + 2 * fw.size + 100) * B),
+    await opRow(e, 'cross_entropy', '[8, 10]', [logits, labels], ([z, l]) => crossEntropy(graphOf(e), z, l), 100 * B, 170 * B),
   ];
   for (const r of rows) { lines.push(r); console.log(r); }
   for (const t of [x, feat, fw, fb, logits, labels]) t.dispose();
@@ -150,9 +159,9 @@ async function stepTable(e: Engine, lines: string[]): Promise<void> {
     const labels = e.tensor(Uint32Array.from({ length: N }, (_, i) => i % 10), [N], { dtype: 'u32' });
     const step = () => {
       model.store.zeroGrad();
-      e.tape.backward(crossEntropy(model.forward(x, { training: true }), labels));
+      graphOf(e).backward(crossEntropy(graphOf(e), model.forward(graphOf(e), x, { training: true }), labels));
     };
-    const t = await time(e, step, () => e.tape.reset(), width === 1 ? Math.min(REPS, 3) : REPS);
+    const t = await time(e, step, () => resetGraph(), width === 1 ? Math.min(REPS, 3) : REPS);
     const row = `| ResNet-18 width ${wText}, cifar stem | ${inC}×${H}×${H} | ${N} | ${(t.first / 1000).toFixed(1)} | ${f1(t.ms)} | ${f1(N / t.ms * 1000)} |`;
     lines.push(row);
     console.log(row);

@@ -6,6 +6,7 @@
 import '../src/gpu/node';
 import { writeResults } from './results';
 import { Engine } from '../src/gpu/engine';
+import { Graph } from '../src/autograd/graph';
 import { ResNet18 } from '../src/nn/resnet';
 import { Optimizer } from '../src/optim/optimizer';
 import { GpuBatcher } from '../src/data/batcher';
@@ -33,11 +34,12 @@ async function measure(e: Engine, label: string, width: number, c: number, h: nu
   let recordMs = 0, d0 = 0;
   const step = (i: number) => {
     const t = performance.now();
-    const { x, labels } = batcher.batch(i);
+    const g = new Graph(e);
+    const { x, labels } = batcher.batch(i, g);
     model.store.zeroGrad();
-    e.tape.backward(crossEntropy(model.forward(x, { training: true }), labels));
+    g.backward(crossEntropy(g, model.forward(g, x, { training: true }), labels));
     opt.step({ lr: 0.05, momentum: 0.55 });
-    e.tape.reset();
+    g.dispose();
     e.flush();
     return performance.now() - t;
   };

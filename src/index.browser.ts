@@ -1,9 +1,10 @@
 // critdamp for browsers: navigator.gpu. Everything here runs in Node too (src/index.node.ts adds
 // Dawn, the file system and the data loaders that read files).
-export { Engine, type KernelConfig } from './gpu/engine';
+export { Engine, type KernelConfig, type DispatchObserver } from './gpu/engine';
 export { requestDevice, setGpuProvider, NoAdapterError, type GpuProvider } from './gpu/device';
 export { ShaderCompileError } from './gpu/shader';
 export { Tensor, type DType } from './tensor';
+export { Graph, type OpRecord } from './autograd/graph';
 export * from './ops';
 export { ResNet18, resnet18Specs, initResNet, stageChannels, type ResNetConfig } from './nn/resnet';
 export { ParamStore, type ParamSpec, type Segment } from './nn/params';

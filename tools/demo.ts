@@ -2,6 +2,7 @@
 // environment), printing the adapter and per-step timings: `npm run demo`.
 import '../src/gpu/node';
 import { Engine } from '../src/gpu/engine';
+import { Graph } from '../src/autograd/graph';
 import { ResNet18 } from '../src/nn/resnet';
 import { crossEntropy } from '../src/ops';
 import { Rng } from '../src/util/rng';
@@ -18,16 +19,17 @@ const labels = e.tensor(Uint32Array.from({ length: batch }, (_, i) => i % 10), [
 for (let it = 0; it < 3; it++) {
   const t0 = performance.now();
   model.store.zeroGrad();
-  const logits = model.forward(x, { training: true });
-  const loss = crossEntropy(logits, labels);
+  const g = new Graph(e);
+  const logits = model.forward(g, x, { training: true });
+  const loss = crossEntropy(g, logits, labels);
   await e.sync();
   const t1 = performance.now();
-  e.tape.backward(loss);
+  g.backward(loss);
   await e.sync();
   const t2 = performance.now();
   console.log(`step ${it}: loss ${(await loss.read())[0].toFixed(4)}  forward ${(t1 - t0).toFixed(0)} ms  backward ${(t2 - t1).toFixed(0)} ms  ` +
     `${(batch / ((t2 - t0) / 1000)).toFixed(1)} images/s  dispatches ${e.dispatches}`);
-  e.tape.reset();
+  g.dispose();
 }
 e.destroy();
 process.exit(0);

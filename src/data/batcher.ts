@@ -10,10 +10,11 @@
  * and labels, in the same order, into staging buffers and the same kernel reads them through an
  * identity order. The hash depends on the position in the epoch only, so both paths agree exactly.
  *
- * The returned tensors belong to the engine's tape: `engine.tape.reset()` after each step frees
+ * The returned tensors belong to the Graph passed to batch(): disposing the step's graph frees
  * them, so an epoch allocates nothing after its first batch.
  */
 import type { Engine } from '../gpu/engine';
+import type { Graph } from '../autograd/graph';
 import type { ShaderSource } from '../gpu/shader';
 import { STORAGE_USAGE } from '../gpu/pool';
 import { Tensor } from '../tensor';
@@ -180,8 +181,11 @@ export class GpuBatcher {
     if (this.orderT) this.engine.upload(this.orderT, this.order);
   }
 
-  /** The i-th batch of the current epoch: one dispatch (plus two staging uploads when streaming). */
-  batch(i: number): Batch {
+  /**
+   * The i-th batch of the current epoch, owned by g: one dispatch (plus two staging uploads when
+   * streaming).
+   */
+  batch(i: number, g: Graph): Batch {
     this.alive();
     if (this.current < 0) throw new Error('GpuBatcher.batch: call startEpoch(epoch) first');
     const count = this.batchesPerEpoch;
@@ -207,9 +211,9 @@ export class GpuBatcher {
       orderBase = 0;
     }
 
-    const e = this.engine, tape = e.tape;
-    const x = tape.own(e.empty([b, c, h, w]));
-    const y = tape.own(e.empty([b], 'u32'));
+    const e = this.engine;
+    const x = g.empty([b, c, h, w]);
+    const y = g.empty([b], 'u32');
     x.name = 'input';
     y.name = 'labels';
     e.dispatch({

@@ -9,6 +9,8 @@
 export interface GpuProvider {
   /** Returns a GPU and, for Node, a hint of what to install when it finds no adapter. */
   adapter(options: GPURequestAdapterOptions): Promise<{ adapter: GPUAdapter | null; hint: string }>;
+  /** Threads the host offers (a CPU rasterizer runs kernels on them). */
+  hostCores(): number;
 }
 
 let provider: GpuProvider | null = null;
@@ -27,6 +29,9 @@ const browserProvider: GpuProvider = {
     }
     return { adapter: await gpu.requestAdapter(options), hint: 'the browser offers WebGPU but no adapter: check chrome://gpu (or enable WebGPU in the browser flags)' };
   },
+  hostCores() {
+    return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
+  },
 };
 
 export class NoAdapterError extends Error {
@@ -40,9 +45,11 @@ export interface AdapterDescription {
   description: string;
   /** True for CPU rasterizers (SwiftShader, lavapipe, WARP): kernels then prefer no-barrier variants. */
   software: boolean;
+  /** Threads of the host (a CPU rasterizer's parallelism). */
+  hostCores: number;
 }
 
-export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
+export function describeAdapter(adapter: GPUAdapter, hostCores = 4): AdapterDescription {
   const info = adapter.info;
   const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
   return {
@@ -51,6 +58,7 @@ export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
     device: info.device,
     description: info.description,
     software: /swiftshader|lavapipe|llvmpipe|warp|software|cpu/.test(text) || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
+    hostCores: Math.max(1, Math.floor(hostCores)),
   };
 }
 
@@ -70,7 +78,8 @@ export interface DeviceHandle {
  * (a CIFAR-10 epoch kept on the GPU is 150 MB) and timestamp queries when offered.
  */
 export async function requestDevice(options: GPURequestAdapterOptions = { powerPreference: 'high-performance' }): Promise<DeviceHandle> {
-  const { adapter, hint } = await (provider ?? browserProvider).adapter(options);
+  const p = provider ?? browserProvider;
+  const { adapter, hint } = await p.adapter(options);
   if (!adapter) throw new NoAdapterError(`critdamp: no WebGPU adapter found. ${hint}`);
   const features: GPUFeatureName[] = [];
   if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
@@ -86,5 +95,5 @@ export async function requestDevice(options: GPURequestAdapterOptions = { powerP
       maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
     },
   });
-  return { adapter, device, info: describeAdapter(adapter) };
+  return { adapter, device, info: describeAdapter(adapter, p.hostCores()) };
 }

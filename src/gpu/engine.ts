@@ -6,7 +6,6 @@
 import { BufferPool } from './pool';
 import { PipelineCache, ShaderCompileError, type Overrides, type ShaderSource } from './shader';
 import { adapterName, requestDevice, type AdapterDescription } from './device';
-import { Tape } from '../autograd/tape';
 import { Tensor, numel, type DType } from '../tensor';
 import elementwiseWgsl from '../../shaders/elementwise.wgsl';
 
@@ -20,6 +19,11 @@ const ELEMENTWISE: ShaderSource = { name: 'elementwise.wgsl', code: elementwiseW
 export interface KernelConfig {
   /** Workgroup size of elementwise and reduction kernels. */
   wg: number;
+  /**
+   * Host threads that run the kernels of a CPU rasterizer (SwiftShader spreads a dispatch over
+   * them): the direct conv kernels' cost model divides work by it.
+   */
+  cores: number;
   conv: {
     /**
      * Which conv2d kernels run (src/ops/conv2d.ts): 'direct' (unrolled register tiles chosen per
@@ -31,15 +35,15 @@ export interface KernelConfig {
     register: { TM: number; TN: number; WG: number };
     /** 'tiled': WX × WY invocations per workgroup, TM × TN results each, BK-deep k slices. */
     tiled: { WX: number; WY: number; TM: number; TN: number; BK: number };
+    /** 'direct': tiles forced for every shape (tests, benchmarks); absent: the cost model picks per shape. */
+    forced?: { output?: { TM: number; TR: number; TQ: number }; weight?: { TM: number; TC: number; Q: number; splits: number } };
   };
 }
 
-export function defaultKernelConfig(software: boolean): KernelConfig {
+export function defaultKernelConfig(info: Pick<AdapterDescription, 'software' | 'hostCores'>): KernelConfig {
   const register = { TM: 4, TN: 4, WG: 8 };
   const tiled = { WX: 16, WY: 16, TM: 4, TN: 4, BK: 16 };
-  return software
-    ? { wg: 64, conv: { variant: 'direct', register, tiled } }
-    : { wg: 64, conv: { variant: 'tiled', register, tiled } };
+  return { wg: 64, cores: info.hostCores, conv: { variant: info.software ? 'direct' : 'tiled', register, tiled } };
 }
 
 const SLOT = 256;
@@ -62,13 +66,29 @@ export interface DispatchSpec {
   wg: number;
 }
 
+/** Receives every dispatch while set (src/gpu/profile.ts times them per layer and op). */
+export interface DispatchObserver {
+  /** A compute pass descriptor for this dispatch alone (timestamp writes), or null to share the pass. */
+  passFor(label: string): GPUComputePassDescriptor | null;
+  /** Called after the dispatch is recorded, with its pass already ended when passFor gave one. */
+  dispatched(label: string): void;
+}
+
 export class Engine {
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
-  readonly tape = new Tape(this);
   /** Dispatches recorded since creation (benchmarks count them per step). */
   dispatches = 0;
+  /**
+   * This engine's kernel choices: variants and tile sizes, and the tile plans chosen per shape
+   * (keyed by shape; the engine is one adapter). Change `kernels` before the first dispatch of a
+   * shape, or clear `plans` after.
+   */
   kernels: KernelConfig;
+  readonly plans = new Map<string, unknown>();
+  /** What is running now (`layer3.1.conv2:conv2d`), set by Graph.apply; the profiler reads it. */
+  label = '';
+  observer: DispatchObserver | null = null;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private uniformBuffer: GPUBuffer;
@@ -81,7 +101,7 @@ export class Engine {
   private destroyed = false;
 
   private constructor(readonly device: GPUDevice, readonly info: AdapterDescription) {
-    this.kernels = defaultKernelConfig(info.software);
+    this.kernels = defaultKernelConfig(info);
     this.pool = new BufferPool(device, (bytes) => this.fail(new Error(
       `critdamp: out of GPU memory allocating ${bytes} bytes (${this.pool.bytesInUse} in use); ` +
       'reduce the batch size or the model width')));
@@ -196,11 +216,14 @@ export class Engine {
     const x = Math.min(groups, maxDim);
     const y = Math.ceil(groups / x);
     if (y > maxDim) throw new Error(`${spec.shader.name}: ${spec.invocations} invocations exceed the dispatch limit`);
-    const pass = this.computePass();
+    const own = this.observer?.passFor(this.label) ?? null;
+    const pass = own ? this.commandEncoder().beginComputePass(own) : this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y);
+    if (own) pass.end();
     this.dispatches++;
+    this.observer?.dispatched(this.label);
   }
 
   /** Sets every value of t to `value` (ordered with the dispatches). */

@@ -4,7 +4,7 @@
  * with Google's SwiftShader Vulkan driver, which Debian's `chromium` package ships.
  */
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { create, globals } from 'webgpu';
 import { setGpuProvider, type GpuProvider } from './device';
 
@@ -54,6 +54,9 @@ const dawnProvider: GpuProvider = {
         'VK_ICD_FILENAMES at another driver). `tools/setup` does this.'
       : 'Dawn found no adapter: update your GPU driver (Metal on macOS, D3D12 on Windows).';
     return { adapter, hint };
+  },
+  hostCores() {
+    return availableParallelism();
   },
 };
 

@@ -11,11 +11,9 @@ import { decodeSafetensors, encodeSafetensors, toFloat32, type SafeInput } from 
 export async function encodeWeights(store: ParamStore, metadata: Record<string, string> = {}): Promise<Uint8Array> {
   const entries: [string, SafeInput][] = [];
   for (const [name, t] of await store.read()) entries.push([name, t]);
-  // One counter per BN layer, as torchvision keeps (all equal: every layer sees every batch).
-  for (const name of store.buffers.keys()) {
-    if (name.endsWith('.running_mean')) {
-      entries.push([name.replace(/running_mean$/, 'num_batches_tracked'), { shape: [], data: BigInt64Array.of(BigInt(store.batchesTracked)) }]);
-    }
+  // One counter per BN layer, as torchvision keeps: each counts the batches that updated it.
+  for (const [layer, bn] of store.batchNorm) {
+    entries.push([`${layer}.num_batches_tracked`, { shape: [], data: BigInt64Array.of(BigInt(bn.batchesTracked)) }]);
   }
   return encodeSafetensors(entries, { format: 'pt', ...metadata });
 }
@@ -50,7 +48,10 @@ export function decodeWeights(store: ParamStore, bytes: Uint8Array, source: stri
     values.set(name, v);
   }
   for (const [name, v] of values) store.set(name, v);
-  const tracked = [...file.tensors.entries()].find(([n]) => n.endsWith('.num_batches_tracked'));
-  if (tracked) store.batchesTracked = toFloat32(tracked[1], tracked[0])[0];
+  // A file without counters (saved by other tools) leaves them at 0.
+  for (const [layer, bn] of store.batchNorm) {
+    const t = file.tensors.get(`${layer}.num_batches_tracked`);
+    bn.batchesTracked = t ? toFloat32(t, `${layer}.num_batches_tracked`)[0] : 0;
+  }
   return file.metadata;
 }

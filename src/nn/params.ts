@@ -7,6 +7,7 @@
 import type { Engine } from '../gpu/engine';
 import { STORAGE_USAGE } from '../gpu/pool';
 import { Tensor, numel, shapeStr } from '../tensor';
+import type { BatchNormState } from '../ops/batch_norm';
 
 export type ParamKind = 'conv' | 'linear_weight' | 'linear_bias' | 'bn_weight' | 'bn_bias';
 
@@ -44,8 +45,11 @@ export class ParamStore {
   readonly data: GPUBuffer;
   readonly grads: GPUBuffer;
   readonly stats: GPUBuffer;
-  /** Training batches seen (torchvision's BN num_batches_tracked). */
-  batchesTracked = 0;
+  /**
+   * Each BN layer's state by module path (`layer1.0.bn1`): running statistics (views into
+   * `stats`), its own num_batches_tracked, and whether training updates them.
+   */
+  readonly batchNorm = new Map<string, BatchNormState>();
 
   constructor(readonly engine: Engine, readonly specs: ParamSpec[], bufferSpecs: { name: string; shape: number[] }[]) {
     const names = new Set<string>();
@@ -69,6 +73,34 @@ export class ParamStore {
     bufferSpecs.forEach((s, i) => {
       this.buffers.set(s.name, new Tensor(engine, s.shape, this.stats, b.offsets[i] * 4, 'f32', false, false, s.name));
     });
+    for (const name of this.buffers.keys()) {
+      if (!name.endsWith('.running_mean')) continue;
+      const layer = name.slice(0, -'.running_mean'.length);
+      this.batchNorm.set(layer, { runningMean: this.buffer(name), runningVar: this.buffer(`${layer}.running_var`), batchesTracked: 0, running: 'update' });
+    }
+  }
+
+  /** One BN layer's state (running statistics, batch count, update or freeze). */
+  bn(layer: string): BatchNormState {
+    const s = this.batchNorm.get(layer);
+    if (!s) throw new Error(`no batch norm layer named ${layer} (${[...this.batchNorm.keys()].slice(0, 4).join(', ')}, …)`);
+    return s;
+  }
+
+  /**
+   * Whether training steps update the running statistics of every BN layer whose path matches:
+   * 'freeze' keeps them bit-identical, 'update' (the default) moves them. Independent of whether
+   * the layer's weights train (setFrozen). Returns the layers it set.
+   */
+  setBatchNormRunning(match: (layer: string) => boolean, running: 'update' | 'freeze'): string[] {
+    const hit: string[] = [];
+    for (const [layer, s] of this.batchNorm) {
+      if (match(layer)) {
+        s.running = running;
+        hit.push(layer);
+      }
+    }
+    return hit;
   }
 
   param(name: string): Tensor {
@@ -151,7 +183,9 @@ export class ParamStore {
     return out;
   }
 
+  /** Frees the buffers, after submitting the work recorded so far that may still use them. */
   destroy(): void {
+    this.engine.flush();
     this.data.destroy();
     this.grads.destroy();
     this.stats.destroy();

@@ -3,9 +3,10 @@
  * layout, so checkpoints move both ways between critdamp and PyTorch. Channels are 64/128/256/512
  * times `width` (rounded, at least 1). Stems: 'cifar' (3×3 stride-1 conv, no max pool) and
  * 'imagenet' (7×7 stride-2 conv, 3×3/2 max pool). Layers are compositions of ops; each op records
- * its module path (`layer2.0.downsample.0`) on the tape.
+ * its module path (`layer2.0.downsample.0`) on the graph it runs in.
  */
 import type { Engine } from '../gpu/engine';
+import type { Graph } from '../autograd/graph';
 import type { Tensor } from '../tensor';
 import { Rng } from '../util/rng';
 import { conv2d, batchNorm, relu, add, maxPool, avgPool, linear, ShapeError } from '../ops';
@@ -88,7 +89,7 @@ export function initResNet(store: ParamStore, seed: number): void {
     store.set(s.name, v);
   }
   for (const [name, t] of store.buffers) store.set(name, new Float32Array(t.size).fill(name.endsWith('running_var') ? 1 : 0));
-  store.batchesTracked = 0;
+  for (const bn of store.batchNorm.values()) bn.batchesTracked = 0;
 }
 
 export class ResNet18 {
@@ -102,43 +103,53 @@ export class ResNet18 {
     initResNet(this.store, seed);
   }
 
-  private conv(name: string, x: Tensor, stride: number, pad: number): Tensor {
-    return this.engine.tape.scope(name, () => conv2d(x, this.store.param(`${name}.weight`), { stride, pad }));
+  private conv(g: Graph, name: string, x: Tensor, stride: number, pad: number): Tensor {
+    return g.scope(name, () => conv2d(g, x, this.store.param(`${name}.weight`), { stride, pad }));
   }
 
-  private bn(name: string, x: Tensor, training: boolean): Tensor {
+  private bn(g: Graph, name: string, x: Tensor, training: boolean): Tensor {
     const s = this.store;
-    const gamma = s.param(`${name}.weight`);
-    return this.engine.tape.scope(name, () => batchNorm(x, gamma, s.param(`${name}.bias`), s.buffer(`${name}.running_mean`), s.buffer(`${name}.running_var`),
-      // A frozen layer's running statistics stay as they are.
-      { training, updateRunning: gamma.requiresGrad }));
+    return g.scope(name, () => batchNorm(g, x, s.param(`${name}.weight`), s.param(`${name}.bias`), s.bn(name), { training }));
   }
 
-  private block(name: string, x: Tensor, stride: number, training: boolean): Tensor {
-    const tape = this.engine.tape;
-    let out = relu(this.bn(`${name}.bn1`, this.conv(`${name}.conv1`, x, stride, 1), training));
-    out = this.bn(`${name}.bn2`, this.conv(`${name}.conv2`, out, 1, 1), training);
+  /** torchvision's BasicBlock: one `relu` module applied after bn1 and after the residual add. */
+  private block(g: Graph, name: string, x: Tensor, stride: number, training: boolean): Tensor {
+    let out = this.conv(g, `${name}.conv1`, x, stride, 1);
+    out = this.bn(g, `${name}.bn1`, out, training);
+    out = g.scope(`${name}.relu`, () => relu(g, out));
+    out = this.conv(g, `${name}.conv2`, out, 1, 1);
+    out = this.bn(g, `${name}.bn2`, out, training);
     const shortcut = this.store.params.has(`${name}.downsample.0.weight`)
-      ? this.bn(`${name}.downsample.1`, this.conv(`${name}.downsample.0`, x, stride, 0), training)
+      ? this.bn(g, `${name}.downsample.1`, this.conv(g, `${name}.downsample.0`, x, stride, 0), training)
       : x;
-    return tape.scope(name, () => relu(add(out, shortcut)));
+    const sum = g.scope(name, () => add(g, out, shortcut));
+    return g.scope(`${name}.relu`, () => relu(g, sum));
   }
 
-  /** Logits [N, numClasses] for images x [N, inChannels, H, W]. */
-  forward(x: Tensor, opts: { training: boolean }): Tensor {
+  /**
+   * Logits [N, numClasses] for images x [N, inChannels, H, W], recorded on g. Each op is tagged
+   * with the torchvision module that computes it (`conv1`, `layer2.0.downsample.1`, `fc`).
+   * Training mode uses batch statistics and updates each BN layer's running ones (unless that
+   * layer is set to 'freeze'); eval mode uses the running statistics.
+   */
+  forward(g: Graph, x: Tensor, opts: { training: boolean }): Tensor {
     const cfg = this.config;
     if (x.shape.length !== 4 || x.shape[1] !== cfg.inChannels) {
       throw new ShapeError(`resnet18: input must be [N, ${cfg.inChannels}, H, W] (NCHW), got [${x.shape.join(', ')}]`);
     }
     const training = opts.training;
-    const tape = this.engine.tape;
-    let h = cfg.stem === 'cifar' ? this.conv('conv1', x, 1, 1) : this.conv('conv1', x, 2, 3);
-    h = tape.scope('bn1', () => relu(this.bn('bn1', h, training)));
-    if (cfg.stem === 'imagenet') h = tape.scope('maxpool', () => maxPool(h, { kernel: 3, stride: 2, pad: 1 }));
+    let h = cfg.stem === 'cifar' ? this.conv(g, 'conv1', x, 1, 1) : this.conv(g, 'conv1', x, 2, 3);
+    h = this.bn(g, 'bn1', h, training);
+    h = g.scope('relu', () => relu(g, h));
+    if (cfg.stem === 'imagenet') h = g.scope('maxpool', () => maxPool(g, h, { kernel: 3, stride: 2, pad: 1 }));
     for (let s = 0; s < 4; s++) {
-      for (let b = 0; b < 2; b++) h = this.block(`layer${s + 1}.${b}`, h, s > 0 && b === 0 ? 2 : 1, training);
+      for (let b = 0; b < 2; b++) h = this.block(g, `layer${s + 1}.${b}`, h, s > 0 && b === 0 ? 2 : 1, training);
     }
-    h = tape.scope('avgpool', () => avgPool(h));
-    return tape.scope('fc', () => linear(h, this.store.param('fc.weight'), this.store.param('fc.bias')));
+    h = g.scope('avgpool', () => avgPool(g, h));
+    return g.scope('fc', () => linear(g, h, this.store.param('fc.weight'), this.store.param('fc.bias')));
+  }
+
+  destroy(): void {
+    this.store.destroy();
   }
 }

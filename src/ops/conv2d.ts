@@ -14,10 +14,12 @@
 import type { Tensor } from '../tensor';
 import type { Engine } from '../gpu/engine';
 import type { ShaderSource } from '../gpu/shader';
+import type { Graph } from '../autograd/graph';
+import { defineOp } from './op';
 import { expectDtype, expectRank, ShapeError } from './check';
 import conv2dWgsl from '../../shaders/conv2d.wgsl';
 import tiledWgsl from '../../shaders/conv2d_tiled.wgsl';
-import { directBackwardData, directBackwardWeight, directForward } from './conv2d_direct';
+import { directBackwardData, directBackwardWeight, directForward, DIRECT_SHADERS } from './conv2d_direct';
 
 const REGISTER: ShaderSource = { name: 'conv2d.wgsl', code: conv2dWgsl };
 const TILED: ShaderSource = { name: 'conv2d_tiled.wgsl', code: tiledWgsl };
@@ -38,7 +40,26 @@ export function conv2dOutputSize(size: number, k: number, stride: number, pad: n
   return Math.floor((size + 2 * pad - k) / stride) + 1;
 }
 
-export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+interface ConvSaved { geom: ConvGeometry; x: Tensor; w: Tensor }
+
+export const conv2dOp = defineOp({
+  name: 'conv2d',
+  forward(g: Graph, [x, w]: readonly [Tensor, Tensor], opts: Conv2dOptions): { y: Tensor; saved: ConvSaved } {
+    const geom = conv2dGeometry(x, w, opts);
+    const y = g.empty([geom.N, geom.O, geom.OH, geom.OW]);
+    convForward(g.engine, geom, x, w, y);
+    return { y, saved: { geom, x, w } };
+  },
+  backward: (g, { geom, x, w }, dy) => convBackward(g, geom, x, w, dy),
+});
+
+/** y = conv2d(x, w): x [N,C,H,W], w [O,C,KH,KW] → [N,O,OH,OW]. */
+export function conv2d(g: Graph, x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+  return g.apply(conv2dOp, [x, w] as const, opts);
+}
+
+/** Checks the inputs and returns every size of the convolution. */
+function conv2dGeometry(x: Tensor, w: Tensor, opts: Conv2dOptions): ConvGeometry {
   const stride = opts.stride ?? 1, pad = opts.pad ?? 0;
   expectRank('conv2d', 'input x', x, 4, 'NCHW');
   expectRank('conv2d', 'weight w', w, 4, 'OIHW');
@@ -55,12 +76,7 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   if (OH < 1 || OW < 1) {
     throw new ShapeError(`conv2d: input x [${x.shape.join(', ')}] is smaller than the ${KH}×${KW} kernel with pad ${pad}`);
   }
-  const e = x.engine, tape = e.tape;
-  const g: ConvGeometry = { N, C, H, W, O, KH, KW, OH, OW, stride, pad };
-  const y = tape.own(e.empty([N, O, OH, OW]));
-  convForward(e, g, x, w, y);
-  if (tape.wants([x, w])) tape.record('conv2d', [x, w], y, () => convBackward(g, x, w, y.grad!));
-  return y;
+  return { N, C, H, W, O, KH, KW, OH, OW, stride, pad };
 }
 
 // ---- the three products, by variant ------------------------------------------------------------
@@ -70,15 +86,14 @@ const taps = (g: ConvGeometry) => g.KH * g.KW;
 const params = (g: ConvGeometry, acc: number) => [g.N, g.C, g.H, g.W, g.O, g.OH, g.OW, g.KH, g.KW, g.stride, g.pad, acc];
 
 /** The backward rule shared by conv2d and linear: dx and dw, each only when wanted. */
-export function convBackward(g: ConvGeometry, x: Tensor, w: Tensor, dy: Tensor): void {
-  const e = x.engine, tape = e.tape;
+export function convBackward(gr: Graph, g: ConvGeometry, x: Tensor, w: Tensor, dy: Tensor): void {
   if (x.requiresGrad) {
-    const { grad, acc } = tape.gradTarget(x);
-    convBackwardData(e, g, w, dy, grad, acc);
+    const { grad, acc } = gr.gradTarget(x);
+    convBackwardData(gr.engine, g, w, dy, grad, acc);
   }
   if (w.requiresGrad) {
-    const { grad, acc } = tape.gradTarget(w);
-    convBackwardWeight(e, g, x, dy, grad, acc);
+    const { grad, acc } = gr.gradTarget(w);
+    convBackwardWeight(gr, g, x, dy, grad, acc);
   }
 }
 
@@ -103,9 +118,9 @@ export function convBackwardData(e: Engine, g: ConvGeometry, w: Tensor, dy: Tens
 }
 
 /** dw (+)= dy ⋆ x. */
-export function convBackwardWeight(e: Engine, g: ConvGeometry, x: Tensor, dy: Tensor, dw: Tensor, acc: number): void {
-  const cfg = e.kernels.conv;
-  if (cfg.variant === 'direct') return directBackwardWeight(e, g, x, dy, dw, acc);
+export function convBackwardWeight(gr: Graph, g: ConvGeometry, x: Tensor, dy: Tensor, dw: Tensor, acc: number): void {
+  const e = gr.engine, cfg = e.kernels.conv;
+  if (cfg.variant === 'direct') return directBackwardWeight(gr, g, x, dy, dw, acc);
   if (cfg.variant === 'tiled') {
     return tiledDispatch(e, 'backward_weight', g.O, g.C * taps(g), params(g, acc), { 1: dy, 2: x, 3: dw });
   }
@@ -127,4 +142,7 @@ function tiledDispatch(e: Engine, entry: string, rows: number, cols: number, u32
     u32, bindings, invocations: groups * t.WX * t.WY, wg: t.WX * t.WY });
 }
 
-export { conv2dDirectPlan, directTiles, type OutputTile, type WeightTile } from './conv2d_direct';
+export { conv2dDirectPlan, type OutputTile, type WeightTile } from './conv2d_direct';
+
+/** The shader files conv2d dispatches (which ones run depends on engine.kernels.conv.variant). */
+export const CONV2D_SHADERS = [REGISTER, TILED, ...DIRECT_SHADERS];

@@ -6,6 +6,7 @@
  */
 import type { Tensor } from '../tensor';
 import type { Engine } from '../gpu/engine';
+import type { Graph } from '../autograd/graph';
 import type { ShaderSource } from '../gpu/shader';
 import type { ConvGeometry } from './conv2d';
 import directWgsl from '../../shaders/conv2d_direct.wgsl';
@@ -15,6 +16,7 @@ import reduceWgsl from '../../shaders/reduce.wgsl';
 const DIRECT: ShaderSource = { name: 'conv2d_direct.wgsl', code: directWgsl };
 const DIRECT_DW: ShaderSource = { name: 'conv2d_direct_dw.wgsl', code: directDwWgsl };
 const REDUCE: ShaderSource = { name: 'reduce.wgsl', code: reduceWgsl };
+export const DIRECT_SHADERS: readonly ShaderSource[] = [DIRECT, DIRECT_DW, REDUCE];
 const taps = (g: ConvGeometry) => g.KH * g.KW;
 
 // ---- direct kernels (CPU rasterizers) ----------------------------------------------------------
@@ -24,7 +26,7 @@ const taps = (g: ConvGeometry) => g.KH * g.KW;
 // cell ~13 to set up, and starting the invocation ~2100. A core does ~720k units a ms. Compiling
 // costs ~0.5 ms per generated line, once, so a bigger tile must pay for itself over EXPECTED_CALLS.
 const LOAD = 10, STORE = 80, CELL = 13, START = 2100, UNITS_PER_MS = 720_000;
-const LANES = 4, CORES = 2, TASKS = 16;
+const LANES = 4, TASKS = 16;
 const EXPECTED_CALLS = 100, COMPILE_MS_PER_LINE = 0.5;
 /** Accumulators per invocation and generated lines per kernel, at most. */
 const MAX_ACCS = 256, MAX_LINES = 1400;
@@ -35,16 +37,14 @@ interface Tap { t: number; du: number; dv: number }
 
 /**
  * Modelled ms of `inv` invocations that each do `perInv` units: the workgroups are cut into at
- * most TASKS batches that run CORES at a time. Few batches balance badly when a core is shared
+ * most TASKS batches that run `cores` at a time. Few batches balance badly when a core is shared
  * (measured: 2 batches run ~1.5× slower than 16 on two cores), hence the (1 + 1/tasks).
  */
-function parallelMs(inv: number, perInv: number): number {
+function parallelMs(cores: number, inv: number, perInv: number): number {
   const groups = Math.ceil(inv / DIRECT_WG), tasks = Math.min(TASKS, groups);
-  return (Math.ceil(tasks / CORES) * Math.ceil(groups / tasks) * perInv * (1 + 1 / tasks)) / UNITS_PER_MS;
+  return (Math.ceil(tasks / cores) * Math.ceil(groups / tasks) * perInv * (1 + 1 / tasks)) / UNITS_PER_MS;
 }
 
-/** Tiles forced by tests and benchmarks (undefined: chosen by the cost model). */
-export const directTiles: { output?: OutputTile; weight?: WeightTile } = {};
 
 function usedPatch(TR: number, TQ: number, step: number, tapList: Tap[]): { rows: number[]; cols: number[]; cells: [number, number][] } {
   const cells = new Map<number, [number, number]>();
@@ -60,15 +60,15 @@ function usedPatch(TR: number, TQ: number, step: number, tapList: Tap[]): { rows
 
 export interface OutputTile { TM: number; TR: number; TQ: number }
 
-const plans = new Map<string, OutputTile | WeightTile>();
 
 /** The result tile (channels × rows × columns) with the lowest modelled run and compile time. */
-function chooseOutputTile(M: number, N: number, gridH: number, gridW: number, K: number, step: number, tapList: Tap[]): OutputTile {
+function chooseOutputTile(e: Engine, M: number, N: number, gridH: number, gridW: number, K: number, step: number, tapList: Tap[]): OutputTile {
   // A pass with no taps only stores zeros: one small shared kernel.
   if (tapList.length === 0) return { TM: 1, TR: 1, TQ: 4 };
-  if (directTiles.output) return directTiles.output;
+  const forced = e.kernels.conv.forced?.output;
+  if (forced) return forced;
   const key = `o|${M}|${N}|${gridH}|${gridW}|${K}|${step}|${tapList.map((t) => `${t.t},${t.du},${t.dv}`).join(';')}`;
-  const known = plans.get(key) as OutputTile | undefined;
+  const known = e.plans.get(key) as OutputTile | undefined;
   if (known) return known;
   const T = tapList.length;
   const ms = [...new Set([1, 2, 4, 8, 16, ...(M < 16 ? [M] : [])])].filter((m) => m <= M * 2);
@@ -84,10 +84,10 @@ function chooseOutputTile(M: number, N: number, gridH: number, gridW: number, K:
     if (accs > MAX_ACCS || lines > MAX_LINES) continue;
     const inv = Math.ceil(M / TM) * N * Math.ceil(gridH / TR) * Math.ceil(gridW / TQ);
     const perK = LOAD * (TM * T + cells.length) + accs * T;
-    const cost = EXPECTED_CALLS * parallelMs(inv, K * perK + STORE * accs + CELL * cells.length + START) + COMPILE_MS_PER_LINE * lines;
+    const cost = EXPECTED_CALLS * parallelMs(e.kernels.cores, inv, K * perK + STORE * accs + CELL * cells.length + START) + COMPILE_MS_PER_LINE * lines;
     if (cost < bestCost) { bestCost = cost; best = { TM, TR, TQ }; }
   }
-  plans.set(key, best);
+  e.plans.set(key, best);
   return best;
 }
 
@@ -147,7 +147,7 @@ interface OutputPass {
 
 function outputPass(e: Engine, pass: OutputPass, step: number, tapList: Tap[], bindings: Record<number, Tensor>): void {
   if (pass.gridH <= 0 || pass.gridW <= 0) return;
-  const tile = chooseOutputTile(pass.M, pass.N, pass.gridH, pass.gridW, pass.K, step, tapList);
+  const tile = chooseOutputTile(e, pass.M, pass.N, pass.gridH, pass.gridW, pass.K, step, tapList);
   const u32 = [pass.N, pass.K, pass.srcH, pass.srcW, pass.M, pass.dstH, pass.dstW, pass.gridH, pass.gridW,
     pass.dstStride, pass.phaseH, pass.phaseW, pass.inStride, pass.offH, pass.offW, pass.wOut, pass.wRed];
   const inv = Math.ceil(pass.M / tile.TM) * pass.N * Math.ceil(pass.gridH / tile.TR) * Math.ceil(pass.gridW / tile.TQ);
@@ -157,12 +157,12 @@ function outputPass(e: Engine, pass: OutputPass, step: number, tapList: Tap[], b
 }
 
 /** The direct kernels' tiles for one convolution (backward_data: its phase with the most taps). */
-export function conv2dDirectPlan(g: ConvGeometry): { forward: OutputTile; backwardData: OutputTile; backwardWeight: WeightTile } {
+export function conv2dDirectPlan(e: Engine, g: ConvGeometry): { forward: OutputTile; backwardData: OutputTile; backwardWeight: WeightTile } {
   const f = dataPhases(g).reduce((a, b) => (b.tapList.length > a.tapList.length ? b : a));
   return {
-    forward: chooseOutputTile(g.O, g.N, g.OH, g.OW, g.C, g.stride, forwardTaps(g)),
-    backwardData: chooseOutputTile(g.C, g.N, f.gridH, f.gridW, g.O, 1, f.tapList),
-    backwardWeight: chooseWeightTile(g),
+    forward: chooseOutputTile(e, g.O, g.N, g.OH, g.OW, g.C, g.stride, forwardTaps(g)),
+    backwardData: chooseOutputTile(e, g.C, g.N, f.gridH, f.gridW, g.O, 1, f.tapList),
+    backwardWeight: chooseWeightTile(e, g),
   };
 }
 
@@ -224,10 +224,11 @@ const weightCols = (Q: number, s: number, KW: number) => {
 };
 
 /** The dw tile (o × c × all taps), columns per step and split-K ranges with the lowest modelled time. */
-function chooseWeightTile(g: ConvGeometry): WeightTile {
-  if (directTiles.weight) return directTiles.weight;
+function chooseWeightTile(e: Engine, g: ConvGeometry): WeightTile {
+  const forced = e.kernels.conv.forced?.weight;
+  if (forced) return forced;
   const key = `w|${Object.values(g).join('|')}`;
-  const known = plans.get(key) as WeightTile | undefined;
+  const known = e.plans.get(key) as WeightTile | undefined;
   if (known) return known;
   const KK = taps(g);
   let best: WeightTile = { TM: 1, TC: 1, Q: 1, splits: 1 }, bestCost = Infinity;
@@ -242,13 +243,13 @@ function chooseWeightTile(g: ConvGeometry): WeightTile {
     const steps = g.N * g.OH * Math.ceil(g.OW / Q);
     const perStep = LOAD * (TM * Q + xs) + accs * Q;
     for (let splits = 1; splits <= 64 && splits <= steps; splits *= 2) {
-      const reduce = splits > 1 ? parallelMs(g.O * g.C * KK, splits * LOAD + START) : 0;
-      const run = parallelMs(tiles * splits, Math.ceil(steps / splits) * perStep + STORE * accs + START) + reduce;
+      const reduce = splits > 1 ? parallelMs(e.kernels.cores, g.O * g.C * KK, splits * LOAD + START) : 0;
+      const run = parallelMs(e.kernels.cores, tiles * splits, Math.ceil(steps / splits) * perStep + STORE * accs + START) + reduce;
       const cost = EXPECTED_CALLS * run + COMPILE_MS_PER_LINE * lines;
       if (cost < bestCost) { bestCost = cost; best = { TM, TC, Q, splits }; }
     }
   }
-  plans.set(key, best);
+  e.plans.set(key, best);
   return best;
 }
 
@@ -282,12 +283,13 @@ function weightTileCode(g: ConvGeometry, tile: WeightTile, acc: number): Record<
   return { TM, TC, Q, KK, STRIDE: s, PAD: g.pad, ACC: acc ? 'true' : 'false', SETUP: setup.join('\n'), ACCS: accs.join('\n'), BODY: body.join('\n'), STORE: store.join('\n') };
 }
 
-export function directBackwardWeight(e: Engine, g: ConvGeometry, x: Tensor, dy: Tensor, dw: Tensor, acc: number): void {
-  const tile = chooseWeightTile(g);
+export function directBackwardWeight(gr: Graph, g: ConvGeometry, x: Tensor, dy: Tensor, dw: Tensor, acc: number): void {
+  const e = gr.engine;
+  const tile = chooseWeightTile(e, g);
   const steps = g.N * g.OH * Math.ceil(g.OW / tile.Q);
   const per = Math.ceil(steps / tile.splits);
   const splits = Math.ceil(steps / per);
-  const out = splits > 1 ? e.tape.own(e.empty([splits, g.O * g.C * taps(g)])) : dw;
+  const out = splits > 1 ? gr.empty([splits, g.O * g.C * taps(g)]) : dw;
   const inv = splits * Math.ceil(g.O / tile.TM) * Math.ceil(g.C / tile.TC);
   e.dispatch({ shader: DIRECT_DW, entry: 'backward_weight', consts: weightTileCode(g, tile, splits > 1 ? 0 : acc),
     u32: [g.N, g.C, g.H, g.W, g.O, g.OH, g.OW, splits, per], bindings: { 1: x, 4: dy, 6: out },

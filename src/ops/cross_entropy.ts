@@ -3,38 +3,50 @@
  * optional label smoothing ε (target (1−ε)·onehot + ε/K, as PyTorch). Returns a scalar tensor [1]
  * that stays on the GPU; backward reads dloss there too, so a step needs no CPU round trip.
  *   dz = dloss·(softmax(z) − q)/N
+ * Kernels: shaders/cross_entropy.wgsl.
  */
 import type { Tensor } from '../tensor';
 import type { ShaderSource } from '../gpu/shader';
+import type { Graph } from '../autograd/graph';
+import { defineOp } from './op';
 import { expectDtype, expectRank, expectShape, ShapeError } from './check';
 import crossEntropyWgsl from '../../shaders/cross_entropy.wgsl';
 
-const SHADER: ShaderSource = { name: 'cross_entropy.wgsl', code: crossEntropyWgsl };
+export const CROSS_ENTROPY_SHADER: ShaderSource = { name: 'cross_entropy.wgsl', code: crossEntropyWgsl };
 
-export function crossEntropy(logits: Tensor, labels: Tensor, opts: { labelSmoothing?: number } = {}): Tensor {
-  const smoothing = opts.labelSmoothing ?? 0;
-  expectRank('cross_entropy', 'logits', logits, 2, '[batch, classes]');
-  expectDtype('cross_entropy', 'logits', logits, 'f32');
-  const [N, K] = logits.shape;
-  expectShape('cross_entropy', 'labels', labels, [N], `one per row of logits [${logits.shape.join(', ')}]`);
-  expectDtype('cross_entropy', 'labels', labels, 'u32');
-  if (!(smoothing >= 0 && smoothing < 1)) throw new ShapeError(`cross_entropy: label smoothing must be in [0, 1), got ${smoothing}`);
-  const e = logits.engine, tape = e.tape, wg = e.kernels.wg;
-  const probs = tape.own(e.empty([N, K]));
-  const rowLoss = tape.own(e.empty([N]));
-  const loss = tape.own(e.empty([1]));
-  const u32 = (acc: number) => [N, K, acc];
-  e.dispatch({ shader: SHADER, entry: 'forward_rows', u32: u32(0), f32: [smoothing, NaN],
-    bindings: { 1: logits, 2: labels, 3: probs, 4: rowLoss }, invocations: N, wg });
-  e.dispatch({ shader: SHADER, entry: 'forward_mean', u32: u32(0), f32: [smoothing, NaN],
-    bindings: { 4: rowLoss, 5: loss }, invocations: wg, wg });
-  if (tape.wants([logits])) {
-    tape.record('cross_entropy', [logits], loss, () => {
-      const { grad, acc } = tape.gradTarget(logits);
-      e.dispatch({ shader: SHADER, entry: 'backward', u32: u32(acc), f32: [smoothing, NaN],
-        bindings: { 2: labels, 3: probs, 6: loss.grad!, 7: grad }, invocations: N * K, wg });
-    });
-  }
-  return loss;
+export interface CrossEntropyOptions { labelSmoothing?: number }
+
+interface CeSaved { logits: Tensor; labels: Tensor; probs: Tensor; smoothing: number }
+
+export const crossEntropyOp = defineOp({
+  name: 'cross_entropy',
+  forward(g: Graph, [logits, labels]: readonly [Tensor, Tensor], opts: CrossEntropyOptions): { y: Tensor; saved: CeSaved } {
+    const smoothing = opts.labelSmoothing ?? 0;
+    expectRank('cross_entropy', 'logits', logits, 2, '[batch, classes]');
+    expectDtype('cross_entropy', 'logits', logits, 'f32');
+    const [N, K] = logits.shape;
+    expectShape('cross_entropy', 'labels', labels, [N], `one per row of logits [${logits.shape.join(', ')}]`);
+    expectDtype('cross_entropy', 'labels', labels, 'u32');
+    if (!(smoothing >= 0 && smoothing < 1)) throw new ShapeError(`cross_entropy: label smoothing must be in [0, 1), got ${smoothing}`);
+    const e = g.engine, wg = e.kernels.wg;
+    const probs = g.empty([N, K]);
+    const rowLoss = g.empty([N]);
+    const loss = g.empty([1]);
+    e.dispatch({ shader: CROSS_ENTROPY_SHADER, entry: 'forward_rows', u32: [N, K, 0], f32: [smoothing, NaN],
+      bindings: { 1: logits, 2: labels, 3: probs, 4: rowLoss }, invocations: N, wg });
+    e.dispatch({ shader: CROSS_ENTROPY_SHADER, entry: 'forward_mean', u32: [N, K, 0], f32: [smoothing, NaN],
+      bindings: { 4: rowLoss, 5: loss }, invocations: wg, wg });
+    return { y: loss, saved: { logits, labels, probs, smoothing } };
+  },
+  backward(g, { logits, labels, probs, smoothing }, dloss) {
+    const e = g.engine, [N, K] = logits.shape;
+    const { grad, acc } = g.gradTarget(logits);
+    e.dispatch({ shader: CROSS_ENTROPY_SHADER, entry: 'backward', u32: [N, K, acc], f32: [smoothing, NaN],
+      bindings: { 2: labels, 3: probs, 6: dloss, 7: grad }, invocations: N * K, wg: e.kernels.wg });
+  },
+});
+
+/** Mean softmax cross-entropy, a scalar [1] on the GPU. */
+export function crossEntropy(g: Graph, logits: Tensor, labels: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  return g.apply(crossEntropyOp, [logits, labels] as const, opts);
 }
-

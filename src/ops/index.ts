@@ -1,22 +1,13 @@
-// Every op, keyed by the name its tape records carry: an op missing here is a type error.
-import type { OpName } from '../autograd/tape';
-import { conv2d } from './conv2d';
-import { batchNorm } from './batch_norm';
-import { relu, add } from './elementwise';
-import { maxPool, avgPool } from './pool';
-import { linear } from './linear';
-import { crossEntropy } from './cross_entropy';
-
-export const OPS = {
-  conv2d,
-  batch_norm: batchNorm,
-  relu,
-  add,
-  max_pool: maxPool,
-  avg_pool: avgPool,
-  linear,
-  cross_entropy: crossEntropy,
-} satisfies Record<OpName, (...args: never[]) => unknown>;
-
-export { conv2d, batchNorm, relu, add, maxPool, avgPool, linear, crossEntropy };
+// Every op takes the Graph that records it first: conv2d(g, x, w, opts). The registry
+// (./registry.ts) lists them with their backward rules, shaders, references and tolerances.
+export { conv2d, conv2dOutputSize, type Conv2dOptions } from './conv2d';
+export { batchNorm, type BatchNormOptions, type BatchNormState } from './batch_norm';
+export { relu } from './relu';
+export { add } from './add';
+export { maxPool, type MaxPoolOptions } from './max_pool';
+export { avgPool } from './avg_pool';
+export { linear } from './linear';
+export { crossEntropy, type CrossEntropyOptions } from './cross_entropy';
+export { OPS, bounds, type OpEntry, type Tolerance } from './registry';
+export { OP_NAMES, defineOp, type OpDef, type OpName } from './op';
 export { ShapeError } from './check';

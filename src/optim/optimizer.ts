@@ -171,6 +171,7 @@ export class Optimizer {
   }
 
   destroy(): void {
+    this.store.engine.flush();
     for (const t of this.state) t.dispose();
     this.segTable.destroy();
     this.groupTable.destroy();

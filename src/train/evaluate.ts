@@ -7,6 +7,7 @@ import type { Engine } from '../gpu/engine';
 import type { Dataset } from '../data/dataset';
 import { GpuBatcher } from '../data/batcher';
 import type { ResNet18 } from '../nn/resnet';
+import { Graph } from '../autograd/graph';
 
 export interface EvalResult {
   accuracy: number;
@@ -27,10 +28,17 @@ export async function evaluate(engine: Engine, model: ResNet18, data: Dataset, o
   try {
     batcher.startEpoch(0);
     for (let b = 0; b < batcher.batchesPerEpoch; b++) {
-      const { x, indices } = batcher.batch(b);
-      const logits = engine.tape.noGrad(() => model.forward(x, { training: false }));
-      const z = await logits.read();
-      engine.tape.reset();
+      let indices: number[];
+      // A graph of its own that records nothing: evaluation never touches another run's tensors.
+      const g = new Graph(engine, { grad: false });
+      let z: Float32Array;
+      try {
+        const { x, indices: idx } = batcher.batch(b, g);
+        indices = idx;
+        z = await model.forward(g, x, { training: false }).read();
+      } finally {
+        g.dispose();
+      }
       indices.forEach((idx, n) => {
         const row = z.subarray(n * K, (n + 1) * K);
         let best = 0, max = -Infinity;

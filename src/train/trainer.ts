@@ -16,6 +16,7 @@ import { Optimizer, type OptimizerOptions } from '../optim/optimizer';
 import { crossEntropy } from '../ops';
 import { TrainingSchedule, type LrConfig, type MomentumConfig, type ScheduleState, type ScheduleConfig, type Regime } from '../schedule';
 import { evaluate, type EvalResult } from './evaluate';
+import { Graph } from '../autograd/graph';
 
 export interface TrainConfig {
   epochs: number;
@@ -156,14 +157,17 @@ export class Trainer {
         for (let i = 0; i < spe; i++) {
           const step = epoch * spe + i;
           const pt = this.schedule.at(step);
-          const { x, labels } = batcher.batch(i);
-          this.model.store.zeroGrad();
-          const loss = crossEntropy(this.model.forward(x, { training: true }), labels, { labelSmoothing: cfg.labelSmoothing });
-          e.tape.backward(loss);
-          this.optimizer.step({ lr: pt.lr, momentum: pt.momentum });
-          this.model.store.batchesTracked++;
-          e.commandEncoder().copyBufferToBuffer(loss.buffer, loss.offset, losses.buffer, losses.offset + i * 4, 4);
-          e.tape.reset();
+          const g = new Graph(e);
+          try {
+            const { x, labels } = batcher.batch(i, g);
+            this.model.store.zeroGrad();
+            const loss = crossEntropy(g, this.model.forward(g, x, { training: true }), labels, { labelSmoothing: cfg.labelSmoothing });
+            g.backward(loss);
+            this.optimizer.step({ lr: pt.lr, momentum: pt.momentum });
+            e.commandEncoder().copyBufferToBuffer(loss.buffer, loss.offset, losses.buffer, losses.offset + i * 4, 4);
+          } finally {
+            g.dispose();
+          }
           if ((i + 1) % cfg.logEvery === 0 || i === spe - 1) {
             // Reading the losses is the step's only sync point.
             const all = await losses.read();

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { requireEngine } from '../engine';
+import { Graph } from '../../src/autograd/graph';
 import { ResNet18 } from '../../src/nn/resnet';
 import { crossEntropy } from '../../src/ops';
 
@@ -15,14 +16,15 @@ const bundle = fileURLToPath(new URL('../../../dist/critdamp.browser.js', import
 
 // Runs in the page and in Node alike: a width-1/16 ResNet-18 step on fixed inputs.
 const PAGE = `<!doctype html><pre id="out">running</pre><script type="module">
-import { Engine, ResNet18, crossEntropy } from './critdamp.browser.js';
+import { Engine, Graph, ResNet18, crossEntropy } from './critdamp.browser.js';
 const out = document.getElementById('out');
 try {
   const e = await Engine.create();
   const m = new ResNet18(e, { numClasses: 10, inChannels: 3, stem: 'cifar', width: 1 / 16 }, 7);
   const x = e.tensor(new Float32Array(2 * 3 * 8 * 8).map((_, i) => Math.sin(i)), [2, 3, 8, 8]);
-  const loss = crossEntropy(m.forward(x, { training: true }), e.tensor(new Uint32Array([1, 2]), [2]));
-  e.tape.backward(loss);
+  const step = new Graph(e);
+  const loss = crossEntropy(step, m.forward(step, x, { training: true }), e.tensor(new Uint32Array([1, 2]), [2]));
+  step.backward(loss);
   const g = await m.store.readGrads();
   out.textContent = JSON.stringify({ adapter: e.adapterName, loss: (await loss.read())[0], g: Array.from(g.get('conv1.weight').slice(0, 4)) });
 } catch (err) { out.textContent = 'ERROR ' + err.message; }
@@ -61,11 +63,12 @@ test('browser: the bundle trains in headless Chromium and matches Node bit for b
   const m = new ResNet18(e, { numClasses: 10, inChannels: 3, stem: 'cifar', width: 1 / 16 }, 7);
   const x = e.tensor(new Float32Array(2 * 3 * 8 * 8).map((_, i) => Math.sin(i)), [2, 3, 8, 8]);
   const l = e.tensor(new Uint32Array([1, 2]), [2]);
-  const loss = crossEntropy(m.forward(x, { training: true }), l);
-  e.tape.backward(loss);
+  const step = new Graph(e);
+  const loss = crossEntropy(step, m.forward(step, x, { training: true }), l);
+  step.backward(loss);
   const g = await m.store.readGrads();
   const nodeLoss = (await loss.read())[0];
-  e.tape.reset();
+  step.dispose();
   x.dispose();
   l.dispose();
   m.store.destroy();

@@ -4,6 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { requireEngine } from '../engine';
+import { Graph } from '../../src/autograd/graph';
 import { assertClose } from '../util';
 import { errorOf } from './helpers';
 import { GpuBatcher, lowbias32, mix, type BatcherOptions } from '../../src/data/batcher';
@@ -28,13 +29,21 @@ const train = (o: Partial<BatcherOptions> = {}): BatcherOptions => ({
   batchSize: 8, shuffle: true, augment: { crop: 2, flip: true }, mean: MEAN, std: STD, seed: 1234, ...o,
 });
 
+let step: Graph | null = null;
+/** The graph a test's batches go to; reset() frees them, as the end of a training step would. */
+const graph = (e: Engine) => (step ??= new Graph(e));
+const reset = () => {
+  step?.dispose();
+  step = null;
+};
+
 interface Read { x: Float32Array; labels: number[]; indices: number[]; shape: readonly number[] }
 
 async function readBatch(b: GpuBatcher, i: number): Promise<Read> {
-  const r = b.batch(i);
+  const r = b.batch(i, graph(b.engine));
   const out = { x: await r.x.read(), labels: Array.from(await r.labels.readU32()), indices: r.indices, shape: r.x.shape };
   assert.equal(r.labels.shape, [r.indices.length]);
-  b.engine.tape.reset();
+  reset();
   return out;
 }
 
@@ -94,16 +103,16 @@ test('batch: dropLast drops the partial batch; out-of-range and early calls thro
   const e = await requireEngine();
   const b = new GpuBatcher(e, DS, train({ dropLast: true }));
   assert.is(b.batchesPerEpoch, 4);
-  assert.match(await errorOf(() => b.batch(0)), 'call startEpoch(epoch) first');
+  assert.match(await errorOf(() => b.batch(0, graph(b.engine))), 'call startEpoch(epoch) first');
   b.startEpoch(0);
-  assert.match(await errorOf(() => b.batch(4)), 'batch 4 is not in 0..3');
+  assert.match(await errorOf(() => b.batch(4, graph(b.engine))), 'batch 4 is not in 0..3');
   assert.match(await errorOf(() => b.startEpoch(-1)), 'epoch -1');
   const seen = new Set<number>();
-  for (let i = 0; i < 4; i++) for (const s of b.batch(i).indices) seen.add(s);
-  e.tape.reset();
+  for (let i = 0; i < 4; i++) for (const s of b.batch(i, graph(b.engine)).indices) seen.add(s);
+  reset();
   assert.is(seen.size, 32);
   b.destroy();
-  assert.match(await errorOf(() => b.batch(0)), 'used after destroy()');
+  assert.match(await errorOf(() => b.batch(0, graph(b.engine))), 'used after destroy()');
   const full = new GpuBatcher(e, DS, train({ batchSize: 37, dropLast: true }));
   assert.is(full.batchesPerEpoch, 1);
   full.destroy();
@@ -145,11 +154,11 @@ test('batch: one dispatch per batch; no upload per step when resident, two when 
       assert.is(uploads, b.resident ? 1 : 0, 'one order upload per epoch (resident)');
       for (let i = 0; i < b.batchesPerEpoch; i++) {
         const d0 = e.dispatches, u0 = uploads;
-        b.batch(i);
+        b.batch(i, graph(b.engine));
         assert.is(e.dispatches - d0, 1, 'dispatches per batch');
         assert.is(uploads - u0, perStep, 'uploads per batch');
       }
-      e.tape.reset();
+      reset();
       b.destroy();
     }
   } finally {
@@ -163,8 +172,8 @@ test('batch: shuffling differs between epochs and seeds, repeats for the same se
   const epochIndices = (b: GpuBatcher, epoch: number) => {
     b.startEpoch(epoch);
     const all: number[] = [];
-    for (let i = 0; i < b.batchesPerEpoch; i++) all.push(...b.batch(i).indices);
-    e.tape.reset();
+    for (let i = 0; i < b.batchesPerEpoch; i++) all.push(...b.batch(i, graph(b.engine)).indices);
+    reset();
     return all;
   };
   const a = new GpuBatcher(e, DS, train()), a2 = new GpuBatcher(e, DS, train()), other = new GpuBatcher(e, DS, train({ seed: 1235 }));
@@ -229,23 +238,23 @@ test('batch: flips hit about half the samples; crop offsets cover 0..2·pad even
 
 test('batch: a full epoch returns GPU memory to the baseline; destroy() frees the rest', async () => {
   const e = await requireEngine();
-  e.tape.reset();
+  reset();
   for (const maxResidentBytes of [undefined, 0]) {
     const before = e.pool.bytesInUse;
     const b = new GpuBatcher(e, DS, train({ maxResidentBytes }));
     b.startEpoch(0);
     const baseline = e.pool.bytesInUse;
     for (let i = 0; i < b.batchesPerEpoch; i++) {
-      b.batch(i);
-      e.tape.reset();
+      b.batch(i, graph(b.engine));
+      reset();
     }
     await e.sync();
     assert.is(e.pool.bytesInUse, baseline, 'after an epoch');
     const created = e.pool.created;
     b.startEpoch(1);
     for (let i = 0; i < b.batchesPerEpoch; i++) {
-      b.batch(i);
-      e.tape.reset();
+      b.batch(i, graph(b.engine));
+      reset();
     }
     assert.is(e.pool.created, created, 'a second epoch allocates nothing');
     b.destroy();

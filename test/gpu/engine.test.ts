@@ -8,6 +8,7 @@ import { formatCompilationMessages, substitute } from '../../src/gpu/shader';
 import { sizeClass } from '../../src/gpu/pool';
 import { requestDevice, setGpuProvider, NoAdapterError } from '../../src/gpu/device';
 import { relu } from '../../src/ops';
+import { Graph } from '../../src/autograd/graph';
 
 const BROKEN = { name: 'broken.wgsl', code: [
   '@group(0) @binding(0) var<storage, read_write> out: array<f32>;',
@@ -101,15 +102,19 @@ test('buffer pool: size classes, counters, reuse, trim', async () => {
 test('dispatches create no buffers: uniforms go to one ring', async () => {
   const e = await requireEngine();
   const x = e.tensor(new Float32Array(100).fill(-1), [100]);
-  relu(x); // warm the pipeline and pool
-  e.tape.reset();
+  const once = () => {
+    const g = new Graph(e);
+    relu(g, x);
+    g.dispose();
+  };
+  once(); // warm the pipeline and pool
   await e.sync();
   const device = e.device;
   const original = device.createBuffer.bind(device);
   let made = 0;
   device.createBuffer = ((d: GPUBufferDescriptor) => { made++; return original(d); }) as typeof device.createBuffer;
   try {
-    for (let i = 0; i < 5000; i++) { relu(x); e.tape.reset(); } // more than the ring's 4096 slots
+    for (let i = 0; i < 5000; i++) once(); // more than the ring's 4096 slots
     await e.sync();
   } finally {
     device.createBuffer = original;
@@ -119,7 +124,7 @@ test('dispatches create no buffers: uniforms go to one ring', async () => {
 });
 
 test('no adapter: a clear error saying what to install', async () => {
-  setGpuProvider({ adapter: async () => ({ adapter: null, hint: 'Install a Vulkan driver (sudo apt-get install libvulkan1 chromium)' }) });
+  setGpuProvider({ adapter: async () => ({ adapter: null, hint: 'Install a Vulkan driver (sudo apt-get install libvulkan1 chromium)' }), hostCores: () => 1 });
   try {
     await requestDevice();
     assert.unreachable('should throw');

@@ -12,7 +12,7 @@ const cfg = { numClasses: 10, inChannels: 3, stem: 'imagenet' as const, width: 1
 test('weights: torchvision names, shapes and dtypes; round trip restores every value', async () => {
   const e = await requireEngine();
   const a = new ResNet18(e, cfg, 1), b = new ResNet18(e, cfg, 2);
-  a.store.batchesTracked = 17;
+  a.store.batchNorm.forEach((bn, layer) => (bn.batchesTracked = layer === 'layer4.1.bn2' ? 17 : 3));
   const bytes = await encodeWeights(a.store);
   const file = decodeSafetensors(bytes, 'a.safetensors');
   assert.equal(file.tensors.get('conv1.weight')!.shape, [4, 3, 7, 7]);
@@ -29,7 +29,8 @@ test('weights: torchvision names, shapes and dtypes; round trip restores every v
   decodeWeights(b.store, bytes, 'a.safetensors');
   const [wa, wb] = await Promise.all([a.store.read(), b.store.read()]);
   for (const [name, t] of wa) assert.equal(Array.from(wb.get(name)!.data), Array.from(t.data), name);
-  assert.is(b.store.batchesTracked, 17);
+  assert.is(b.store.bn('layer4.1.bn2').batchesTracked, 17);
+  assert.is(b.store.bn('bn1').batchesTracked, 3, 'each BN layer keeps its own count');
   a.store.destroy();
   b.store.destroy();
 });

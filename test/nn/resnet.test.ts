@@ -4,6 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { requireEngine } from '../engine';
+import { Graph } from '../../src/autograd/graph';
 import { assertRelError, randomFloats } from '../util';
 import { ResNet18, resnet18Specs } from '../../src/nn/resnet';
 import { crossEntropy } from '../../src/ops';
@@ -20,11 +21,12 @@ async function compare(cfg: ResNetConfig, batch: number, size: number, seed: num
   const tx = e.tensor(x, [batch, cfg.inChannels, size, size]);
   const tl = e.tensor(labels, [batch]);
   model.store.zeroGrad();
-  const logits = model.forward(tx, { training: true });
-  const loss = crossEntropy(logits, tl);
-  e.tape.backward(loss);
+  const g = new Graph(e);
+  const logits = model.forward(g, tx, { training: true });
+  const loss = crossEntropy(g, logits, tl);
+  g.backward(loss);
   const [gLogits, gLoss, grads, after] = await Promise.all([logits.read(), loss.read(), model.store.readGrads(), model.store.read()]);
-  e.tape.reset();
+  g.dispose();
   tx.dispose();
   tl.dispose();
 
@@ -92,9 +94,10 @@ test('resnet18: after a full step, bytes in use return to the baseline and nothi
   const l = e.tensor(new Uint32Array([1, 2]), [2]);
   const step = async () => {
     model.store.zeroGrad();
-    e.tape.backward(crossEntropy(model.forward(x, { training: true }), l));
+    const g = new Graph(e);
+    g.backward(crossEntropy(g, model.forward(g, x, { training: true }), l));
     await e.sync();
-    e.tape.reset();
+    g.dispose();
   };
   const baseline = e.pool.bytesInUse;
   await step();
@@ -112,7 +115,9 @@ test('resnet18: input shape errors', async () => {
   const e = await requireEngine();
   const model = new ResNet18(e, { numClasses: 10, inChannels: 3, stem: 'cifar', width: 1 / 16 }, 1);
   const x = e.empty([2, 1, 8, 8]);
-  assert.throws(() => model.forward(x, { training: true }), /resnet18: input must be \[N, 3, H, W\] \(NCHW\), got \[2, 1, 8, 8\]/);
+  const g = new Graph(e);
+  assert.throws(() => model.forward(g, x, { training: true }), /resnet18: input must be \[N, 3, H, W\] \(NCHW\), got \[2, 1, 8, 8\]/);
+  g.dispose();
   x.dispose();
   model.store.destroy();
 });

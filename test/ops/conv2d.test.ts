@@ -3,9 +3,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { requireEngine } from '../engine';
+import { Graph } from '../../src/autograd/graph';
 import { assertClose, randomFloats } from '../util';
 import { conv2d, ShapeError } from '../../src/ops';
-import { conv2dBackward, conv2dForward, type Shape4 } from '../reference/ops';
+import { conv2dBackward, conv2dForward, type Shape4 } from '../../src/reference/ops';
 import { f64, gpuFiniteDiff, maxAbs, runOp } from './helpers';
 
 const cases: { x: Shape4; w: Shape4; stride: number; pad: number }[] = [
@@ -26,7 +27,7 @@ for (const c of cases) {
     const ref = conv2dForward(f64(x), c.x, f64(w), c.w, c);
     const dy = randomFloats(ref.y.length, seed + 2);
     const got = await runOp(e, [{ data: x, shape: c.x, grad: true }, { data: w, shape: c.w, grad: true }],
-      ([tx, tw]) => conv2d(tx, tw, c), dy);
+      (g: Graph, [tx, tw]) => conv2d(g, tx, tw, c), dy);
     const back = conv2dBackward(f64(x), c.x, f64(w), c.w, f64(dy), c);
     const tol = (r: ArrayLike<number>) => ({ atol: 1e-5 * maxAbs(r), rtol: 1e-4 });
     assertClose(got.y, ref.y, { ...tol(ref.y), name: 'y' });
@@ -43,7 +44,7 @@ test('conv2d: gradients accumulate (+=) when an input is used twice', async () =
   // y = conv(x, w) + conv(x, w): every gradient is twice the single one.
   const { add } = await import('../../src/ops');
   const twice = await runOp(e, [{ data: x, shape: xs, grad: true }, { data: w, shape: ws, grad: true }],
-    ([tx, tw]) => add(conv2d(tx, tw, { pad: 1 }), conv2d(tx, tw, { pad: 1 })), dy);
+    (g: Graph, [tx, tw]) => add(g, conv2d(g, tx, tw, { pad: 1 }), conv2d(g, tx, tw, { pad: 1 })), dy);
   const back = conv2dBackward(f64(x), xs, f64(w), ws, f64(dy), { stride: 1, pad: 1 });
   assertClose(twice.grads[0]!, back.dx.map((v) => 2 * v), { atol: 1e-5, rtol: 1e-4, name: '2·dx' });
   assertClose(twice.grads[1]!, back.dw.map((v) => 2 * v), { atol: 1e-5, rtol: 1e-4, name: '2·dw' });
@@ -53,7 +54,7 @@ test('conv2d: central finite differences of the GPU backward (h = 1e-2, toleranc
   const e = await requireEngine();
   const inputs = [{ data: randomFloats(2 * 2 * 5 * 4, 11), shape: [2, 2, 5, 4], grad: true },
     { data: randomFloats(3 * 2 * 3 * 3, 12), shape: [3, 2, 3, 3], grad: true }];
-  const f = ([x, w]: import('../../src/tensor').Tensor[]) => conv2d(x, w, { stride: 2, pad: 1 });
+  const f = (g: Graph, [x, w]: import('../../src/tensor').Tensor[]) => conv2d(g, x, w, { stride: 2, pad: 1 });
   await gpuFiniteDiff(e, inputs, 0, f, { tol: 2e-2 });
   await gpuFiniteDiff(e, inputs, 1, f, { tol: 2e-2 });
 });
@@ -61,12 +62,13 @@ test('conv2d: central finite differences of the GPU backward (h = 1e-2, toleranc
 test('conv2d: shape errors name the op, the input and both shapes, before dispatch', async () => {
   const e = await requireEngine();
   const before = e.dispatches;
+  const g = new Graph(e);
   const x = e.empty([2, 3, 8, 8]), w = e.empty([4, 5, 3, 3]), x3 = e.empty([3, 8, 8]);
-  assert.throws(() => conv2d(x, w), (err: Error) => err instanceof ShapeError && /conv2d: input x \[2, 3, 8, 8\] has 3 channels but weight w \[4, 5, 3, 3\] expects 5/.test(err.message));
-  assert.throws(() => conv2d(x3, w), /conv2d: input x must be 4-D NCHW, got shape \[3, 8, 8\]/);
-  assert.throws(() => conv2d(e.empty([1, 5, 2, 2]), w), /smaller than the 3×3 kernel/);
+  assert.throws(() => conv2d(g, x, w), (err: Error) => err instanceof ShapeError && /conv2d: input x \[2, 3, 8, 8\] has 3 channels but weight w \[4, 5, 3, 3\] expects 5/.test(err.message));
+  assert.throws(() => conv2d(g, x3, w), /conv2d: input x must be 4-D NCHW, got shape \[3, 8, 8\]/);
+  assert.throws(() => conv2d(g, e.empty([1, 5, 2, 2]), w), /smaller than the 3×3 kernel/);
   assert.is(e.dispatches, before);
-  e.tape.reset();
+  g.dispose();
   for (const t of [x, w, x3]) t.dispose();
 });
 

@@ -7,11 +7,12 @@
 // Tolerance as conv2d.test.ts: |gpu − ref| ≤ 1e-5·max|ref| + 1e-4·|ref|.
 import { test } from 'uvu';
 import { requireEngine } from '../engine';
+import { Graph } from '../../src/autograd/graph';
 import { assertClose, randomFloats } from '../util';
 import { add, conv2d, linear } from '../../src/ops';
 import { defaultKernelConfig, type Engine, type KernelConfig } from '../../src/gpu/engine';
-import { directTiles, type OutputTile, type WeightTile } from '../../src/ops/conv2d';
-import { conv2dBackward, conv2dForward, linearBackward, linearForward, type Shape4 } from '../reference/ops';
+import type { OutputTile, WeightTile } from '../../src/ops/conv2d';
+import { conv2dBackward, conv2dForward, linearBackward, linearForward, type Shape4 } from '../../src/reference/ops';
 import { f64, maxAbs, runOp } from './helpers';
 
 interface Case { x: Shape4; w: Shape4; stride: number; pad: number }
@@ -38,12 +39,12 @@ async function checkCase(e: Engine, c: Case, label: string): Promise<void> {
   const dy = randomFloats(ref.y.length, seed + 2);
   const back = conv2dBackward(f64(x), c.x, f64(w), c.w, f64(dy), c);
   const inputs = [{ data: x, shape: c.x, grad: true }, { data: w, shape: c.w, grad: true }];
-  const got = await runOp(e, inputs, ([tx, tw]) => conv2d(tx, tw, c), dy);
+  const got = await runOp(e, inputs, (g: Graph, [tx, tw]) => conv2d(g, tx, tw, c), dy);
   assertClose(got.y, ref.y, { ...tol(ref.y), name: `${label} y` });
   assertClose(got.grads[0]!, back.dx, { ...tol(back.dx), name: `${label} dx` });
   assertClose(got.grads[1]!, back.dw, { ...tol(back.dw), name: `${label} dw` });
   // y = conv(x, w) + conv(x, w): the second backward adds (acc = 1) into both gradients.
-  const twice = await runOp(e, inputs, ([tx, tw]) => add(conv2d(tx, tw, c), conv2d(tx, tw, c)), dy);
+  const twice = await runOp(e, inputs, (g: Graph, [tx, tw]) => add(g, conv2d(g, tx, tw, c), conv2d(g, tx, tw, c)), dy);
   const dx2 = back.dx.map((v) => 2 * v), dw2 = back.dw.map((v) => 2 * v);
   assertClose(twice.grads[0]!, dx2, { ...tol(dx2), name: `${label} 2·dx` });
   assertClose(twice.grads[1]!, dw2, { ...tol(dw2), name: `${label} 2·dw` });
@@ -53,7 +54,7 @@ async function checkLinear(e: Engine, label: string): Promise<void> {
   const N = 5, IN = 19, OUT = 7;
   const x = randomFloats(N * IN, 3), w = randomFloats(OUT * IN, 4), b = randomFloats(OUT, 5), dy = randomFloats(N * OUT, 6);
   const got = await runOp(e, [{ data: x, shape: [N, IN], grad: true }, { data: w, shape: [OUT, IN], grad: true }, { data: b, shape: [OUT], grad: true }],
-    ([tx, tw, tb]) => linear(tx, tw, tb), dy);
+    (g: Graph, [tx, tw, tb]) => linear(g, tx, tw, tb), dy);
   const ref = linearForward(f64(x), [N, IN], f64(w), f64(b));
   const back = linearBackward(f64(x), [N, IN], f64(w), f64(dy));
   assertClose(got.y, ref, { ...tol(ref), name: `${label} linear y` });
@@ -64,19 +65,15 @@ async function checkLinear(e: Engine, label: string): Promise<void> {
 /** Runs fn with the engine's conv kernels (and forced direct tiles) replaced, then restores them. */
 async function withConfig(e: Engine, conv: Partial<KernelConfig['conv']>, tiles: { output?: OutputTile; weight?: WeightTile }, fn: () => Promise<void>): Promise<void> {
   const saved = e.kernels;
-  e.kernels = { ...saved, conv: { ...saved.conv, ...conv } };
-  directTiles.output = tiles.output;
-  directTiles.weight = tiles.weight;
+  e.kernels = { ...saved, conv: { ...saved.conv, ...conv, forced: tiles } };
   try {
     await fn();
   } finally {
     e.kernels = saved;
-    directTiles.output = undefined;
-    directTiles.weight = undefined;
   }
 }
 
-const gpu = defaultKernelConfig(false).conv;
+const gpu = defaultKernelConfig({ software: false, hostCores: 4 }).conv;
 const variants: { name: string; conv: Partial<KernelConfig['conv']>; tiles?: { output?: OutputTile; weight?: WeightTile } }[] = [
   { name: 'tiled (GPU default)', conv: { variant: 'tiled', tiled: gpu.tiled } },
   { name: 'tiled 4×2 invocations, 2×3 tiles, BK 5', conv: { variant: 'tiled', tiled: { WX: 4, WY: 2, TM: 2, TN: 3, BK: 5 } } },

@@ -3,29 +3,32 @@
 import * as assert from 'uvu/assert';
 import type { Engine } from '../../src/gpu/engine';
 import type { Tensor } from '../../src/tensor';
+import { Graph } from '../../src/autograd/graph';
 import { randomFloats } from '../util';
 
 export interface OpInput { data: Float32Array | Uint32Array; shape: number[]; grad?: boolean }
 
 export interface OpRun { y: Float32Array; grads: (Float32Array | null)[] }
 
-/** Runs f on fresh tensors, backpropagates dy, reads y and every input gradient. */
-export async function runOp(e: Engine, inputs: OpInput[], f: (t: Tensor[]) => Tensor, dy?: Float32Array): Promise<OpRun> {
+/** An op applied to input tensors, recorded on g. */
+export type OpFn = (g: Graph, t: Tensor[]) => Tensor;
+
+/** Runs f on fresh tensors in a graph of its own, backpropagates dy, reads y and every input gradient. */
+export async function runOp(e: Engine, inputs: OpInput[], f: OpFn, dy?: Float32Array): Promise<OpRun> {
   const ts = inputs.map((i) => e.tensor(i.data, i.shape, { requiresGrad: i.grad ?? false }));
+  const g = new Graph(e);
   try {
-    const out = f(ts);
+    const out = f(g, ts);
     const y = await out.read();
     const grads: (Float32Array | null)[] = [];
     if (dy) {
-      const seed = e.tensor(dy, out.shape);
-      e.tape.backward(out, seed);
+      g.backward(out, g.own(e.tensor(dy, out.shape)));
       for (const t of ts) grads.push(t.requiresGrad && t.gradValid ? await t.grad!.read() : null);
-      seed.dispose();
     }
     await e.sync();
     return { y, grads };
   } finally {
-    e.tape.reset();
+    g.dispose();
     for (const t of ts) t.dispose();
   }
 }
@@ -45,7 +48,7 @@ export function maxAbs(a: ArrayLike<number>): number {
  * a large step (h = 1e-2) and a loose tolerance (stated by the caller): this catches wrong rules,
  * not rounding.
  */
-export async function gpuFiniteDiff(e: Engine, inputs: OpInput[], which: number, f: (t: Tensor[]) => Tensor,
+export async function gpuFiniteDiff(e: Engine, inputs: OpInput[], which: number, f: OpFn,
   opts: { samples?: number; h?: number; tol: number }): Promise<void> {
   const { samples = 6, h = 1e-2, tol } = opts;
   const probe = await runOp(e, inputs, f);

@@ -4,6 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { requireEngine } from '../engine';
+import { Graph } from '../../src/autograd/graph';
 import { assertRelError, randomFloats } from '../util';
 import { ParamStore, type ParamSpec } from '../../src/nn/params';
 import { Optimizer, type OptimizerOptions } from '../../src/optim/optimizer';
@@ -138,23 +139,27 @@ test('optimizer: bad values are named', async () => {
   store.destroy();
 });
 
-test('freezing by layer name in ResNet-18: weights, BN running statistics bit-identical; no weight gradient computed', async () => {
+test("freezing by layer name in ResNet-18 (weights frozen, BN running statistics set to 'freeze'): both bit-identical; no weight gradient computed", async () => {
   const e = await requireEngine();
   const { ResNet18 } = await import('../../src/nn/resnet');
   const { crossEntropy } = await import('../../src/ops');
   const model = new ResNet18(e, { numClasses: 10, inChannels: 1, stem: 'cifar', width: 1 / 16 }, 4);
   const frozen = model.store.setFrozen((n) => n.startsWith('layer1.') || n.startsWith('bn1.'));
   assert.is(frozen.length, 14);
+  // Frozen weights alone leave BN statistics updating (the default): freeze them too.
+  const stilled = model.store.setBatchNormRunning((l) => l.startsWith('layer1.') || l === 'bn1', 'freeze');
+  assert.is(stilled.length, 5);
   const opt = new Optimizer(model.store, { kind: 'sgd', weightDecay: 5e-4 });
   const before = await model.store.read();
   const x = e.tensor(randomFloats(4 * 64, 9), [4, 1, 8, 8]);
   const y = e.tensor(new Uint32Array([1, 2, 3, 4]), [4]);
   for (let i = 0; i < 3; i++) {
     model.store.zeroGrad();
-    e.tape.backward(crossEntropy(model.forward(x, { training: true }), y));
+    const g = new Graph(e);
+    g.backward(crossEntropy(g, model.forward(g, x, { training: true }), y));
     for (const name of frozen) assert.not.ok(model.store.param(name).gradValid, `${name} got a gradient`);
     opt.step({ lr: 0.1, momentum: 0.9 });
-    e.tape.reset();
+    g.dispose();
   }
   const after = await model.store.read();
   for (const [name, t] of before) {
@@ -163,9 +168,40 @@ test('freezing by layer name in ResNet-18: weights, BN running statistics bit-id
     if (isFrozen) assert.ok(same, `${name} changed although frozen`);
     else if (name.endsWith('.weight') && name.includes('conv')) assert.not.ok(same, `${name} did not train`);
   }
+  assert.is(model.store.bn('bn1').batchesTracked, 0, 'a frozen BN layer counts no batch');
+  assert.is(model.store.bn('layer2.0.bn1').batchesTracked, 3, 'an updating BN layer counts every batch');
   x.dispose();
   y.dispose();
   opt.destroy();
+  model.store.destroy();
+});
+
+test("BN defaults: frozen weights leave running statistics updating ('update'), and a hand-written loop counts num_batches_tracked", async () => {
+  const e = await requireEngine();
+  const { ResNet18 } = await import('../../src/nn/resnet');
+  const { crossEntropy } = await import('../../src/ops');
+  const model = new ResNet18(e, { numClasses: 10, inChannels: 1, stem: 'cifar', width: 1 / 16 }, 5);
+  model.store.setFrozen((n) => n.startsWith('bn1.'));
+  assert.is(model.store.bn('bn1').running, 'update');
+  const before = await model.store.buffer('bn1.running_mean').read();
+  const x = e.tensor(randomFloats(2 * 64, 3), [2, 1, 8, 8]);
+  const y = e.tensor(new Uint32Array([1, 2]), [2]);
+  for (let i = 0; i < 2; i++) {
+    const g = new Graph(e);
+    model.store.zeroGrad();
+    g.backward(crossEntropy(g, model.forward(g, x, { training: true }), y));
+    g.dispose();
+  }
+  const after = await model.store.buffer('bn1.running_mean').read();
+  assert.not.equal(Array.from(after), Array.from(before), 'running mean of a weight-frozen layer still moves');
+  for (const [layer, bn] of model.store.batchNorm) assert.is(bn.batchesTracked, 2, `${layer}.num_batches_tracked`);
+  // Eval mode counts nothing.
+  const g = new Graph(e, { grad: false });
+  model.forward(g, x, { training: false });
+  g.dispose();
+  assert.is(model.store.bn('layer4.1.bn2').batchesTracked, 2);
+  x.dispose();
+  y.dispose();
   model.store.destroy();
 });
 

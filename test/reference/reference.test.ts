@@ -7,9 +7,9 @@ import { assertClose, randomFloats } from '../util';
 import { checkGrad } from './gradcheck';
 import {
   addForward, batchNormEvalForward, batchNormRunningUpdate, batchNormTrainBackward, batchNormTrainForward,
-  conv2dBackward, conv2dForward, globalAvgPoolBackward, globalAvgPoolForward, linearBackward, linearForward,
-  maxPoolBackward, maxPoolForward, reluBackward, reluForward, softmaxCrossEntropy, type Shape4,
-} from './ops';
+  conv2dBackward, conv2dForward, avgPoolBackward, avgPoolForward, linearBackward, linearForward,
+  maxPoolBackward, maxPoolForward, reluBackward, reluForward, crossEntropyForwardBackward, type Shape4,
+} from '../../src/reference/ops';
 import {
   resnet18BufferShapes, resnet18Channels, resnet18ParamShapes, resnet18RandomParams, resnet18Reference, type ResNet18Config,
 } from './resnet';
@@ -146,9 +146,9 @@ test('maxPool: padding never wins; ties go to the first max in row-major window 
 // ---- global average pool, linear -----------------------------------------------------------
 
 test('globalAvgPool: hand-computed mean; dx = dy/(H·W) against finite differences', () => {
-  assert.equal([...globalAvgPoolForward(f64(1, 2, 3, 6, 10, 20, 30, 60), [1, 2, 2, 2])], [3, 30]);
+  assert.equal([...avgPoolForward(f64(1, 2, 3, 6, 10, 20, 30, 60), [1, 2, 2, 2])], [3, 30]);
   const shape: Shape4 = [2, 3, 5, 3], x = rand(sizeOf(shape), 13), r = rand(6, 14);
-  checkGrad('globalAvgPool dx', () => weighted(globalAvgPoolForward(x, shape), r), x, globalAvgPoolBackward(r, shape), ALL);
+  checkGrad('globalAvgPool dx', () => weighted(avgPoolForward(x, shape), r), x, avgPoolBackward(r, shape), ALL);
 });
 
 test('linear: hand-computed y = x·wᵀ + b; dx, dw, db against finite differences', () => {
@@ -163,27 +163,27 @@ test('linear: hand-computed y = x·wᵀ + b; dx, dw, db against finite differenc
 
 // ---- softmax cross-entropy -----------------------------------------------------------------
 
-test('softmaxCrossEntropy: hand-computed values, with and without label smoothing', () => {
-  const two = softmaxCrossEntropy(f64(0, 0), Int32Array.of(0));
+test('crossEntropyForwardBackward: hand-computed values, with and without label smoothing', () => {
+  const two = crossEntropyForwardBackward(f64(0, 0), Int32Array.of(0));
   assertClose([two.loss], [Math.LN2], { rtol: 1e-15, atol: 0 });
   assertClose(two.dlogits, [-0.5, 0.5], { rtol: 1e-15, atol: 0 });
-  assertClose([softmaxCrossEntropy(f64(0, 0), Int32Array.of(1), 0.3).loss], [Math.LN2], { rtol: 1e-15, atol: 0 });
+  assertClose([crossEntropyForwardBackward(f64(0, 0), Int32Array.of(1), 0.3).loss], [Math.LN2], { rtol: 1e-15, atol: 0 });
   const lse = Math.log(Math.E + Math.E ** 2 + Math.E ** 3), logp = [1 - lse, 2 - lse, 3 - lse];
-  assertClose([softmaxCrossEntropy(f64(1, 2, 3), Int32Array.of(2)).loss], [-logp[2]], { rtol: 1e-14, atol: 0 });
+  assertClose([crossEntropyForwardBackward(f64(1, 2, 3), Int32Array.of(2)).loss], [-logp[2]], { rtol: 1e-14, atol: 0 });
   // ε = 0.2, K = 3: q = [ε/3, ε/3, 1 − ε + ε/3]
   const eps = 0.2, q = [eps / 3, eps / 3, 1 - eps + eps / 3];
-  assertClose([softmaxCrossEntropy(f64(1, 2, 3), Int32Array.of(2), eps).loss], [-(q[0] * logp[0] + q[1] * logp[1] + q[2] * logp[2])], { rtol: 1e-14, atol: 0 });
+  assertClose([crossEntropyForwardBackward(f64(1, 2, 3), Int32Array.of(2), eps).loss], [-(q[0] * logp[0] + q[1] * logp[1] + q[2] * logp[2])], { rtol: 1e-14, atol: 0 });
   // mean over the batch, and stable for huge logits
-  const batch = softmaxCrossEntropy(f64(0, 0, 1000, 0), Int32Array.of(1, 0));
+  const batch = crossEntropyForwardBackward(f64(0, 0, 1000, 0), Int32Array.of(1, 0));
   assertClose([batch.loss], [Math.LN2 / 2], { rtol: 1e-14, atol: 0 });
   assertClose(batch.dlogits, [0.25, -0.25, 0, 0], { rtol: 1e-14, atol: 1e-300 });
 });
 
 for (const smoothing of [0, 0.1]) {
-  test(`softmaxCrossEntropy: dlogits of the mean loss match finite differences, label smoothing ${smoothing}`, () => {
+  test(`crossEntropyForwardBackward: dlogits of the mean loss match finite differences, label smoothing ${smoothing}`, () => {
     const logits = rand(3 * 5, 19, 3), labels = Int32Array.of(4, 0, 2);
-    const { dlogits } = softmaxCrossEntropy(logits, labels, smoothing);
-    checkGrad('softmaxCrossEntropy dlogits', () => softmaxCrossEntropy(logits, labels, smoothing).loss, logits, dlogits, ALL);
+    const { dlogits } = crossEntropyForwardBackward(logits, labels, smoothing);
+    checkGrad('crossEntropyForwardBackward dlogits', () => crossEntropyForwardBackward(logits, labels, smoothing).loss, logits, dlogits, ALL);
   });
 }
 

@@ -3,9 +3,9 @@
 // ground truth for the GPU network, one training step at a time.
 import {
   addForward, batchNormEvalForward, batchNormRunningUpdate, batchNormTrainBackward, batchNormTrainForward,
-  conv2dBackward, conv2dForward, globalAvgPoolBackward, globalAvgPoolForward, linearBackward, linearForward,
-  maxPoolBackward, maxPoolForward, reluBackward, reluForward, softmaxCrossEntropy, type Shape4,
-} from './ops';
+  conv2dBackward, conv2dForward, avgPoolBackward, avgPoolForward, linearBackward, linearForward,
+  maxPoolBackward, maxPoolForward, reluBackward, reluForward, crossEntropyForwardBackward, type Shape4,
+} from '../../src/reference/ops';
 import { randomFloats } from '../util';
 
 export interface ResNet18Config {
@@ -237,17 +237,17 @@ export function resnet18Reference(params: Map<string, Float64Array>, buffers: Ma
 
   // head
   const [N, C] = h.shape;
-  const pooled = globalAvgPoolForward(h.data, h.shape);
+  const pooled = avgPoolForward(h.data, h.shape);
   const fcW = net.p('fc.weight'), fcB = net.p('fc.bias');
   const logits = linearForward(pooled, [N, C], fcW, fcB);
-  const { loss, dlogits } = softmaxCrossEntropy(logits, labels, labelSmoothing);
+  const { loss, dlogits } = crossEntropyForwardBackward(logits, labels, labelSmoothing);
   if (!train) return { logits, loss };
 
   // backward, in reverse
   const fc = linearBackward(pooled, [N, C], fcW, dlogits);
   net.grads.set('fc.weight', fc.dw);
   net.grads.set('fc.bias', fc.db);
-  let dh = globalAvgPoolBackward(fc.dx, h.shape);
+  let dh = avgPoolBackward(fc.dx, h.shape);
   for (let i = specs.length - 1; i >= 0; i--) dh = blockBackward(net, specs[i], caches[i], dh);
   if (pool) dh = maxPoolBackward(dh, pool.argmax, stemRelu.shape);
   const dstem = reluBackward(stem.y.data, dh);

@@ -1,5 +1,5 @@
 // Float64 CPU reference of every ResNet-18 op, forward and backward side by side: the ground truth
-// the WGSL kernels are tested against. Plain loops over Float64Array; the only concession to speed
+// the WGSL kernels are tested against (src/ops/registry.ts names each op's pair). Plain loops over Float64Array; the only concession to speed
 // is that convolution goes through im2col so its innermost loops run over contiguous memory.
 // Layouts: activations NCHW, conv weights OIHW, linear weights [out, in]. Backward functions
 // return fresh gradient arrays; a caller whose value fans out adds them up.
@@ -228,12 +228,17 @@ export function reluBackward(x: Float64Array, dy: Float64Array): Float64Array {
   return dx;
 }
 
-/** y = a + b. Its backward is da = db = dy, so there is no function for it. */
+/** y = a + b. */
 export function addForward(a: Float64Array, b: Float64Array): Float64Array {
   check(a.length === b.length, 'addForward', `lengths ${a.length} and ${b.length} differ`);
   const y = new Float64Array(a.length);
   for (let i = 0; i < a.length; i++) y[i] = a[i] + b[i];
   return y;
+}
+
+/** da = dy, db = dy: the residual sum passes its gradient to both inputs. */
+export function addBackward(dy: Float64Array): { da: Float64Array; db: Float64Array } {
+  return { da: dy.slice(), db: dy.slice() };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,7 +279,7 @@ export function maxPoolBackward(dy: Float64Array, argmax: Int32Array, xShape: Sh
 // ---------------------------------------------------------------------------------------------
 // global average pool: [N, C, H, W] → [N, C]
 
-export function globalAvgPoolForward(x: Float64Array, shape: Shape4): Float64Array {
+export function avgPoolForward(x: Float64Array, shape: Shape4): Float64Array {
   const [N, C, H, W] = shape, HW = H * W;
   const y = new Float64Array(N * C);
   for (let nc = 0; nc < N * C; nc++) {
@@ -286,7 +291,7 @@ export function globalAvgPoolForward(x: Float64Array, shape: Shape4): Float64Arr
 }
 
 /** dx[n, c, h, w] = dy[n, c] / (H·W). */
-export function globalAvgPoolBackward(dy: Float64Array, xShape: Shape4): Float64Array {
+export function avgPoolBackward(dy: Float64Array, xShape: Shape4): Float64Array {
   const [N, C, H, W] = xShape, HW = H * W;
   const dx = new Float64Array(N * C * HW);
   for (let nc = 0; nc < N * C; nc++) dx.fill(dy[nc] / HW, nc * HW, (nc + 1) * HW);
@@ -331,14 +336,14 @@ export function linearBackward(x: Float64Array, xShape: [number, number], w: Flo
 // softmax cross-entropy, mean over the batch, PyTorch label smoothing: q = (1 − ε)·onehot + ε/K.
 
 /** loss = −(1/N) Σ_n Σ_k q[n, k]·log softmax(z[n])_k; dlogits = (softmax(z) − q)/N. */
-export function softmaxCrossEntropy(logits: Float64Array, labels: Int32Array, labelSmoothing = 0): { loss: number; dlogits: Float64Array } {
+export function crossEntropyForwardBackward(logits: Float64Array, labels: Int32Array, labelSmoothing = 0): { loss: number; dlogits: Float64Array } {
   const N = labels.length, K = logits.length / N;
-  check(Number.isInteger(K) && K > 0, 'softmaxCrossEntropy', `logits has ${logits.length} elements, not [${N}, K]`);
+  check(Number.isInteger(K) && K > 0, 'crossEntropyForwardBackward', `logits has ${logits.length} elements, not [${N}, K]`);
   const dlogits = new Float64Array(N * K);
   let loss = 0;
   for (let n = 0; n < N; n++) {
     const row = n * K, label = labels[n];
-    check(label >= 0 && label < K, 'softmaxCrossEntropy', `label ${label} of sample ${n} is outside [0, ${K})`);
+    check(label >= 0 && label < K, 'crossEntropyForwardBackward', `label ${label} of sample ${n} is outside [0, ${K})`);
     let max = -Infinity;
     for (let k = 0; k < K; k++) max = Math.max(max, logits[row + k]);
     let sum = 0;

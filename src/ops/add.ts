@@ -1,0 +1,31 @@
+/**
+ * add: the residual sum y = a + b (same shapes); da (+)= dy, db (+)= dy. Kernels: add_forward and
+ * accumulate in shaders/elementwise.wgsl.
+ */
+import type { Tensor } from '../tensor';
+import type { Graph } from '../autograd/graph';
+import { defineOp } from './op';
+import { expectDtype, expectSameShape } from './check';
+import { ELEMENTWISE, accumulateInto } from './elementwise';
+
+export const addOp = defineOp({
+  name: 'add',
+  forward(g: Graph, [a, b]: readonly [Tensor, Tensor], _attrs: null): { y: Tensor; saved: { a: Tensor; b: Tensor } } {
+    expectSameShape('add', 'input a', a, 'input b', b);
+    expectDtype('add', 'input a', a, 'f32');
+    expectDtype('add', 'input b', b, 'f32');
+    const e = g.engine;
+    const y = g.empty(a.shape);
+    e.dispatch({ shader: ELEMENTWISE, entry: 'add_forward', u32: [a.size, 0, 0, 1], f32: [0],
+      bindings: { 1: a, 2: b, 3: y }, invocations: a.size, wg: e.kernels.wg });
+    return { y, saved: { a, b } };
+  },
+  backward(g, { a, b }, dy) {
+    if (a.requiresGrad) accumulateInto(g, dy, a);
+    if (b.requiresGrad) accumulateInto(g, dy, b);
+  },
+});
+
+export function add(g: Graph, a: Tensor, b: Tensor): Tensor {
+  return g.apply(addOp, [a, b] as const, null);
+}

@@ -1,0 +1,46 @@
+/**
+ * max_pool: K×K window, stride, zero-free padding (padding never wins); the ImageNet stem's 3×3/2.
+ * The forward saves each output's argmax; backward: each input gathers dy of the windows whose
+ * argmax it is. Kernels: shaders/max_pool.wgsl.
+ */
+import type { Tensor } from '../tensor';
+import type { ShaderSource } from '../gpu/shader';
+import type { Graph } from '../autograd/graph';
+import { defineOp } from './op';
+import { expectDtype, expectRank, ShapeError } from './check';
+import { conv2dOutputSize } from './conv2d';
+import maxPoolWgsl from '../../shaders/max_pool.wgsl';
+
+export const MAX_POOL_SHADER: ShaderSource = { name: 'max_pool.wgsl', code: maxPoolWgsl };
+
+export interface MaxPoolOptions { kernel?: number; stride?: number; pad?: number }
+
+interface MaxPoolSaved { x: Tensor; argmax: Tensor; params: (acc: number) => number[] }
+
+export const maxPoolOp = defineOp({
+  name: 'max_pool',
+  forward(g: Graph, [x]: readonly [Tensor], opts: MaxPoolOptions): { y: Tensor; saved: MaxPoolSaved } {
+    const K = opts.kernel ?? 3, stride = opts.stride ?? 2, pad = opts.pad ?? 1;
+    expectRank('max_pool', 'input x', x, 4, 'NCHW');
+    expectDtype('max_pool', 'input x', x, 'f32');
+    if (pad * 2 > K) throw new ShapeError(`max_pool: pad ${pad} must be at most half the kernel ${K}`);
+    const [N, C, H, W] = x.shape;
+    const OH = conv2dOutputSize(H, K, stride, pad), OW = conv2dOutputSize(W, K, stride, pad);
+    if (OH < 1 || OW < 1) throw new ShapeError(`max_pool: input x [${x.shape.join(', ')}] is smaller than the ${K}×${K} window`);
+    const e = g.engine;
+    const y = g.empty([N, C, OH, OW]);
+    const argmax = g.empty([N, C, OH, OW], 'u32');
+    const params = (acc: number) => [N * C, H, W, OH, OW, K, stride, pad, acc];
+    e.dispatch({ shader: MAX_POOL_SHADER, entry: 'forward', u32: params(0), bindings: { 1: x, 2: y, 3: argmax }, invocations: y.size, wg: e.kernels.wg });
+    return { y, saved: { x, argmax, params } };
+  },
+  backward(g, { x, argmax, params }, dy) {
+    const e = g.engine;
+    const { grad, acc } = g.gradTarget(x);
+    e.dispatch({ shader: MAX_POOL_SHADER, entry: 'backward', u32: params(acc), bindings: { 3: argmax, 4: dy, 5: grad }, invocations: x.size, wg: e.kernels.wg });
+  },
+});
+
+export function maxPool(g: Graph, x: Tensor, opts: MaxPoolOptions = {}): Tensor {
+  return g.apply(maxPoolOp, [x] as const, opts);
+}
