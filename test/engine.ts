@@ -1,5 +1,6 @@
 // One engine per test process, created on first use and destroyed by tools/run-tests.mjs after the
-// last test. Tests that need WebGPU call gpuTest(), which says loudly when no adapter exists.
+// last test. Tests that need WebGPU call requireEngine(): without an adapter they fail, naming
+// what to install (a GPU test never passes by not running).
 import '../src/gpu/node';
 import { Engine } from '../src/gpu/engine';
 
@@ -15,7 +16,7 @@ export function engine(): Promise<Engine | null> {
         return e;
       },
       (err: Error) => {
-        console.error(`\n  !!! WebGPU tests SKIPPED: ${err.message}\n`);
+        console.error(`\n  !!! no WebGPU adapter, every GPU test will FAIL: ${err.message}\n`);
         return null;
       },
     );
@@ -23,7 +24,7 @@ export function engine(): Promise<Engine | null> {
   return g.__critdampEngine;
 }
 
-/** The engine, or throws when there is none and CRITDAMP_REQUIRE_GPU is set (CI sets it). */
+/** The engine, or throws (the test fails) when there is none. */
 export async function requireEngine(): Promise<Engine> {
   const e = await engine();
   if (!e) throw new Error('no WebGPU adapter: run tools/setup (installs libvulkan1 and chromium for SwiftShader)');

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { requireEngine } from '../engine';
+import { skip } from '../skip';
 import { Graph } from '../../src/autograd/graph';
 import { ResNet18 } from '../../src/nn/resnet';
 import { crossEntropy } from '../../src/ops';
@@ -31,10 +32,7 @@ try {
 </script>`;
 
 test('browser: the bundle trains in headless Chromium and matches Node bit for bit', async () => {
-  if (!existsSync(CHROMIUM)) {
-    console.log(`\n  !!! SKIPPED: no ${CHROMIUM} (apt-get install chromium; tools/setup does it)`);
-    return;
-  }
+  if (!existsSync(CHROMIUM)) return skip(`no ${CHROMIUM} (apt-get install chromium; tools/setup does it)`);
   const server = createServer((req, res) => {
     if (req.url === '/critdamp.browser.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(bundle));
     else if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);

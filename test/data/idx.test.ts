@@ -7,6 +7,7 @@ import { FASHION_MNIST_CLASSES, channelStats, classCounts } from '../../src/data
 import { parseIdxImages, parseIdxLabels } from '../../src/data/idx';
 import { loadDataset } from '../../src/data/load.node';
 import { errorOf, idxBytes, idxImages, pixel, tempDir } from './helpers';
+import { skip } from '../skip';
 
 const FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
 
@@ -134,10 +135,7 @@ test('idx: missing dataset says where it looked and what to install; a missing f
 
 const SYSTEM = '/usr/share/datasets/fashion-mnist';
 test('idx: the real Fashion-MNIST (found without a dir): 60000/10000 28×28, 6000 per class, known mean/std', async () => {
-  if (!existsSync(join(SYSTEM, 'train-images-idx3-ubyte.gz'))) {
-    console.log(`\n*** SKIPPED: Fashion-MNIST is not installed at ${SYSTEM} (apt-get install dataset-fashion-mnist) ***\n`);
-    return;
-  }
+  if (!existsSync(join(SYSTEM, 'train-images-idx3-ubyte.gz'))) return skip(`Fashion-MNIST is not installed at ${SYSTEM} (apt-get install dataset-fashion-mnist)`);
   // Search from the defaults only: no CRITDAMP_DATA, an empty download cache.
   const t = tempDir('idx-real');
   const saved = { data: process.env.CRITDAMP_DATA, xdg: process.env.XDG_CACHE_HOME };
