@@ -8,6 +8,7 @@ struct Params {
 }
 
 override WG: u32 = 64u;
+#include "common/invocation.wgsl"
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -16,8 +17,8 @@ override WG: u32 = 64u;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+fn forward(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.NC) { return; }
   var s = 0.0;
   for (var j = 0u; j < p.HW; j++) { s += x[i * p.HW + j]; }
@@ -25,8 +26,8 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
 }
 
 @compute @workgroup_size(WG)
-fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+fn backward(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.NC * p.HW) { return; }
   var v = dy[i / p.HW] / f32(p.HW);
   if (p.acc == 1u) { v += dx[i]; }

@@ -23,6 +23,7 @@ struct Params {
 }
 
 override WG: u32 = 64u;
+#include "common/invocation.wgsl"
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> images: array<u32>;
@@ -44,8 +45,8 @@ fn lowbias32(v: u32) -> u32 {
 }
 
 @compute @workgroup_size(WG)
-fn gather(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+fn gather(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.total) { return; }
   let x = i % p.W;
   let y = (i / p.W) % p.H;

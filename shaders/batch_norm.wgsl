@@ -16,6 +16,8 @@ struct Params {
 }
 
 override WG: u32 = 64u;
+#include "common/invocation.wgsl"
+#include "common/workgroup_sum.wgsl"
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -30,26 +32,6 @@ override WG: u32 = 64u;
 @group(0) @binding(10) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(11) var<storage, read_write> dbeta: array<f32>;
 
-var<workgroup> red: array<f32, WG>;
-var<workgroup> red2: array<f32, WG>;
-
-// Sum of v (and v2) over the workgroup; every invocation gets the totals.
-fn wg_sum2(v: f32, v2: f32, lid: u32) -> vec2f {
-  red[lid] = v;
-  red2[lid] = v2;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      red[lid] += red[lid + s];
-      red2[lid] += red2[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let r = vec2f(red[0], red2[0]);
-  workgroupBarrier();
-  return r;
-}
-
 // Index of the e-th value (e over n, h·w) of channel c.
 fn at(e: u32, c: u32) -> u32 {
   return ((e / p.HW) * p.C + c) * p.HW + e % p.HW;
@@ -62,11 +44,11 @@ fn forward_train(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   let M = p.N * p.HW;
   var s = 0.0;
   for (var e = lid; e < M; e += WG) { s += x[at(e, c)]; }
-  let mean = wg_sum2(s, 0.0, lid).x / f32(M);
+  let mean = workgroup_sum(vec2f(s, 0.0), lid).x / f32(M);
   // Second pass over the data for the variance: exact where E[x²]−E[x]² would cancel.
   var s2 = 0.0;
   for (var e = lid; e < M; e += WG) { let d = x[at(e, c)] - mean; s2 += d * d; }
-  let var_b = wg_sum2(s2, 0.0, lid).x / f32(M);
+  let var_b = workgroup_sum(vec2f(s2, 0.0), lid).x / f32(M);
   let invstd = 1.0 / sqrt(var_b + p.eps);
   let g = gamma[c] * invstd;
   let b = beta[c] - mean * g;
@@ -83,9 +65,8 @@ fn forward_train(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
 }
 
 @compute @workgroup_size(WG)
-fn forward_eval(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
-                @builtin(num_workgroups) nwg: vec3u) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+fn forward_eval(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.N * p.C * p.HW) { return; }
   let c = (i / p.HW) % p.C;
   let g = gamma[c] / sqrt(running_var[c] + p.eps);
@@ -107,7 +88,7 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
     sdy += g;
     sdyx += g * (x[i] - mean) * invstd;
   }
-  let sums = wg_sum2(sdy, sdyx, lid);
+  let sums = workgroup_sum(vec2f(sdy, sdyx), lid);
   if (lid == 0u) {
     dgamma[c] = sums.y + select(0.0, dgamma[c], p.acc_dgamma == 1u);
     dbeta[c] = sums.x + select(0.0, dbeta[c], p.acc_dbeta == 1u);

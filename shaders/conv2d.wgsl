@@ -20,6 +20,7 @@ struct Params {
 const TM: u32 = {{TM}}u;
 const TN: u32 = {{TN}}u;
 override WG: u32 = 64u;
+#include "common/invocation.wgsl"
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -29,14 +30,9 @@ override WG: u32 = 64u;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dw: array<f32>;
 
-fn linear_id(wid: vec3u, lid: u32, nwg: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid;
-}
-
 @compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
-           @builtin(num_workgroups) nwg: vec3u) {
-  let idx = linear_id(wid, lid, nwg);
+fn forward(inv: Invocation) {
+  let idx = invocation_index(inv);
   let HWo = p.OH * p.OW;
   let P = p.N * HWo;
   let tilesP = (P + TN - 1u) / TN;
@@ -96,9 +92,8 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
 }
 
 @compute @workgroup_size(WG)
-fn backward_data(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
-                 @builtin(num_workgroups) nwg: vec3u) {
-  let idx = linear_id(wid, lid, nwg);
+fn backward_data(inv: Invocation) {
+  let idx = invocation_index(inv);
   let HWi = p.H * p.W;
   let P = p.N * HWi;
   let tilesP = (P + TN - 1u) / TN;
@@ -164,9 +159,8 @@ fn backward_data(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
 }
 
 @compute @workgroup_size(WG)
-fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
-                   @builtin(num_workgroups) nwg: vec3u) {
-  let idx = linear_id(wid, lid, nwg);
+fn backward_weight(inv: Invocation) {
+  let idx = invocation_index(inv);
   let KK = p.KH * p.KW;
   let Q = p.C * KK;
   let tilesQ = (Q + TN - 1u) / TN;

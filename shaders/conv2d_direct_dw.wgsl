@@ -7,10 +7,10 @@
 // src/ops/conv2d.ts into the {{...}} parts; KH, KW, stride, pad, TM, TC and Q are part of the
 // pipeline key).
 // Split-K: when O·C/(TM·TC) tiles are too few to keep every CPU task busy, the N·OH·⌈OW/Q⌉
-// steps are cut into `splits` ranges; range r writes partial sums to out[r, o, c, kh, kw]
-// and reduce.wgsl's sum_rows adds the ranges into dw. With one range, out is dw, and ACC (text,
+// steps are cut into `splits` ranges; range r writes partial sums to dst[r, o, c, kh, kw]
+// and reduce.wgsl's sum_rows adds the ranges into dw. With one range, dst is dw, and ACC (text,
 // part of the key) adds into it.
-// Bindings: 0 params, 1 x, 4 dy, 6 out. Dispatch: one invocation per (range, o tile, c tile).
+// Bindings: 0 params, 1 x, 2 dy, 3 dst. Dispatch: one invocation per (range, o tile, c tile).
 // No short-circuit && or ||: see conv2d_direct.wgsl.
 
 struct Params {
@@ -27,26 +27,17 @@ const STRIDE: u32 = {{STRIDE}}u;
 const PAD: i32 = {{PAD}};
 const ACC: bool = {{ACC}};
 override WG: u32 = 8u;
+#include "common/invocation.wgsl"
+#include "common/put.wgsl"
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(4) var<storage, read> dy: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
-
-// Stores one result without a branch, as conv2d_direct.wgsl's put does.
-fn put(at: u32, v: f32, valid: bool) {
-  if (ACC) {
-    let old = out[at];
-    out[at] = old + select(0.0, v, valid);
-  } else {
-    out[at] = v;
-  }
-}
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 
 @compute @workgroup_size(WG)
-fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
-                   @builtin(num_workgroups) nwg: vec3u) {
-  let idx = (wid.y * nwg.x + wid.x) * WG + lid;
+fn backward_weight(inv: Invocation) {
+  let idx = invocation_index(inv);
   let tilesC = (p.C + TC - 1u) / TC;
   let tiles = tilesC * ((p.O + TM - 1u) / TM);
   if (idx >= tiles * p.splits) { return; }
@@ -64,6 +55,10 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   var n = first / (p.OH * chunks);
   var oh = (first / chunks) % p.OH;
   var ow0 = (first % chunks) * Q;
+  // Only the generated blocks touch x, dy and dst: see the phony uses in conv2d_direct.wgsl.
+  _ = &x;
+  _ = &dy;
+  _ = &dst;
 
   // Channel offsets, clamped: the tail of the last tile reads valid rows and is never stored.
 {{SETUP}}

@@ -1,14 +1,14 @@
-// conv2d_tiled: conv2d for GPUs, as an implicit GEMM  out[row, col] (+)= Σ_k A[row, k] · B[k, col]
+// conv2d_tiled: conv2d for GPUs, as an implicit GEMM  dst[row, col] (+)= Σ_k A[row, k] · B[k, col]
 // through workgroup-memory tiles (the layout GPUs want; CPU rasterizers use conv2d_direct.wgsl).
-//   forward          A = w  [O, C·KH·KW]          B = im2col(x)  [C·KH·KW, N·OH·OW]   out = y
-//   backward_data    A = wᵀ [C, O·KH·KW]          B = col2im(dy) [O·KH·KW, N·H·W]      out = dx
+//   forward          A = w  [O, C·KH·KW]          B = im2col(x)  [C·KH·KW, N·OH·OW]   dst = y
+//   backward_data    A = wᵀ [C, O·KH·KW]          B = col2im(dy) [O·KH·KW, N·H·W]      dst = dx
 //                    B[(o,kh,kw), (n,ih,iw)] = dy[n,o,(ih+pad−kh)/s,(iw+pad−kw)/s] where divisible, else 0
-//   backward_weight  A = dy [O, N·OH·OW]          B = im2col(x)ᵀ [N·OH·OW, C·KH·KW]   out = dw
-// Bindings: 0 params, 1 a (A's tensor), 2 b (B's tensor), 3 out. Each workgroup of WX·WY
+//   backward_weight  A = dy [O, N·OH·OW]          B = im2col(x)ᵀ [N·OH·OW, C·KH·KW]   dst = dw
+// Bindings: 0 params, 1 a (A's tensor), 2 b (B's tensor), 3 dst. Each workgroup of WX·WY
 // invocations computes a BM × BN block (BM = TM·WY rows, BN = TN·WX columns), each invocation a
 // TM × TN register tile; per BK-deep slice of k it stages A and B in workgroup memory between two
 // barriers. Overrides: WG (= WX·WY), WX, WY, BK. TM, TN size function-scope arrays, so they are
-// text-substituted ({{TM}}, {{TN}}; part of the pipeline key). acc = 1 adds into out.
+// text-substituted ({{TM}}, {{TN}}; part of the pipeline key). acc = 1 adds into dst.
 // Dispatch: one workgroup per output block, linear over a 2-D grid of workgroups.
 
 struct Params {
@@ -23,6 +23,7 @@ override WG: u32 = 256u;
 override WX: u32 = 16u;
 override WY: u32 = 16u;
 override BK: u32 = 16u;
+#include "common/invocation.wgsl"
 
 const FORWARD: u32 = 0u;
 const BACKWARD_DATA: u32 = 1u;
@@ -31,7 +32,7 @@ const BACKWARD_WEIGHT: u32 = 2u;
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 
 var<workgroup> As: array<f32, BK * TM * WY>;
 var<workgroup> Bs: array<f32, BK * TN * WX>;
@@ -105,11 +106,12 @@ fn outIndex(mode: u32, row: u32, col: u32, g: Gemm) -> u32 {
   }
 }
 
-fn gemm(mode: u32, wid: vec3u, lid: u32, nwg: vec3u) {
+fn gemm(mode: u32, inv: Invocation) {
   let g = gemmShape(mode);
   let BM = TM * WY;
   let BN = TN * WX;
-  let block = wid.y * nwg.x + wid.x;
+  let block = workgroup_index(inv);
+  let lid = inv.lid;
   let blocksN = (g.cols + BN - 1u) / BN;
   // Workgroups past the last block still take part in every barrier, then store nothing.
   let row0 = (block / blocksN) * BM;
@@ -145,24 +147,24 @@ fn gemm(mode: u32, wid: vec3u, lid: u32, nwg: vec3u) {
       if (col < g.cols) {
         let at = outIndex(mode, row, col, g);
         var v = acc[i * TN + j];
-        if (p.acc == 1u) { v += out[at]; }
-        out[at] = v;
+        if (p.acc == 1u) { v += dst[at]; }
+        dst[at] = v;
       }
     }
   }
 }
 
 @compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  gemm(FORWARD, wid, lid, nwg);
+fn forward(inv: Invocation) {
+  gemm(FORWARD, inv);
 }
 
 @compute @workgroup_size(WG)
-fn backward_data(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  gemm(BACKWARD_DATA, wid, lid, nwg);
+fn backward_data(inv: Invocation) {
+  gemm(BACKWARD_DATA, inv);
 }
 
 @compute @workgroup_size(WG)
-fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  gemm(BACKWARD_WEIGHT, wid, lid, nwg);
+fn backward_weight(inv: Invocation) {
+  gemm(BACKWARD_WEIGHT, inv);
 }

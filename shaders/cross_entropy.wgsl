@@ -12,6 +12,8 @@ struct Params {
 }
 
 override WG: u32 = 64u;
+#include "common/invocation.wgsl"
+#include "common/workgroup_sum.wgsl"
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
@@ -22,11 +24,9 @@ override WG: u32 = 64u;
 @group(0) @binding(6) var<storage, read> dloss: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dlogits: array<f32>;
 
-var<workgroup> red: array<f32, WG>;
-
 @compute @workgroup_size(WG)
-fn forward_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let n = (wid.y * nwg.x + wid.x) * WG + lid;
+fn forward_rows(inv: Invocation) {
+  let n = invocation_index(inv);
   if (n >= p.N) { return; }
   let row = n * p.K;
   var m = logits[row];
@@ -50,21 +50,16 @@ fn forward_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_ind
 }
 
 @compute @workgroup_size(WG)
-fn forward_mean(@builtin(local_invocation_index) lid: u32) {
+fn forward_mean(inv: Invocation) {
   var s = 0.0;
-  for (var n = lid; n < p.N; n += WG) { s += row_loss[n]; }
-  red[lid] = s;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (lid < k) { red[lid] += red[lid + k]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { loss[0] = red[0] / f32(p.N); }
+  for (var n = inv.lid; n < p.N; n += WG) { s += row_loss[n]; }
+  let total = workgroup_sum(vec2f(s, 0.0), inv.lid).x;
+  if (inv.lid == 0u) { loss[0] = total / f32(p.N); }
 }
 
 @compute @workgroup_size(WG)
-fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+fn backward(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.N * p.K) { return; }
   let n = i / p.K;
   let k = i % p.K;

@@ -13,27 +13,24 @@ struct Params {
 }
 
 override WG: u32 = 64u;
+#include "common/invocation.wgsl"
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-fn index(wid: vec3u, lid: u32, nwg: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid;
-}
-
 @compute @workgroup_size(WG)
-fn relu_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+fn relu_forward(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.n) { return; }
   out[i] = max(a[i], 0.0);
 }
 
 // a = dy, b = y (the forward output: y > 0 exactly where x > 0).
 @compute @workgroup_size(WG)
-fn relu_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+fn relu_backward(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.n) { return; }
   var v = select(0.0, a[i], b[i] > 0.0);
   if (p.acc == 1u) { v += out[i]; }
@@ -41,15 +38,15 @@ fn relu_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
 }
 
 @compute @workgroup_size(WG)
-fn add_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+fn add_forward(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.n) { return; }
   out[i] = a[i] + b[i];
 }
 
 @compute @workgroup_size(WG)
-fn accumulate(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+fn accumulate(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.n) { return; }
   var v = a[i];
   if (p.acc == 1u) { v += out[i]; }
@@ -57,15 +54,15 @@ fn accumulate(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
 }
 
 @compute @workgroup_size(WG)
-fn fill(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+fn fill(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.n) { return; }
   out[i] = p.value;
 }
 
 @compute @workgroup_size(WG)
-fn add_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+fn add_bias(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.n) { return; }
   out[i] += b[(i / p.inner) % p.C];
 }

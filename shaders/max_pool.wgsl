@@ -13,6 +13,7 @@ struct Params {
 }
 
 override WG: u32 = 64u;
+#include "common/invocation.wgsl"
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -22,8 +23,8 @@ override WG: u32 = 64u;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+fn forward(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.NC * p.OH * p.OW) { return; }
   let plane = i / (p.OH * p.OW);
   let r = i % (p.OH * p.OW);
@@ -48,8 +49,8 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
 }
 
 @compute @workgroup_size(WG)
-fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+fn backward(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.NC * p.H * p.W) { return; }
   let plane = i / (p.H * p.W);
   let j = i % (p.H * p.W);

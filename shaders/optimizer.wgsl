@@ -23,6 +23,7 @@ struct Segment { start: u32, length: u32, group: u32, first_step: u32 }
 struct Group { lr_scale: f32, weight_decay: f32, pad0: f32, pad1: f32 }
 
 override WG: u32 = 64u;
+#include "common/invocation.wgsl"
 const FROZEN: u32 = 0xffffffffu;
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -46,13 +47,9 @@ fn segment_of(i: u32) -> u32 {
   return lo;
 }
 
-fn index(wid: vec3u, lid: u32, nwg: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid;
-}
-
 @compute @workgroup_size(WG)
-fn sgd_step(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+fn sgd_step(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.n) { return; }
   let k = segment_of(i);
   if (k == FROZEN) { return; }
@@ -69,8 +66,8 @@ fn sgd_step(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
 }
 
 @compute @workgroup_size(WG)
-fn adam_step(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(wid, lid, nwg);
+fn adam_step(inv: Invocation) {
+  let i = invocation_index(inv);
   if (i >= p.n) { return; }
   let k = segment_of(i);
   if (k == FROZEN) { return; }

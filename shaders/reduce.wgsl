@@ -7,14 +7,15 @@ struct Params {
 }
 
 override WG: u32 = 64u;
+#include "common/invocation.wgsl"
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(WG)
-fn sum_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3u) {
-  let c = (wid.y * nwg.x + wid.x) * WG + lid;
+fn sum_rows(inv: Invocation) {
+  let c = invocation_index(inv);
   if (c >= p.C) { return; }
   var s = 0.0;
   for (var r = 0u; r < p.R; r++) { s += a[r * p.C + c]; }

@@ -15,14 +15,11 @@
  */
 import type { Engine } from '../gpu/engine';
 import type { Graph } from '../autograd/graph';
-import type { ShaderSource } from '../gpu/shader';
 import { STORAGE_USAGE } from '../gpu/pool';
 import { Tensor } from '../tensor';
 import { Rng } from '../util/rng';
 import type { Dataset } from './dataset';
-import batchWgsl from '../../shaders/batch.wgsl';
-
-export const BATCH: ShaderSource = { name: 'batch.wgsl', code: batchWgsl };
+import { BATCH } from '../../shaders/kernels';
 
 export interface AugmentOptions {
   /** Zero padding in pixels for the random crop (torchvision RandomCrop(H, padding=crop)); 0 = off. */
@@ -216,11 +213,13 @@ export class GpuBatcher {
     const y = g.empty([b], 'u32');
     x.name = 'input';
     y.name = 'labels';
-    e.dispatch({
-      shader: BATCH, entry: 'gather',
-      u32: [b * this.stride, c, h, w, orderBase, start, this.pad, this.flip ? 1 : 0, this.seed, this.current],
-      bindings: { 1: images!, 2: labels!, 3: order!, 4: this.norm, 5: x, 6: y },
-      invocations: b * this.stride, wg: e.kernels.wg,
+    e.run(BATCH, 'gather', {
+      params: {
+        total: b * this.stride, C: c, H: h, W: w, order_base: orderBase, pos_base: start,
+        pad: this.pad, flip: this.flip ? 1 : 0, seed: this.seed, epoch: this.current,
+      },
+      bindings: { images: images!, labels: labels!, order: order!, norm: this.norm, out: x, labels_out: y },
+      invocations: b * this.stride,
     });
     return { x, labels: y, indices };
   }

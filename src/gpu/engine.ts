@@ -4,12 +4,11 @@
  * 256 bytes a slot, uploaded once per submit: no buffer is created per dispatch.
  */
 import { BufferPool } from './pool';
-import { PipelineCache, ShaderCompileError, type Overrides, type ShaderSource } from './shader';
+import { PipelineCache, ShaderCompileError } from './shader';
+import { UNIFORM_BYTES, type EntryName, type Kernel, type Resource, type Run, type UniformViews } from './kernel';
 import { adapterName, requestDevice, type AdapterDescription } from './device';
 import { Tensor, numel, type DType } from '../tensor';
-import elementwiseWgsl from '../../shaders/elementwise.wgsl';
-
-const ELEMENTWISE: ShaderSource = { name: 'elementwise.wgsl', code: elementwiseWgsl };
+import { ELEMENTWISE } from '../../shaders/kernels';
 
 /**
  * Kernel shapes chosen per adapter. CPU rasterizers (SwiftShader: 4-wide SIMD, every storage
@@ -46,25 +45,8 @@ export function defaultKernelConfig(info: Pick<AdapterDescription, 'software' | 
   return { wg: 64, cores: info.hostCores, conv: { variant: info.software ? 'direct' : 'tiled', register, tiled } };
 }
 
-const SLOT = 256;
+const SLOT = UNIFORM_BYTES;
 const SLOTS = 4096;
-
-export interface DispatchSpec {
-  shader: ShaderSource;
-  entry: string;
-  /** Override constants (workgroup sizes, flags). */
-  overrides?: Overrides;
-  /** Text substitutions for what overrides cannot reach (function-scope array sizes). */
-  consts?: Record<string, number | string>;
-  /** Uniform struct: all u32 fields first, then all f32 fields. Bound at binding 0. */
-  u32?: readonly number[];
-  f32?: readonly number[];
-  /** Storage bindings by binding number (1, 2, ...). */
-  bindings: Record<number, Tensor | GPUBufferBinding>;
-  /** Number of invocations; split into workgroups of `wg` (the shader's WG override). */
-  invocations: number;
-  wg: number;
-}
 
 /** Receives every dispatch while set (src/gpu/profile.ts times them per layer and op). */
 export interface DispatchObserver {
@@ -93,8 +75,9 @@ export class Engine {
   private pass: GPUComputePassEncoder | null = null;
   private uniformBuffer: GPUBuffer;
   private uniformData = new ArrayBuffer(SLOT * SLOTS);
-  private uniformU32 = new Uint32Array(this.uniformData);
-  private uniformF32 = new Float32Array(this.uniformData);
+  private uniformViews: UniformViews = {
+    u32: new Uint32Array(this.uniformData), i32: new Int32Array(this.uniformData), f32: new Float32Array(this.uniformData),
+  };
   private slot = 0;
   private error: Error | null = null;
   private lost = false;
@@ -194,28 +177,28 @@ export class Engine {
     return this.encoder;
   }
 
-  dispatch(spec: DispatchSpec): void {
+  /**
+   * Records one dispatch of a kernel's entry point (shaders/kernels.ts): the uniform written by
+   * field name into the next ring slot, the buffers bound by name, exactly those the entry uses.
+   */
+  run<K extends Kernel, E extends EntryName<K>>(k: K, entry: E, spec: Run<K, E>): void {
     if (spec.invocations <= 0) return;
     if (this.slot === SLOTS) this.flush();
-    const base = (this.slot * SLOT) / 4;
-    const u32 = spec.u32 ?? [], f32 = spec.f32 ?? [];
-    if (u32.length + f32.length > SLOT / 4) throw new Error(`${spec.shader.name}: too many uniform fields`);
-    for (let i = 0; i < u32.length; i++) this.uniformU32[base + i] = u32[i];
-    for (let i = 0; i < f32.length; i++) this.uniformF32[base + u32.length + i] = f32[i];
-
-    const pipeline = this.pipelines.get(spec.shader, spec.entry, { ...spec.overrides, WG: spec.wg }, spec.consts);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset: this.slot * SLOT, size: SLOT } }];
-    for (const [k, v] of Object.entries(spec.bindings)) {
-      entries.push({ binding: Number(k), resource: 'binding' in v && typeof v.binding === 'function' ? v.binding() : (v as GPUBufferBinding) });
+    const wg = spec.wg ?? this.kernels.wg;
+    const pipeline = this.pipelines.get(k.source, entry, { ...spec.overrides, WG: wg }, spec.consts);
+    const entries = k.storageEntries(entry, spec.bindings as Readonly<Record<string, Resource>>);
+    if (k.hasParams) {
+      k.writeParams(spec.params, this.uniformViews, (this.slot * SLOT) / 4);
+      entries.push({ binding: 0, resource: { buffer: this.uniformBuffer, offset: this.slot * SLOT, size: SLOT } });
+      this.slot++;
     }
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    this.slot++;
 
-    const groups = Math.ceil(spec.invocations / spec.wg);
+    const groups = Math.ceil(spec.invocations / wg);
     const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
     const x = Math.min(groups, maxDim);
     const y = Math.ceil(groups / x);
-    if (y > maxDim) throw new Error(`${spec.shader.name}: ${spec.invocations} invocations exceed the dispatch limit`);
+    if (y > maxDim) throw new Error(`${k.name}: ${spec.invocations} invocations exceed the dispatch limit`);
     const own = this.observer?.passFor(this.label) ?? null;
     const pass = own ? this.commandEncoder().beginComputePass(own) : this.computePass();
     pass.setPipeline(pipeline);
@@ -228,8 +211,7 @@ export class Engine {
 
   /** Sets every value of t to `value` (ordered with the dispatches). */
   fill(t: Tensor, value: number): void {
-    this.dispatch({ shader: ELEMENTWISE, entry: 'fill', u32: [t.size, 0, 0, 1], f32: [value],
-      bindings: { 3: t }, invocations: t.size, wg: this.kernels.wg });
+    this.run(ELEMENTWISE, 'fill', { params: { n: t.size, acc: 0, C: 0, inner: 1, value }, bindings: { out: t }, invocations: t.size });
   }
 
   /** Zeroes a byte range with the encoder's clearBuffer (ordered with the dispatches). */

@@ -6,7 +6,8 @@ import type { Tensor } from '../tensor';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype, expectSameShape } from './check';
-import { ELEMENTWISE, accumulateInto } from './elementwise';
+import { accumulateInto } from './elementwise';
+import { ELEMENTWISE } from '../../shaders/kernels';
 
 export const addOp = defineOp({
   name: 'add',
@@ -16,8 +17,8 @@ export const addOp = defineOp({
     expectDtype('add', 'input b', b, 'f32');
     const e = g.engine;
     const y = g.empty(a.shape);
-    e.dispatch({ shader: ELEMENTWISE, entry: 'add_forward', u32: [a.size, 0, 0, 1], f32: [0],
-      bindings: { 1: a, 2: b, 3: y }, invocations: a.size, wg: e.kernels.wg });
+    e.run(ELEMENTWISE, 'add_forward', { params: { n: a.size, acc: 0, C: 0, inner: 1, value: 0 },
+      bindings: { a, b, out: y }, invocations: a.size });
     return { y, saved: { a, b } };
   },
   backward(g, { a, b }, dy) {

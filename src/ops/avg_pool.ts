@@ -3,13 +3,10 @@
  * shaders/avg_pool.wgsl.
  */
 import type { Tensor } from '../tensor';
-import type { ShaderSource } from '../gpu/shader';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype, expectRank } from './check';
-import avgPoolWgsl from '../../shaders/avg_pool.wgsl';
-
-export const AVG_POOL_SHADER: ShaderSource = { name: 'avg_pool.wgsl', code: avgPoolWgsl };
+import { AVG_POOL } from '../../shaders/kernels';
 
 export const avgPoolOp = defineOp({
   name: 'avg_pool',
@@ -19,14 +16,14 @@ export const avgPoolOp = defineOp({
     const [N, C, H, W] = x.shape;
     const e = g.engine;
     const y = g.empty([N, C]);
-    e.dispatch({ shader: AVG_POOL_SHADER, entry: 'forward', u32: [N * C, H * W, 0], bindings: { 1: x, 2: y }, invocations: N * C, wg: e.kernels.wg });
+    e.run(AVG_POOL, 'forward', { params: { NC: N * C, HW: H * W, acc: 0 }, bindings: { x, y }, invocations: N * C });
     return { y, saved: { x } };
   },
   backward(g, { x }, dy) {
     const e = g.engine;
     const [N, C, H, W] = x.shape;
     const { grad, acc } = g.gradTarget(x);
-    e.dispatch({ shader: AVG_POOL_SHADER, entry: 'backward', u32: [N * C, H * W, acc], bindings: { 3: dy, 4: grad }, invocations: x.size, wg: e.kernels.wg });
+    e.run(AVG_POOL, 'backward', { params: { NC: N * C, HW: H * W, acc }, bindings: { dy, dx: grad }, invocations: x.size });
   },
 });
 

@@ -7,13 +7,10 @@
  *   dx = γ·invstd/M·(M·dy − Σdy − x̂·Σdy·x̂),  dγ = Σdy·x̂,  dβ = Σdy.
  */
 import type { Tensor } from '../tensor';
-import type { ShaderSource } from '../gpu/shader';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype, expectRank, expectShape, ShapeError } from './check';
-import batchNormWgsl from '../../shaders/batch_norm.wgsl';
-
-export const BATCH_NORM_SHADER: ShaderSource = { name: 'batch_norm.wgsl', code: batchNormWgsl };
+import { BATCH_NORM } from '../../shaders/kernels';
 
 /**
  * A BN layer's state besides its weights: running statistics and batch count. Whether a training
@@ -53,21 +50,22 @@ export const batchNormOp = defineOp({
     const momentum = attrs.momentum ?? 0.1, eps = attrs.eps ?? 1e-5;
     const e = g.engine, wg = e.kernels.wg, HW = H * W;
     const y = g.empty(x.shape);
-    const running = { 6: state.runningMean, 7: state.runningVar };
+    const running = { running_mean: state.runningMean, running_var: state.runningVar };
+    const params = (update: boolean) => ({
+      N, C, HW, update_running: update ? 1 : 0, acc_dx: 0, acc_dgamma: 0, acc_dbeta: 0, need_dx: 0, eps, momentum,
+    });
 
     if (!attrs.training) {
       if (g.wants([x, gamma, beta])) {
         throw new Error(`${op} (${g.layer || 'no layer'}): eval-mode batch norm has no backward yet; run it under graph.noGrad(), or in training mode`);
       }
-      e.dispatch({ shader: BATCH_NORM_SHADER, entry: 'forward_eval', u32: [N, C, HW, 0, 0, 0, 0, 0], f32: [eps, momentum],
-        bindings: { 1: x, 2: gamma, 3: beta, 4: y, ...running }, invocations: N * C * HW, wg });
+      e.run(BATCH_NORM, 'forward_eval', { params: params(false), bindings: { x, gamma, beta, y, ...running }, invocations: N * C * HW, wg });
       return { y, saved: { x, gamma, beta, stats: y, eps, momentum } };
     }
     if (N * HW < 2) throw new ShapeError(`${op}: training mode needs more than one value per channel, got input x [${x.shape.join(', ')}]`);
     const stats = g.empty([2 * C]);
     const update = state.running === 'update';
-    e.dispatch({ shader: BATCH_NORM_SHADER, entry: 'forward_train', u32: [N, C, HW, update ? 1 : 0, 0, 0, 0, 0], f32: [eps, momentum],
-      bindings: { 1: x, 2: gamma, 3: beta, 4: y, 5: stats, ...running }, invocations: C * wg, wg });
+    e.run(BATCH_NORM, 'forward_train', { params: params(update), bindings: { x, gamma, beta, y, stats, ...running }, invocations: C * wg, wg });
     if (update) state.batchesTracked++;
     return { y, saved: { x, gamma, beta, stats, eps, momentum } };
   },
@@ -77,9 +75,9 @@ export const batchNormOp = defineOp({
     // Gradients nobody wants go to scratch buffers (the shader writes them unconditionally).
     const target = (t: Tensor) => (t.requiresGrad ? g.gradTarget(t) : { grad: g.empty(t.shape), acc: 0 });
     const dx = target(x), dg = target(gamma), db = target(beta);
-    e.dispatch({ shader: BATCH_NORM_SHADER, entry: 'backward',
-      u32: [N, C, H * W, 0, dx.acc, dg.acc, db.acc, x.requiresGrad ? 1 : 0], f32: [eps, momentum],
-      bindings: { 1: x, 2: gamma, 5: stats, 8: dy, 9: dx.grad, 10: dg.grad, 11: db.grad },
+    e.run(BATCH_NORM, 'backward', {
+      params: { N, C, HW: H * W, update_running: 0, acc_dx: dx.acc, acc_dgamma: dg.acc, acc_dbeta: db.acc, need_dx: x.requiresGrad ? 1 : 0, eps, momentum },
+      bindings: { x, gamma, stats, dy, dx: dx.grad, dgamma: dg.grad, dbeta: db.grad },
       invocations: C * wg, wg });
   },
 });

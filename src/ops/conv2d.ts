@@ -13,16 +13,12 @@
  */
 import type { Tensor } from '../tensor';
 import type { Engine } from '../gpu/engine';
-import type { ShaderSource } from '../gpu/shader';
+import type { EntryBindings, EntryName, ParamValues } from '../gpu/kernel';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype, expectRank, ShapeError } from './check';
-import conv2dWgsl from '../../shaders/conv2d.wgsl';
-import tiledWgsl from '../../shaders/conv2d_tiled.wgsl';
+import { CONV2D, CONV2D_TILED } from '../../shaders/kernels';
 import { directBackwardData, directBackwardWeight, directForward, DIRECT_SHADERS } from './conv2d_direct';
-
-const REGISTER: ShaderSource = { name: 'conv2d.wgsl', code: conv2dWgsl };
-const TILED: ShaderSource = { name: 'conv2d_tiled.wgsl', code: tiledWgsl };
 
 export interface Conv2dOptions {
   stride?: number;
@@ -82,8 +78,8 @@ function conv2dGeometry(x: Tensor, w: Tensor, opts: Conv2dOptions): ConvGeometry
 // ---- the three products, by variant ------------------------------------------------------------
 
 const taps = (g: ConvGeometry) => g.KH * g.KW;
-/** Params of conv2d.wgsl and conv2d_tiled.wgsl. */
-const params = (g: ConvGeometry, acc: number) => [g.N, g.C, g.H, g.W, g.O, g.OH, g.OW, g.KH, g.KW, g.stride, g.pad, acc];
+/** Params of conv2d.wgsl and conv2d_tiled.wgsl: the geometry, and whether to add into the result. */
+const params = (g: ConvGeometry, acc: number): ParamValues<typeof CONV2D> => ({ ...g, acc });
 
 /** The backward rule shared by conv2d and linear: dx and dw, each only when wanted. */
 export function convBackward(gr: Graph, g: ConvGeometry, x: Tensor, w: Tensor, dy: Tensor): void {
@@ -102,9 +98,9 @@ export function convForward(e: Engine, g: ConvGeometry, x: Tensor, w: Tensor, y:
   const cfg = e.kernels.conv;
   if (cfg.variant === 'direct') return directForward(e, g, x, w, y);
   if (cfg.variant === 'tiled') {
-    return tiledDispatch(e, 'forward', g.O, g.N * g.OH * g.OW, params(g, 0), { 1: w, 2: x, 3: y });
+    return tiledDispatch(e, 'forward', g.O, g.N * g.OH * g.OW, params(g, 0), { a: w, b: x, dst: y });
   }
-  registerDispatch(e, 'forward', g.O, g.N * g.OH * g.OW, params(g, 0), { 1: x, 2: w, 3: y });
+  registerDispatch(e, 'forward', g.O, g.N * g.OH * g.OW, params(g, 0), { x, w, y });
 }
 
 /** dx (+)= convᵀ(dy, w). */
@@ -112,9 +108,9 @@ export function convBackwardData(e: Engine, g: ConvGeometry, w: Tensor, dy: Tens
   const cfg = e.kernels.conv;
   if (cfg.variant === 'direct') return directBackwardData(e, g, w, dy, dx, acc);
   if (cfg.variant === 'tiled') {
-    return tiledDispatch(e, 'backward_data', g.C, g.N * g.H * g.W, params(g, acc), { 1: w, 2: dy, 3: dx });
+    return tiledDispatch(e, 'backward_data', g.C, g.N * g.H * g.W, params(g, acc), { a: w, b: dy, dst: dx });
   }
-  registerDispatch(e, 'backward_data', g.C, g.N * g.H * g.W, params(g, acc), { 2: w, 4: dy, 5: dx });
+  registerDispatch(e, 'backward_data', g.C, g.N * g.H * g.W, params(g, acc), { w, dy, dx });
 }
 
 /** dw (+)= dy ⋆ x. */
@@ -122,27 +118,29 @@ export function convBackwardWeight(gr: Graph, g: ConvGeometry, x: Tensor, dy: Te
   const e = gr.engine, cfg = e.kernels.conv;
   if (cfg.variant === 'direct') return directBackwardWeight(gr, g, x, dy, dw, acc);
   if (cfg.variant === 'tiled') {
-    return tiledDispatch(e, 'backward_weight', g.O, g.C * taps(g), params(g, acc), { 1: dy, 2: x, 3: dw });
+    return tiledDispatch(e, 'backward_weight', g.O, g.C * taps(g), params(g, acc), { a: dy, b: x, dst: dw });
   }
-  registerDispatch(e, 'backward_weight', g.O, g.C * taps(g), params(g, acc), { 1: x, 4: dy, 6: dw });
+  registerDispatch(e, 'backward_weight', g.O, g.C * taps(g), params(g, acc), { x, dy, dw });
 }
 
 /** The register kernel: one invocation per TM × TN tile of the rows × cols result. */
-function registerDispatch(e: Engine, entry: string, rows: number, cols: number, u32: number[], bindings: Record<number, Tensor>): void {
+function registerDispatch<E extends EntryName<typeof CONV2D>>(e: Engine, entry: E, rows: number, cols: number,
+  params: ParamValues<typeof CONV2D>, bindings: EntryBindings<typeof CONV2D, E>): void {
   const r = e.kernels.conv.register;
-  e.dispatch({ shader: REGISTER, entry, consts: { TM: r.TM, TN: r.TN }, u32, bindings,
+  e.run(CONV2D, entry, { consts: { TM: r.TM, TN: r.TN }, params, bindings,
     invocations: Math.ceil(rows / r.TM) * Math.ceil(cols / r.TN), wg: r.WG });
 }
 
 /** The tiled kernel: one workgroup per BM × BN block of the rows × cols result matrix. */
-function tiledDispatch(e: Engine, entry: string, rows: number, cols: number, u32: number[], bindings: Record<number, Tensor>): void {
+function tiledDispatch<E extends EntryName<typeof CONV2D_TILED>>(e: Engine, entry: E, rows: number, cols: number,
+  params: ParamValues<typeof CONV2D_TILED>, bindings: EntryBindings<typeof CONV2D_TILED, E>): void {
   const t = e.kernels.conv.tiled;
   const groups = Math.ceil(rows / (t.TM * t.WY)) * Math.ceil(cols / (t.TN * t.WX));
-  e.dispatch({ shader: TILED, entry, consts: { TM: t.TM, TN: t.TN }, overrides: { WX: t.WX, WY: t.WY, BK: t.BK },
-    u32, bindings, invocations: groups * t.WX * t.WY, wg: t.WX * t.WY });
+  e.run(CONV2D_TILED, entry, { consts: { TM: t.TM, TN: t.TN }, overrides: { WX: t.WX, WY: t.WY, BK: t.BK },
+    params, bindings, invocations: groups * t.WX * t.WY, wg: t.WX * t.WY });
 }
 
 export { conv2dDirectPlan, type OutputTile, type WeightTile } from './conv2d_direct';
 
 /** The shader files conv2d dispatches (which ones run depends on engine.kernels.conv.variant). */
-export const CONV2D_SHADERS = [REGISTER, TILED, ...DIRECT_SHADERS];
+export const CONV2D_SHADERS = [CONV2D, CONV2D_TILED, ...DIRECT_SHADERS];

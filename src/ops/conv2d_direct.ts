@@ -7,16 +7,11 @@
 import type { Tensor } from '../tensor';
 import type { Engine } from '../gpu/engine';
 import type { Graph } from '../autograd/graph';
-import type { ShaderSource } from '../gpu/shader';
+import type { EntryBindings, Kernel, ParamValues } from '../gpu/kernel';
 import type { ConvGeometry } from './conv2d';
-import directWgsl from '../../shaders/conv2d_direct.wgsl';
-import directDwWgsl from '../../shaders/conv2d_direct_dw.wgsl';
-import reduceWgsl from '../../shaders/reduce.wgsl';
+import { CONV2D_DIRECT, CONV2D_DIRECT_DW, REDUCE } from '../../shaders/kernels';
 
-const DIRECT: ShaderSource = { name: 'conv2d_direct.wgsl', code: directWgsl };
-const DIRECT_DW: ShaderSource = { name: 'conv2d_direct_dw.wgsl', code: directDwWgsl };
-const REDUCE: ShaderSource = { name: 'reduce.wgsl', code: reduceWgsl };
-export const DIRECT_SHADERS: readonly ShaderSource[] = [DIRECT, DIRECT_DW, REDUCE];
+export const DIRECT_SHADERS: readonly Kernel[] = [CONV2D_DIRECT, CONV2D_DIRECT_DW, REDUCE];
 const taps = (g: ConvGeometry) => g.KH * g.KW;
 
 // ---- direct kernels (CPU rasterizers) ----------------------------------------------------------
@@ -138,22 +133,14 @@ function outputTileCode(tile: OutputTile, step: number, tapList: Tap[], acc: num
   return { TM, TR, TQ, ACC: acc ? 'true' : 'false', PATCH: patch.join('\n'), WROWS: wrows.join('\n'), ACCS: accs.join('\n'), BODY: body.join('\n'), STORE: store.join('\n') };
 }
 
-/** Params of conv2d_direct.wgsl. */
-interface OutputPass {
-  N: number; K: number; srcH: number; srcW: number; M: number; dstH: number; dstW: number; acc: number;
-  gridH: number; gridW: number; dstStride: number; phaseH: number; phaseW: number;
-  inStride: number; offH: number; offW: number; wOut: number; wRed: number;
-}
+/** Params of conv2d_direct.wgsl, and whether to add into dst. */
+type OutputPass = ParamValues<typeof CONV2D_DIRECT> & { acc: number };
 
-function outputPass(e: Engine, pass: OutputPass, step: number, tapList: Tap[], bindings: Record<number, Tensor>): void {
+function outputPass(e: Engine, pass: OutputPass, step: number, tapList: Tap[], bindings: EntryBindings<typeof CONV2D_DIRECT, 'output_tile'>): void {
   if (pass.gridH <= 0 || pass.gridW <= 0) return;
   const tile = chooseOutputTile(e, pass.M, pass.N, pass.gridH, pass.gridW, pass.K, step, tapList);
-  const u32 = [pass.N, pass.K, pass.srcH, pass.srcW, pass.M, pass.dstH, pass.dstW, pass.gridH, pass.gridW,
-    pass.dstStride, pass.phaseH, pass.phaseW, pass.inStride, pass.offH, pass.offW, pass.wOut, pass.wRed];
   const inv = Math.ceil(pass.M / tile.TM) * pass.N * Math.ceil(pass.gridH / tile.TR) * Math.ceil(pass.gridW / tile.TQ);
-  // A pass with no taps only writes zeros, and its shader binds dst alone.
-  const used = tapList.length ? bindings : { 3: bindings[3] };
-  e.dispatch({ shader: DIRECT, entry: 'output_tile', consts: outputTileCode(tile, step, tapList, pass.acc), u32, bindings: used, invocations: inv, wg: DIRECT_WG });
+  e.run(CONV2D_DIRECT, 'output_tile', { consts: outputTileCode(tile, step, tapList, pass.acc), params: pass, bindings, invocations: inv, wg: DIRECT_WG });
 }
 
 /** The direct kernels' tiles for one convolution (backward_data: its phase with the most taps). */
@@ -176,7 +163,7 @@ export function directForward(e: Engine, g: ConvGeometry, x: Tensor, w: Tensor, 
   outputPass(e, {
     N: g.N, K: g.C, srcH: g.H, srcW: g.W, M: g.O, dstH: g.OH, dstW: g.OW, acc: 0, gridH: g.OH, gridW: g.OW,
     dstStride: 1, phaseH: 0, phaseW: 0, inStride: g.stride, offH: -g.pad, offW: -g.pad, wOut: g.C * taps(g), wRed: taps(g),
-  }, g.stride, forwardTaps(g), { 1: x, 2: w, 3: y });
+  }, g.stride, forwardTaps(g), { src: x, w, dst: y });
 }
 
 /** Kernel indices k that reach input phase ph, with the dy offset d = (ph + pad − k)/s of each. */
@@ -210,7 +197,7 @@ export function directBackwardData(e: Engine, g: ConvGeometry, w: Tensor, dy: Te
       N: g.N, K: g.O, srcH: g.OH, srcW: g.OW, M: g.C, dstH: g.H, dstW: g.W, acc,
       gridH: f.gridH, gridW: f.gridW, dstStride: g.stride, phaseH: f.ph, phaseW: f.pw,
       inStride: 1, offH: f.offH, offW: f.offW, wOut: taps(g), wRed: g.C * taps(g),
-    }, 1, f.tapList, { 1: dy, 2: w, 3: dx });
+    }, 1, f.tapList, { src: dy, w, dst: dx });
   }
 }
 
@@ -291,11 +278,11 @@ export function directBackwardWeight(gr: Graph, g: ConvGeometry, x: Tensor, dy: 
   const splits = Math.ceil(steps / per);
   const out = splits > 1 ? gr.empty([splits, g.O * g.C * taps(g)]) : dw;
   const inv = splits * Math.ceil(g.O / tile.TM) * Math.ceil(g.C / tile.TC);
-  e.dispatch({ shader: DIRECT_DW, entry: 'backward_weight', consts: weightTileCode(g, tile, splits > 1 ? 0 : acc),
-    u32: [g.N, g.C, g.H, g.W, g.O, g.OH, g.OW, splits, per], bindings: { 1: x, 4: dy, 6: out },
-    invocations: inv, wg: DIRECT_WG });
+  e.run(CONV2D_DIRECT_DW, 'backward_weight', { consts: weightTileCode(g, tile, splits > 1 ? 0 : acc),
+    params: { N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, splits, stepsPerSplit: per },
+    bindings: { x, dy, dst: out }, invocations: inv, wg: DIRECT_WG });
   if (splits > 1) {
     const n = g.O * g.C * taps(g);
-    e.dispatch({ shader: REDUCE, entry: 'sum_rows', u32: [splits, n, acc], bindings: { 1: out, 2: dw }, invocations: n, wg: e.kernels.wg });
+    e.run(REDUCE, 'sum_rows', { params: { R: splits, C: n, acc }, bindings: { a: out, out: dw }, invocations: n });
   }
 }

@@ -6,13 +6,10 @@
  * Kernels: shaders/cross_entropy.wgsl.
  */
 import type { Tensor } from '../tensor';
-import type { ShaderSource } from '../gpu/shader';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype, expectRank, expectShape, ShapeError } from './check';
-import crossEntropyWgsl from '../../shaders/cross_entropy.wgsl';
-
-export const CROSS_ENTROPY_SHADER: ShaderSource = { name: 'cross_entropy.wgsl', code: crossEntropyWgsl };
+import { CROSS_ENTROPY } from '../../shaders/kernels';
 
 export interface CrossEntropyOptions { labelSmoothing?: number }
 
@@ -32,17 +29,16 @@ export const crossEntropyOp = defineOp({
     const probs = g.empty([N, K]);
     const rowLoss = g.empty([N]);
     const loss = g.empty([1]);
-    e.dispatch({ shader: CROSS_ENTROPY_SHADER, entry: 'forward_rows', u32: [N, K, 0], f32: [smoothing, NaN],
-      bindings: { 1: logits, 2: labels, 3: probs, 4: rowLoss }, invocations: N, wg });
-    e.dispatch({ shader: CROSS_ENTROPY_SHADER, entry: 'forward_mean', u32: [N, K, 0], f32: [smoothing, NaN],
-      bindings: { 4: rowLoss, 5: loss }, invocations: wg, wg });
+    const params = { N, K, acc: 0, smoothing, nan: NaN };
+    e.run(CROSS_ENTROPY, 'forward_rows', { params, bindings: { logits, labels, probs, row_loss: rowLoss }, invocations: N, wg });
+    e.run(CROSS_ENTROPY, 'forward_mean', { params, bindings: { row_loss: rowLoss, loss }, invocations: wg, wg });
     return { y: loss, saved: { logits, labels, probs, smoothing } };
   },
   backward(g, { logits, labels, probs, smoothing }, dloss) {
     const e = g.engine, [N, K] = logits.shape;
     const { grad, acc } = g.gradTarget(logits);
-    e.dispatch({ shader: CROSS_ENTROPY_SHADER, entry: 'backward', u32: [N, K, acc], f32: [smoothing, NaN],
-      bindings: { 2: labels, 3: probs, 6: dloss, 7: grad }, invocations: N * K, wg: e.kernels.wg });
+    e.run(CROSS_ENTROPY, 'backward', { params: { N, K, acc, smoothing, nan: NaN },
+      bindings: { labels, probs, dloss, dlogits: grad }, invocations: N * K });
   },
 });
 

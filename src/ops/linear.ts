@@ -6,15 +6,11 @@
  *   dx = dy·W,  dW = dyᵀ·x,  db = Σ_n dy
  */
 import type { Tensor } from '../tensor';
-import type { ShaderSource } from '../gpu/shader';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype, expectRank, expectShape, ShapeError } from './check';
-import { ELEMENTWISE } from './elementwise';
 import { convBackward, convForward, type ConvGeometry } from './conv2d';
-import reduceWgsl from '../../shaders/reduce.wgsl';
-
-export const REDUCE: ShaderSource = { name: 'reduce.wgsl', code: reduceWgsl };
+import { ELEMENTWISE, REDUCE } from '../../shaders/kernels';
 
 interface LinearSaved { geom: ConvGeometry; x: Tensor; w: Tensor; b: Tensor | null }
 
@@ -33,14 +29,14 @@ export const linearOp = defineOp({
     const geom: ConvGeometry = { N, C, H: 1, W: 1, O, KH: 1, KW: 1, OH: 1, OW: 1, stride: 1, pad: 0 };
     const y = g.empty([N, O]);
     convForward(e, geom, x, w, y);
-    if (b) e.dispatch({ shader: ELEMENTWISE, entry: 'add_bias', u32: [N * O, 0, O, 1], f32: [0], bindings: { 2: b, 3: y }, invocations: N * O, wg: e.kernels.wg });
+    if (b) e.run(ELEMENTWISE, 'add_bias', { params: { n: N * O, acc: 0, C: O, inner: 1, value: 0 }, bindings: { b, out: y }, invocations: N * O });
     return { y, saved: { geom, x, w, b } };
   },
   backward(g, { geom, x, w, b }, dy) {
     convBackward(g, geom, x, w, dy);
     if (b && b.requiresGrad) {
       const { grad, acc } = g.gradTarget(b);
-      g.engine.dispatch({ shader: REDUCE, entry: 'sum_rows', u32: [geom.N, geom.O, acc], bindings: { 1: dy, 2: grad }, invocations: geom.O, wg: g.engine.kernels.wg });
+      g.engine.run(REDUCE, 'sum_rows', { params: { R: geom.N, C: geom.O, acc }, bindings: { a: dy, out: grad }, invocations: geom.O });
     }
   },
 });

@@ -4,18 +4,16 @@
  * argmax it is. Kernels: shaders/max_pool.wgsl.
  */
 import type { Tensor } from '../tensor';
-import type { ShaderSource } from '../gpu/shader';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype, expectRank, ShapeError } from './check';
 import { conv2dOutputSize } from './conv2d';
-import maxPoolWgsl from '../../shaders/max_pool.wgsl';
-
-export const MAX_POOL_SHADER: ShaderSource = { name: 'max_pool.wgsl', code: maxPoolWgsl };
+import { MAX_POOL } from '../../shaders/kernels';
+import type { ParamValues } from '../gpu/kernel';
 
 export interface MaxPoolOptions { kernel?: number; stride?: number; pad?: number }
 
-interface MaxPoolSaved { x: Tensor; argmax: Tensor; params: (acc: number) => number[] }
+interface MaxPoolSaved { x: Tensor; argmax: Tensor; params: (acc: number) => ParamValues<typeof MAX_POOL> }
 
 export const maxPoolOp = defineOp({
   name: 'max_pool',
@@ -30,14 +28,14 @@ export const maxPoolOp = defineOp({
     const e = g.engine;
     const y = g.empty([N, C, OH, OW]);
     const argmax = g.empty([N, C, OH, OW], 'u32');
-    const params = (acc: number) => [N * C, H, W, OH, OW, K, stride, pad, acc];
-    e.dispatch({ shader: MAX_POOL_SHADER, entry: 'forward', u32: params(0), bindings: { 1: x, 2: y, 3: argmax }, invocations: y.size, wg: e.kernels.wg });
+    const params = (acc: number) => ({ NC: N * C, H, W, OH, OW, K, stride, pad, acc });
+    e.run(MAX_POOL, 'forward', { params: params(0), bindings: { x, y, argmax }, invocations: y.size });
     return { y, saved: { x, argmax, params } };
   },
   backward(g, { x, argmax, params }, dy) {
     const e = g.engine;
     const { grad, acc } = g.gradTarget(x);
-    e.dispatch({ shader: MAX_POOL_SHADER, entry: 'backward', u32: params(acc), bindings: { 3: argmax, 4: dy, 5: grad }, invocations: x.size, wg: e.kernels.wg });
+    e.run(MAX_POOL, 'backward', { params: params(acc), bindings: { argmax, dy, dx: grad }, invocations: x.size });
   },
 });
 

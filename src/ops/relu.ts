@@ -6,7 +6,7 @@ import type { Tensor } from '../tensor';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype } from './check';
-import { ELEMENTWISE } from './elementwise';
+import { ELEMENTWISE } from '../../shaders/kernels';
 
 export const reluOp = defineOp({
   name: 'relu',
@@ -14,14 +14,14 @@ export const reluOp = defineOp({
     expectDtype('relu', 'input x', x, 'f32');
     const e = g.engine;
     const y = g.empty(x.shape);
-    e.dispatch({ shader: ELEMENTWISE, entry: 'relu_forward', u32: [x.size, 0, 0, 1], f32: [0], bindings: { 1: x, 3: y }, invocations: x.size, wg: e.kernels.wg });
+    e.run(ELEMENTWISE, 'relu_forward', { params: { n: x.size, acc: 0, C: 0, inner: 1, value: 0 }, bindings: { a: x, out: y }, invocations: x.size });
     return { y, saved: { x, y } };
   },
   backward(g, { x, y }, dy) {
     const e = g.engine;
     const { grad, acc } = g.gradTarget(x);
-    e.dispatch({ shader: ELEMENTWISE, entry: 'relu_backward', u32: [x.size, acc, 0, 1], f32: [0],
-      bindings: { 1: dy, 2: y, 3: grad }, invocations: x.size, wg: e.kernels.wg });
+    e.run(ELEMENTWISE, 'relu_backward', { params: { n: x.size, acc, C: 0, inner: 1, value: 0 },
+      bindings: { a: dy, b: y, out: grad }, invocations: x.size });
   },
 });
 

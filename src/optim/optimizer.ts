@@ -9,13 +9,11 @@
  * (requiresGrad false, see ParamStore.setFrozen) are skipped by the kernel; a parameter that is
  * unfrozen later starts its momentum afresh, as a new PyTorch parameter would.
  */
-import type { ShaderSource } from '../gpu/shader';
 import { STORAGE_USAGE } from '../gpu/pool';
 import type { ParamStore, Segment } from '../nn/params';
 import type { Tensor } from '../tensor';
-import optimizerWgsl from '../../shaders/optimizer.wgsl';
+import { OPTIMIZER } from '../../shaders/kernels';
 
-const SHADER: ShaderSource = { name: 'optimizer.wgsl', code: optimizerWgsl };
 const FROZEN = 0xffffffff;
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
@@ -142,11 +140,13 @@ export class Optimizer {
     const w = { buffer: s.data, offset: 0, size: n * 4 }, g = { buffer: s.grads, offset: 0, size: n * 4 };
     const segs = { buffer: this.segTable, offset: 0, size: nseg * 16 }, groups = { buffer: this.groupTable, offset: 0, size: this.groupNames.length * 16 };
     const sgd = this.kind === 'sgd', o = this.opts;
-    e.dispatch({ shader: SHADER, entry: sgd ? 'sgd_step' : 'adam_step',
-      u32: [n, nseg, this.stepCount, (sgd ? o.nesterov : this.kind === 'adamw') ? 1 : 0],
-      f32: [v.lr, v.momentum, sgd ? o.dampening : o.beta2, o.eps],
-      bindings: sgd ? { 1: w, 2: g, 3: this.state[0], 5: segs, 6: groups } : { 1: w, 2: g, 3: this.state[0], 4: this.state[1], 5: segs, 6: groups },
-      invocations: n, wg: e.kernels.wg });
+    const params = {
+      n, nseg, step: this.stepCount, flag: (sgd ? o.nesterov : this.kind === 'adamw') ? 1 : 0,
+      lr: v.lr, mu: v.momentum, c: sgd ? o.dampening : o.beta2, eps: o.eps,
+    };
+    const buffers = { w, grad: g, buf: this.state[0], segs, groups };
+    if (sgd) e.run(OPTIMIZER, 'sgd_step', { params, bindings: buffers, invocations: n });
+    else e.run(OPTIMIZER, 'adam_step', { params, bindings: { ...buffers, v: this.state[1] }, invocations: n });
     this.stepCount++;
   }
 

@@ -9,6 +9,7 @@ import { sizeClass } from '../../src/gpu/pool';
 import { requestDevice, setGpuProvider, NoAdapterError } from '../../src/gpu/device';
 import { relu } from '../../src/ops';
 import { Graph } from '../../src/autograd/graph';
+import { kernel, readWrite } from '../../src/gpu/kernel';
 
 const BROKEN = { name: 'broken.wgsl', code: [
   '@group(0) @binding(0) var<storage, read_write> out: array<f32>;',
@@ -30,20 +31,21 @@ test('a WGSL compile error is reported as file.wgsl:line:col with the offending 
 test('dispatching a broken shader: the next sync() throws the formatted compile error, once', async () => {
   const e = await requireEngine();
   const out = e.empty([4]);
-  const src = { name: 'broken_dispatch.wgsl', code: [
-    '@group(0) @binding(0) var<uniform> p: vec4u;',
+  const broken = kernel({ name: 'broken_dispatch.wgsl', code: [
+    'struct Params { i: u32 }',
+    '@group(0) @binding(0) var<uniform> p: Params;',
     '@group(0) @binding(1) var<storage, read_write> out: array<f32>;',
     'override WG: u32 = 1u;',
     '@compute @workgroup_size(WG)',
-    'fn main() { out[p.x] = nope; }',
-  ].join('\n') };
-  e.dispatch({ shader: src, entry: 'main', u32: [0, 0, 0, 0], bindings: { 1: out }, invocations: 1, wg: 1 });
+    'fn main() { out[p.i] = nope; }',
+  ].join('\n') }, { params: { i: 'u32' }, bindings: { out: readWrite(1) }, entries: { main: ['out'] } });
+  e.run(broken, 'main', { params: { i: 0 }, bindings: { out }, invocations: 1, wg: 1 });
   try {
     await e.sync();
     assert.unreachable('sync should throw');
   } catch (err) {
     assert.is((err as Error).name, 'ShaderCompileError');
-    assert.match((err as Error).message, /^broken_dispatch\.wgsl:5:\d+: error: .*nope/);
+    assert.match((err as Error).message, /^broken_dispatch\.wgsl:6:\d+: error: .*nope/);
   }
   await e.sync(); // reported once: the engine carries on
   out.dispose();
@@ -84,6 +86,9 @@ test('buffer pool: size classes, counters, reuse, trim', async () => {
   assert.is(sizeClass(1), 256);
   assert.is(sizeClass(4097), 5120);
   assert.ok(sizeClass(1_000_000) >= 1_000_000 && sizeClass(1_000_000) < 1_200_000);
+  // Start from an empty cache: a free buffer left by an earlier test would serve t, not a new one.
+  await e.sync();
+  e.pool.trim();
   const inUse = e.pool.bytesInUse, created = e.pool.created;
   const t = e.empty([1000]);
   assert.is(e.pool.bytesInUse, inUse + sizeClass(4000));
