@@ -4,7 +4,10 @@
 //   forward_eval   y = (x−running_mean)/√(running_var+ε)·γ + β
 //   backward       x̂ = (x−μ)·invstd; dβ = Σ dy; dγ = Σ dy·x̂;
 //                  dx = γ·invstd/M · (M·dy − Σdy − x̂·Σ dy·x̂)   (M = N·H·W)
-// Train-mode entries run one workgroup per channel (WG invocations stride over its M values, then
+//   backward_eval  through the running statistics, which are constants here:
+//                  invstd = 1/√(running_var+ε), x̂ = (x−running_mean)·invstd;
+//                  dβ = Σ dy; dγ = Σ dy·x̂; dx = dy·γ·invstd
+// The per-channel entries (forward_train, backward, backward_eval) run one workgroup per channel (WG invocations stride over its M values, then
 // a tree reduction in workgroup memory); forward_eval runs one invocation per element.
 // Bindings: 0 params, 1 x, 2 gamma, 3 beta, 4 y, 5 stats [2·C], 6 running_mean, 7 running_var,
 // 8 dy, 9 dx, 10 dgamma, 11 dbeta.
@@ -100,6 +103,36 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
   for (var e = lid; e < M; e += WG) {
     let i = at(e, c);
     var v = k * (f32(M) * dy[i] - mdy - (x[i] - mean) * invstd * mdyx);
+    if (p.acc_dx == 1u) { v += dx[i]; }
+    dx[i] = v;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward_eval(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.x;
+  if (c >= p.C) { return; }
+  let M = p.N * p.HW;
+  let mean = running_mean[c];
+  let invstd = 1.0 / sqrt(running_var[c] + p.eps);
+  var sdy = 0.0;
+  var sdyx = 0.0;
+  for (var e = lid; e < M; e += WG) {
+    let i = at(e, c);
+    let g = dy[i];
+    sdy += g;
+    sdyx += g * (x[i] - mean) * invstd;
+  }
+  let sums = workgroup_sum(vec2f(sdy, sdyx), lid);
+  if (lid == 0u) {
+    dgamma[c] = sums.y + select(0.0, dgamma[c], p.acc_dgamma == 1u);
+    dbeta[c] = sums.x + select(0.0, dbeta[c], p.acc_dbeta == 1u);
+  }
+  if (p.need_dx == 0u) { return; }
+  let k = gamma[c] * invstd;
+  for (var e = lid; e < M; e += WG) {
+    let i = at(e, c);
+    var v = k * dy[i];
     if (p.acc_dx == 1u) { v += dx[i]; }
     dx[i] = v;
   }

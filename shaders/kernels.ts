@@ -52,6 +52,7 @@ export const BATCH_NORM = kernel({ name: 'batch_norm.wgsl', code: batchNorm }, {
     forward_train: ['x', 'gamma', 'beta', 'y', 'stats', 'running_mean', 'running_var'],
     forward_eval: ['x', 'gamma', 'beta', 'y', 'running_mean', 'running_var'],
     backward: ['x', 'gamma', 'stats', 'dy', 'dx', 'dgamma', 'dbeta'],
+    backward_eval: ['x', 'gamma', 'running_mean', 'running_var', 'dy', 'dx', 'dgamma', 'dbeta'],
   },
 });
 

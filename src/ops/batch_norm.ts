@@ -3,8 +3,10 @@
  * batch statistics (biased variance) and, unless the layer's running statistics are frozen,
  * updates the running estimates with momentum (unbiased variance) and counts the batch in the
  * layer's own num_batches_tracked, as PyTorch does. Eval mode uses the running estimates.
- * Backward (train mode) goes through the batch statistics:
- *   dx = γ·invstd/M·(M·dy − Σdy − x̂·Σdy·x̂),  dγ = Σdy·x̂,  dβ = Σdy.
+ * Backward in training mode goes through the batch statistics:
+ *   dx = γ·invstd/M·(M·dy − Σdy − x̂·Σdy·x̂),  dγ = Σdy·x̂,  dβ = Σdy;
+ * in eval mode the running statistics are constants (what gradient attribution of a trained
+ * network differentiates): dx = γ·invstd·dy, dγ = Σdy·x̂, dβ = Σdy.
  */
 import type { Tensor } from '../tensor';
 import type { Graph } from '../autograd/graph';
@@ -32,7 +34,8 @@ export interface BatchNormOptions {
 }
 
 interface BnAttrs extends BatchNormOptions { state: BatchNormState }
-interface BnSaved { x: Tensor; gamma: Tensor; beta: Tensor; stats: Tensor; eps: number; momentum: number }
+/** stats: the batch's (mean, invstd) per channel in training mode; null in eval mode. */
+interface BnSaved { x: Tensor; gamma: Tensor; beta: Tensor; stats: Tensor | null; state: BatchNormState; eps: number; momentum: number }
 
 export const batchNormOp = defineOp({
   name: 'batch_norm',
@@ -56,29 +59,29 @@ export const batchNormOp = defineOp({
     });
 
     if (!attrs.training) {
-      if (g.wants([x, gamma, beta])) {
-        throw new Error(`${op} (${g.layer || 'no layer'}): eval-mode batch norm has no backward yet; run it under graph.noGrad(), or in training mode`);
-      }
       e.run(BATCH_NORM, 'forward_eval', { params: params(false), bindings: { x, gamma, beta, y, ...running }, invocations: N * C * HW, wg });
-      return { y, saved: { x, gamma, beta, stats: y, eps, momentum } };
+      return { y, saved: { x, gamma, beta, stats: null, state, eps, momentum } };
     }
     if (N * HW < 2) throw new ShapeError(`${op}: training mode needs more than one value per channel, got input x [${x.shape.join(', ')}]`);
     const stats = g.empty([2 * C]);
     const update = state.running === 'update';
     e.run(BATCH_NORM, 'forward_train', { params: params(update), bindings: { x, gamma, beta, y, stats, ...running }, invocations: C * wg, wg });
     if (update) state.batchesTracked++;
-    return { y, saved: { x, gamma, beta, stats, eps, momentum } };
+    return { y, saved: { x, gamma, beta, stats, state, eps, momentum } };
   },
-  backward(g, { x, gamma, beta, stats, eps, momentum }, dy) {
+  backward(g, { x, gamma, beta, stats, state, eps, momentum }, dy) {
     const e = g.engine, wg = e.kernels.wg;
     const [N, C, H, W] = x.shape;
     // Gradients nobody wants go to scratch buffers (the shader writes them unconditionally).
     const target = (t: Tensor) => (t.requiresGrad ? g.gradTarget(t) : { grad: g.empty(t.shape), acc: 0 });
     const dx = target(x), dg = target(gamma), db = target(beta);
-    e.run(BATCH_NORM, 'backward', {
-      params: { N, C, HW: H * W, update_running: 0, acc_dx: dx.acc, acc_dgamma: dg.acc, acc_dbeta: db.acc, need_dx: x.requiresGrad ? 1 : 0, eps, momentum },
-      bindings: { x, gamma, stats, dy, dx: dx.grad, dgamma: dg.grad, dbeta: db.grad },
-      invocations: C * wg, wg });
+    const params = { N, C, HW: H * W, update_running: 0, acc_dx: dx.acc, acc_dgamma: dg.acc, acc_dbeta: db.acc, need_dx: x.requiresGrad ? 1 : 0, eps, momentum };
+    const grads = { dy, dx: dx.grad, dgamma: dg.grad, dbeta: db.grad };
+    if (stats) {
+      e.run(BATCH_NORM, 'backward', { params, bindings: { x, gamma, stats, ...grads }, invocations: C * wg, wg });
+    } else {
+      e.run(BATCH_NORM, 'backward_eval', { params, bindings: { x, gamma, running_mean: state.runningMean, running_var: state.runningVar, ...grads }, invocations: C * wg, wg });
+    }
   },
 });
 

@@ -188,6 +188,28 @@ export function batchNormEvalForward(x: Float64Array, shape: Shape4, gamma: Floa
 }
 
 /**
+ * Backward in eval mode, where the running statistics are constants: invstd = 1/√(running_var + ε),
+ * x̂ = (x − running_mean)·invstd; dβ = Σ dy; dγ = Σ dy·x̂; dx = γ·invstd·dy.
+ */
+export function batchNormEvalBackward(x: Float64Array, shape: Shape4, gamma: Float64Array, runningMean: Float64Array, runningVar: Float64Array, dy: Float64Array, eps = 1e-5): {
+  dx: Float64Array; dgamma: Float64Array; dbeta: Float64Array;
+} {
+  const [N, C, H, W] = shape, HW = H * W;
+  const dx = new Float64Array(x.length), dgamma = new Float64Array(C), dbeta = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    const invstd = 1 / Math.sqrt(runningVar[c] + eps), k = gamma[c] * invstd;
+    for (let n = 0; n < N; n++) {
+      for (let i = (n * C + c) * HW, e = i + HW; i < e; i++) {
+        dbeta[c] += dy[i];
+        dgamma[c] += dy[i] * (x[i] - runningMean[c]) * invstd;
+        dx[i] = k * dy[i];
+      }
+    }
+  }
+  return { dx, dgamma, dbeta };
+}
+
+/**
  * Backward through the batch statistics, with x̂ = (x − μ)·invstd:
  * dβ = Σ dy; dγ = Σ dy·x̂; dx = γ·invstd/M · (M·dy − dβ − x̂·dγ).
  */

@@ -4,8 +4,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { requireEngine } from '../engine';
 import { assertClose, randomFloats } from '../util';
-import { batchNorm } from '../../src/ops';
-import { batchNormEvalForward, batchNormRunningUpdate, batchNormTrainBackward, batchNormTrainForward, type Shape4 } from '../../src/reference/ops';
+import { add, batchNorm } from '../../src/ops';
+import { batchNormEvalBackward, batchNormEvalForward, batchNormRunningUpdate, batchNormTrainBackward, batchNormTrainForward, type Shape4 } from '../../src/reference/ops';
 import { f64, gpuFiniteDiff, maxAbs } from './helpers';
 import type { Tensor } from '../../src/tensor';
 import type { Engine } from '../../src/gpu/engine';
@@ -53,6 +53,47 @@ for (const shape of shapes.filter(([N, , H, W]) => N * H * W > 1)) {
     for (const t of [tx, tg, tb]) t.dispose();
   });
 }
+
+test('batch_norm eval backward: through the running statistics (constants), accumulating into existing gradients', async () => {
+  const e = await requireEngine();
+  const shape: Shape4 = [2, 5, 3, 4];
+  const n = 120, C = 5;
+  const x = randomFloats(n, 31), gamma = randomFloats(C, 32).map((v) => 1 + v / 2), beta = randomFloats(C, 33);
+  const rm = randomFloats(C, 34), rv = randomFloats(C, 35).map((v) => 1.5 + v), dy = randomFloats(n, 36);
+  const g = new Graph(e);
+  const tx = e.tensor(x, shape, { requiresGrad: true }), tg = e.tensor(gamma, [C], { requiresGrad: true }), tb = e.tensor(beta, [C], { requiresGrad: true });
+  const state = bnState(g, rm, rv);
+  // Used twice: the second backward must add to the first.
+  const y = g.scope('twice', () => {
+    const a = batchNorm(g, tx, tg, tb, state, { training: false });
+    const b = batchNorm(g, tx, tg, tb, state, { training: false });
+    return add(g, a, b);
+  });
+  g.backward(y, g.own(e.tensor(dy, shape)));
+  const [gdx, gdg, gdb] = await Promise.all([tx.grad!.read(), tg.grad!.read(), tb.grad!.read()]);
+  const back = batchNormEvalBackward(f64(x), shape, f64(gamma), f64(rm), f64(rv), f64(dy));
+  const twice = (a: Float64Array) => a.map((v) => 2 * v);
+  assertClose(gdx, twice(back.dx), { ...tol(back.dx), name: 'dx' });
+  assertClose(gdg, twice(back.dgamma), { ...tol(back.dgamma), name: 'dgamma' });
+  assertClose(gdb, twice(back.dbeta), { ...tol(back.dbeta), name: 'dbeta' });
+  assert.equal(Array.from(await state.runningMean.read()), Array.from(rm), 'eval mode leaves running_mean alone');
+  g.dispose();
+  [tx, tg, tb].forEach((t) => t.dispose());
+});
+
+test('batch_norm eval: finite differences of the GPU backward (h = 1e-2, tol 2e-2)', async () => {
+  const e = await requireEngine();
+  const C = 3;
+  const inputs = [
+    { data: randomFloats(2 * C * 3 * 3, 41), shape: [2, C, 3, 3], grad: true },
+    { data: randomFloats(C, 42).map((v) => 1 + v / 2), shape: [C], grad: true },
+    { data: randomFloats(C, 43), shape: [C], grad: true },
+  ];
+  const f = (g: Graph, [x, gamma, beta]: Tensor[]) => batchNorm(g, x, gamma, beta, bnState(g, [0.1, -0.2, 0.3], [0.5, 1, 2]), { training: false });
+  await gpuFiniteDiff(e, inputs, 0, f, { tol: 2e-2 });
+  await gpuFiniteDiff(e, inputs, 1, f, { tol: 2e-2, samples: 3 });
+  await gpuFiniteDiff(e, inputs, 2, f, { tol: 2e-2, samples: 3 });
+});
 
 test('batch_norm eval: running statistics, no update', async () => {
   const e = await requireEngine();
