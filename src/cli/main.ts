@@ -121,7 +121,8 @@ async function loadData(r: Pick<RunOptions, 'data' | 'dataDir' | 'download' | 't
   };
 }
 
-async function train(v: Values): Promise<void> {
+/** Returns the exit code: 0 when training finished, 130 when Ctrl-C stopped it. */
+async function train(v: Values): Promise<number> {
   const run = buildRun(v);
   await mkdir(run.out, { recursive: true });
   const logPath = join(run.out, 'log.jsonl');
@@ -143,7 +144,7 @@ async function train(v: Values): Promise<void> {
     `resnet18 width ${config.model.width} (${config.model.stem} stem); ${config.optimizer.kind}, lr ${JSON.stringify(config.lr)}, momentum ${JSON.stringify(config.momentum)}; ` +
     `${config.epochs} epochs of batch ${config.batchSize}; output ${run.out}`);
   const progress = new Progress();
-  const trainer = new Trainer(engine, data, config, {
+  const trainer = Trainer.create(engine, data, config, {
     progress: (p) => progress.update(p),
     log: async (rec: StepRecord | EpochRecord) => {
       await appendFile(logPath, JSON.stringify(rec) + '\n');
@@ -172,7 +173,26 @@ async function train(v: Values): Promise<void> {
     } else {
       await writeFile(logPath, '');
     }
-    const result = await trainer.fit();
+    // Ctrl-C stops at the next step boundary: the last epoch checkpoint stays the resume point.
+    const stop = new AbortController();
+    const onSigint = () => {
+      progress.break();
+      console.log('critdamp: stopping after the current step (Ctrl-C again to quit at once)');
+      process.removeListener('SIGINT', onSigint);
+      stop.abort(new DOMException('training stopped by Ctrl-C', 'AbortError'));
+    };
+    process.on('SIGINT', onSigint);
+    let result;
+    try {
+      result = await trainer.fit({ signal: stop.signal });
+    } catch (err) {
+      if (!stop.signal.aborted || err !== stop.signal.reason) throw err;
+      console.log(`critdamp: stopped at step ${trainer.stepsTaken} (epoch ${trainer.epoch + 1}); the last checkpoint is ` +
+        `${trainer.lastCheckpoint ?? 'none yet'}${trainer.lastCheckpoint ? `; continue with: critdamp train --resume --out ${run.out}` : ''}`);
+      return 130;
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+    }
     const summary = trainer.schedule.summary();
     if (result) {
       console.log(`\ntest accuracy ${(100 * result.accuracy).toFixed(2)}% (${result.n - result.misclassified.length}/${result.n}) after ${trainer.epoch} epochs`);
@@ -180,6 +200,7 @@ async function train(v: Values): Promise<void> {
     }
     console.log(`log: ${logPath}`);
     console.log(`checkpoint: ${trainer.lastCheckpoint ?? 'none'}`);
+    return 0;
   } finally {
     trainer.destroy();
     engine.destroy();
@@ -225,13 +246,13 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    if (command === 'train') await train(values);
-    else if (command === 'eval') await evalCommand(values);
-    else {
-      console.error(`critdamp: unknown command '${command}' (train, eval)`);
-      return 2;
+    if (command === 'train') return await train(values);
+    if (command === 'eval') {
+      await evalCommand(values);
+      return 0;
     }
-    return 0;
+    console.error(`critdamp: unknown command '${command}' (train, eval, bench)`);
+    return 2;
   } catch (e) {
     console.error(`\ncritdamp ${command}: ${(e as Error).message}`);
     return 1;

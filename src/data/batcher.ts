@@ -1,6 +1,7 @@
 /**
  * GpuBatcher: batches for training and evaluation made on the GPU (shaders/batch.wgsl). The
- * dataset's uint8 pixels go to the GPU once, four to a u32, with the labels as u32; each epoch's
+ * dataset's uint8 pixels go to the GPU once per engine, shared by every batcher over the same
+ * Dataset (src/data/resident.ts), four to a u32, with the labels as u32; each epoch's
  * order is one upload; each batch is one dispatch that gathers, crops, flips and normalises, with
  * its augmentation drawn on the GPU from a counter-based hash of (seed, epoch, position), so a
  * step costs no CPU work and no upload, and the same seed gives the same batches on any machine.
@@ -15,10 +16,10 @@
  */
 import type { Engine } from '../gpu/engine';
 import type { Graph } from '../autograd/graph';
-import { STORAGE_USAGE } from '../gpu/pool';
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { Rng } from '../util/rng';
 import type { Dataset } from './dataset';
+import { acquireResident, releaseResident } from './resident';
 import { BATCH } from '../../shaders/kernels';
 
 export interface AugmentOptions {
@@ -136,10 +137,8 @@ export class GpuBatcher {
     this.resident = words * 4 <= Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize)
       && words * 4 + n * 4 <= budget;
     if (this.resident) {
-      this.images = this.residentTensor(words, 'batcher.images');
-      engine.upload(this.images, packBytes(dataset.images, words));
-      this.labels = this.residentTensor(n, 'batcher.labels');
-      engine.upload(this.labels, Uint32Array.from(dataset.labels));
+      // One copy per engine and dataset, shared with every other batcher over it (resident.ts).
+      ({ images: this.images, labels: this.labels } = acquireResident(engine, dataset));
       this.orderT = engine.empty([n], 'u32');
       engine.upload(this.orderT, this.order);
     } else {
@@ -229,40 +228,11 @@ export class GpuBatcher {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const t of [this.norm, this.orderT, this.stageImagesT, this.stageLabelsT, this.identityT]) t?.dispose();
-    // The resident buffers were made outside the pool (exact size), so they are destroyed here,
-    // after the work that may still read them has been submitted.
-    this.engine.flush();
-    for (const t of [this.images, this.labels]) {
-      if (!t) continue;
-      t.dispose();
-      t.buffer.destroy();
-    }
+    if (this.images) releaseResident(this.engine, this.dataset);
     this.images = this.labels = null;
   }
 
   private alive(): void {
     if (this.destroyed) throw new Error(`GpuBatcher(${this.dataset.name}) used after destroy()`);
   }
-
-  /**
-   * A storage buffer of exactly `words` u32 outside the pool: the pool rounds up by as much as 19%
-   * (30 MB on CIFAR-10) and would keep the dataset cached after destroy().
-   */
-  private residentTensor(words: number, name: string): Tensor {
-    const device = this.engine.device;
-    device.pushErrorScope('out-of-memory');
-    const buffer = device.createBuffer({ size: Math.max(4, words * 4), usage: STORAGE_USAGE, label: name });
-    void device.popErrorScope().then((err) => {
-      if (err) this.engine.fail(new Error(`critdamp: out of GPU memory keeping ${this.dataset.name} on the GPU (${words * 4} bytes); pass a smaller maxResidentBytes to stream it`));
-    });
-    return new Tensor(this.engine, [words], buffer, 0, 'u32', false, false, name);
-  }
-}
-
-/** The pixel bytes as little-endian u32 words, zero-padded to `words`; no copy when aligned. */
-function packBytes(bytes: Uint8Array, words: number): Uint32Array {
-  if (bytes.byteOffset % 4 === 0 && bytes.length === words * 4) return new Uint32Array(bytes.buffer, bytes.byteOffset, words);
-  const padded = new Uint8Array(words * 4);
-  padded.set(bytes);
-  return new Uint32Array(padded.buffer);
 }

@@ -1,106 +1,62 @@
 /**
- * The training loop: epochs of steps (batch on the GPU → forward → loss → backward → one optimizer
- * dispatch with α(t), μ(t) from the schedule), evaluation after each epoch, a log record per epoch
- * and per logged step, and a checkpoint per epoch. Browser-safe: files, terminals and clocks reach
- * it through TrainerHooks (the CLI supplies Node's).
+ * The training loop, in parts others compose: `step(g, batch)` is one training step (forward →
+ * loss → backward → one optimizer dispatch with α(t), μ(t) taken from the schedule, which it
+ * advances); `evaluate()` scores the model on the test set; `fit()` runs epochs of steps with
+ * evaluation, a log record per epoch and per logged step, and a checkpoint per epoch. The Trainer
+ * takes an existing model and optimizer (a loaded checkpoint can be fine-tuned); `Trainer.create`
+ * builds both from a TrainConfig. Browser-safe: files, terminals and clocks reach it through
+ * TrainerHooks (the CLI supplies Node's).
  *
  * No CPU–GPU round trip per step: each step's loss is copied into a GPU array, read back every
  * `logEvery` steps (which also bounds the queue). A NaN or Inf loss stops training with an error
  * naming the step; the last checkpoint, written only after a finite epoch, is never touched.
+ * `fit({ signal })` stops at the next step boundary when the signal aborts and rejects with the
+ * signal's reason (an AbortError, as fetch does); the trainer stays consistent, so a later fit()
+ * continues from that step, and nothing partial is checkpointed.
  */
 import type { Engine } from '../gpu/engine';
+import type { Tensor } from '../tensor';
 import { channelStats, type DatasetSplit } from '../data/dataset';
-import { GpuBatcher } from '../data/batcher';
-import { ResNet18, type ResNetConfig } from '../nn/resnet';
-import { Optimizer, type OptimizerOptions } from '../optim/optimizer';
+import { GpuBatcher, type Batch } from '../data/batcher';
+import { acquireResident, releaseResident } from '../data/resident';
+import { ResNet18 } from '../nn/resnet';
+import { Optimizer } from '../optim/optimizer';
 import { crossEntropy } from '../ops';
-import { TrainingSchedule, type LrConfig, type MomentumConfig, type ScheduleState, type ScheduleConfig, type Regime } from '../schedule';
-import { evaluate, type EvalResult } from './evaluate';
 import { Graph } from '../autograd/graph';
+import { TrainingSchedule, type ScheduleConfig, type SchedulePoint } from '../schedule';
+import { evaluate, type EvalResult } from './evaluate';
+import type { TrainConfig, TrainerHooks, TrainerState } from './types';
 
-export interface TrainConfig {
-  epochs: number;
-  batchSize: number;
-  seed: number;
-  model: ResNetConfig;
-  optimizer: OptimizerOptions;
-  lr: LrConfig;
-  momentum: MomentumConfig;
-  /** Random crop padding (0 = none) and horizontal flips, for training batches. */
-  augment: { crop: number; flip: boolean } | null;
-  labelSmoothing: number;
-  /** Read losses back (and log a step record) every this many steps. */
-  logEvery: number;
-  evalBatchSize: number;
-  /** Per-channel normalisation; computed from the training set when absent. */
-  mean?: number[];
-  std?: number[];
-}
-
-export interface StepRecord {
-  type: 'step';
-  epoch: number;
-  step: number;
-  lr: number;
-  mu: number;
-  muc: number;
-  regime: Regime;
-  loss: number;
-  images_per_s: number;
-  wall_s: number;
-}
-
-export interface EpochRecord {
-  type: 'epoch';
-  epoch: number;
-  step: number;
-  lr: number;
-  mu: number;
-  muc: number;
-  regime: Regime;
-  train_loss: number;
-  test_loss: number;
-  accuracy: number;
-  per_class_accuracy: number[];
-  confusion: number[][];
-  misclassified: number[];
-  images_per_s: number;
-  wall_s: number;
-}
-
-export interface TrainerState {
-  /** Epochs completed. */
-  epoch: number;
-  step: number;
-  schedule: ScheduleState;
-  seed: number;
-  wallSeconds: number;
-  config: TrainConfig;
-  /** The normalisation the run used (evaluation must use the same). */
-  mean: number[];
-  std: number[];
-  [key: string]: unknown;
-}
-
-export interface TrainerHooks {
-  log?(record: StepRecord | EpochRecord): void | Promise<void>;
-  /** Progress within an epoch (for a progress bar). */
-  progress?(p: { epoch: number; epochs: number; batch: number; batches: number; loss: number | null; lr: number; mu: number; elapsed: number }): void;
-  /** Persist a checkpoint after an epoch; returns where it went. */
-  checkpoint?(state: TrainerState, trainer: Trainer): Promise<string>;
-  now?(): number;
-}
+export * from './types';
 
 export class NonFiniteLossError extends Error {
   override name = 'NonFiniteLossError';
 }
 
+/** What a Trainer works on: a model and its optimizer (the caller's), the data and the run's settings. */
+export interface TrainerParts {
+  model: ResNet18;
+  optimizer: Optimizer;
+  data: DatasetSplit;
+  config: TrainConfig;
+  hooks?: TrainerHooks;
+}
+
+export interface FitOptions {
+  /** Stop after this many epochs are complete (default: the config's epochs). */
+  untilEpoch?: number;
+  /** Aborting stops training at the next step boundary; fit() then rejects with signal.reason. */
+  signal?: AbortSignal;
+}
+
 export class Trainer {
   readonly model: ResNet18;
   readonly optimizer: Optimizer;
+  readonly data: DatasetSplit;
+  readonly config: TrainConfig;
   schedule: TrainingSchedule;
-  private scheduleConfig: ScheduleConfig;
   readonly stepsPerEpoch: number;
+  /** Per-channel normalisation of the inputs (evaluation uses the same). */
   readonly mean: number[];
   readonly std: number[];
   /** Epochs completed (the next epoch to run). */
@@ -108,109 +64,184 @@ export class Trainer {
   lastEval: EvalResult | null = null;
   lastCheckpoint: string | null = null;
   private wallSeconds = 0;
+  private readonly scheduleConfig: ScheduleConfig;
+  private readonly hooks: TrainerHooks;
+  /** Whether destroy() frees the model and optimizer (made by Trainer.create). */
+  private owns = false;
+  private batcher: GpuBatcher | null = null;
+  /** Each step's loss of the current epoch, on the GPU; read every logEvery steps. */
+  private losses: Tensor | null = null;
+  private epochLoss = { sum: 0, read: 0 };
+  private destroyed = false;
 
-  constructor(readonly engine: Engine, readonly data: DatasetSplit, readonly config: TrainConfig, private hooks: TrainerHooks = {}) {
+  constructor(readonly engine: Engine, parts: TrainerParts) {
+    const { model, optimizer, data, config } = parts;
     const { train } = data;
+    if (optimizer.store !== model.store) throw new Error("train: the optimizer was made for another model's parameters");
     if (config.batchSize < 1 || config.batchSize > train.n) throw new RangeError(`train: batch size ${config.batchSize} must be between 1 and the ${train.n} training samples`);
-    if (train.c !== config.model.inChannels) throw new RangeError(`train: the data has ${train.c} channels but the model expects ${config.model.inChannels}`);
-    if (train.classes.length > config.model.numClasses) throw new RangeError(`train: ${train.classes.length} classes but the model has ${config.model.numClasses} outputs`);
+    if (train.c !== model.config.inChannels) throw new RangeError(`train: the data has ${train.c} channels but the model expects ${model.config.inChannels}`);
+    if (train.classes.length > model.config.numClasses) throw new RangeError(`train: ${train.classes.length} classes but the model has ${model.config.numClasses} outputs`);
+    this.model = model;
+    this.optimizer = optimizer;
+    this.data = data;
+    // The saved config describes the model actually trained.
+    this.config = { ...config, model: model.config, optimizer: { ...config.optimizer, kind: optimizer.kind } };
+    this.hooks = parts.hooks ?? {};
     const stats = config.mean && config.std ? { mean: config.mean, std: config.std } : channelStats(train);
     this.mean = stats.mean;
     this.std = stats.std;
     this.stepsPerEpoch = Math.floor(train.n / config.batchSize);
     this.scheduleConfig = { epochs: config.epochs, stepsPerEpoch: this.stepsPerEpoch, lr: config.lr, momentum: config.momentum };
     this.schedule = new TrainingSchedule(this.scheduleConfig);
-    this.model = new ResNet18(engine, config.model, config.seed);
-    this.optimizer = new Optimizer(this.model.store, config.optimizer);
+    // Both splits stay on the GPU for the trainer's life: every epoch and evaluation shares them.
+    acquireResident(engine, data.train);
+    acquireResident(engine, data.test);
   }
 
-  get step(): number {
-    return this.epoch * this.stepsPerEpoch;
+  /** A trainer with a new model (seeded from config.seed) and optimizer, freed by destroy(). */
+  static create(engine: Engine, data: DatasetSplit, config: TrainConfig, hooks: TrainerHooks = {}): Trainer {
+    const model = new ResNet18(engine, config.model, config.seed);
+    const optimizer = new Optimizer(model.store, config.optimizer);
+    const t = new Trainer(engine, { model, optimizer, data, config, hooks });
+    t.owns = true;
+    return t;
+  }
+
+  /** Steps taken so far (the schedule's position). */
+  get stepsTaken(): number {
+    return this.schedule.position;
   }
 
   state(): TrainerState {
-    return { epoch: this.epoch, step: this.step, schedule: this.schedule.state(), seed: this.config.seed, wallSeconds: this.wallSeconds, config: this.config, mean: this.mean, std: this.std };
+    return { epoch: this.epoch, step: this.stepsTaken, schedule: this.schedule.state(), seed: this.config.seed, wallSeconds: this.wallSeconds,
+      config: this.config, mean: this.mean, std: this.std };
   }
 
-  /** Continues from a saved state (weights and optimizer are loaded by the caller). */
+  /** Continues from a state saved after an epoch (weights and optimizer are loaded by the caller). */
   restore(state: TrainerState): void {
-    this.schedule = TrainingSchedule.restore(this.scheduleConfig, state.schedule);
+    const schedule = TrainingSchedule.restore(this.scheduleConfig, state.schedule);
+    if (schedule.position !== state.epoch * this.stepsPerEpoch) {
+      throw new Error(`train: the saved schedule is at step ${schedule.position}, but ${state.epoch} epochs of ${this.stepsPerEpoch} steps were saved; ` +
+        'the state is from another run or was edited');
+    }
+    this.schedule = schedule;
     this.epoch = state.epoch;
     this.wallSeconds = state.wallSeconds;
+    this.epochLoss = { sum: 0, read: 0 };
+  }
+
+  /**
+   * One training step on a batch, recorded on g (which the caller disposes): zero the gradients,
+   * forward in training mode, cross-entropy, backward, one optimizer update with the schedule's
+   * next learning rate and momentum. Returns the loss (a GPU scalar on g) and the point used.
+   */
+  step(g: Graph, batch: Batch): { loss: Tensor; point: SchedulePoint } {
+    const point = this.schedule.next();
+    this.model.store.zeroGrad();
+    const logits = this.model.forward(g, batch.x, { training: true });
+    const loss = g.scope('loss', () => crossEntropy(g, logits, batch.labels, { labelSmoothing: this.config.labelSmoothing }));
+    g.backward(loss);
+    this.optimizer.step({ lr: point.lr, momentum: point.momentum });
+    return { loss, point };
+  }
+
+  /** Accuracy, loss, per-class accuracy, confusion and misclassified samples on the test set. */
+  evaluate(): Promise<EvalResult> {
+    return evaluate(this.engine, this.model, this.data.test, { batchSize: this.config.evalBatchSize, mean: this.mean, std: this.std });
   }
 
   private now(): number {
     return (this.hooks.now ?? (() => performance.now() / 1000))();
   }
 
-  /** Trains until `epochs` epochs are complete (or `untilEpoch`), evaluating after each. */
-  async fit(untilEpoch = this.config.epochs): Promise<EvalResult | null> {
+  /**
+   * Trains until `untilEpoch` epochs are complete (default: all), evaluating and checkpointing
+   * after each; continues from wherever the trainer is, mid-epoch included. Returns the last
+   * evaluation (null if no epoch completed).
+   */
+  async fit(opts: FitOptions | number = {}): Promise<EvalResult | null> {
+    const { untilEpoch = this.config.epochs, signal } = typeof opts === 'number' ? { untilEpoch: opts } : opts;
+    if (this.destroyed) throw new Error('train: this Trainer was destroyed');
+    signal?.throwIfAborted();
     const e = this.engine, cfg = this.config, spe = this.stepsPerEpoch;
-    const batcher = new GpuBatcher(e, this.data.train, { batchSize: cfg.batchSize, shuffle: true, augment: cfg.augment, mean: this.mean, std: this.std, seed: cfg.seed, dropLast: true });
-    const losses = e.empty([spe]);
-    try {
-      for (; this.epoch < Math.min(untilEpoch, cfg.epochs); ) {
-        const epoch = this.epoch;
-        const t0 = this.now();
-        batcher.startEpoch(epoch);
-        let read = 0, lossSum = 0, lastLoss: number | null = null, tLog = t0;
-        for (let i = 0; i < spe; i++) {
-          const step = epoch * spe + i;
-          const pt = this.schedule.at(step);
-          const g = new Graph(e);
-          try {
-            const { x, labels } = batcher.batch(i, g);
-            this.model.store.zeroGrad();
-            const loss = crossEntropy(g, this.model.forward(g, x, { training: true }), labels, { labelSmoothing: cfg.labelSmoothing });
-            g.backward(loss);
-            this.optimizer.step({ lr: pt.lr, momentum: pt.momentum });
-            e.commandEncoder().copyBufferToBuffer(loss.buffer, loss.offset, losses.buffer, losses.offset + i * 4, 4);
-          } finally {
-            g.dispose();
-          }
-          if ((i + 1) % cfg.logEvery === 0 || i === spe - 1) {
-            // Reading the losses is the step's only sync point.
-            const all = await losses.read();
-            for (let j = read; j <= i; j++) {
-              if (!Number.isFinite(all[j])) {
-                const where = this.lastCheckpoint ? `the last good checkpoint, ${this.lastCheckpoint}, is untouched` : 'no checkpoint was written yet';
-                throw new NonFiniteLossError(`train: the loss is ${all[j]} at step ${epoch * spe + j} (epoch ${epoch}, batch ${j}); ${where}. ` +
-                  'Lower the learning rate, or check the data.');
-              }
-              lossSum += all[j];
-            }
-            const tNow = this.now();
-            lastLoss = all[i];
-            const imagesPerS = ((i + 1 - read) * cfg.batchSize) / Math.max(1e-9, tNow - tLog);
-            read = i + 1;
-            tLog = tNow;
-            await this.hooks.log?.({ type: 'step', epoch, step: step + 1, lr: pt.lr, mu: pt.momentum, muc: pt.muCritical, regime: pt.regime,
-              loss: lastLoss, images_per_s: imagesPerS, wall_s: this.wallSeconds + tNow - t0 });
-          }
-          this.hooks.progress?.({ epoch, epochs: cfg.epochs, batch: i + 1, batches: spe, loss: lastLoss, lr: pt.lr, mu: pt.momentum, elapsed: this.wallSeconds + this.now() - t0 });
+    this.batcher ??= new GpuBatcher(e, this.data.train, { batchSize: cfg.batchSize, shuffle: true, augment: cfg.augment, mean: this.mean, std: this.std, seed: cfg.seed, dropLast: true });
+    this.losses ??= e.empty([spe]);
+    const batcher = this.batcher, losses = this.losses;
+    for (; this.epoch < Math.min(untilEpoch, cfg.epochs); ) {
+      const epoch = this.epoch, t0 = this.now();
+      batcher.startEpoch(epoch);
+      let tLog = t0, lastLoss: number | null = null;
+      for (let i = this.stepsTaken - epoch * spe; i < spe; i++) {
+        if (signal?.aborted) {
+          this.wallSeconds += this.now() - t0;
+          await e.sync();
+          throw signal.reason;
         }
-        const trainSeconds = this.now() - t0;
-        const result = await evaluate(e, this.model, this.data.test, { batchSize: cfg.evalBatchSize, mean: this.mean, std: this.std });
-        this.lastEval = result;
-        this.schedule.reportAccuracy(epoch, result.accuracy);
-        this.wallSeconds += this.now() - t0;
-        this.epoch = epoch + 1;
-        const pt = this.schedule.at(this.epoch * spe - 1);
-        const regime = this.schedule.summary().perEpoch[epoch] ?? pt.regime;
-        await this.hooks.log?.({ type: 'epoch', epoch, step: this.epoch * spe, lr: pt.lr, mu: pt.momentum, muc: pt.muCritical, regime,
-          train_loss: lossSum / spe, test_loss: result.loss, accuracy: result.accuracy, per_class_accuracy: result.perClassAccuracy,
-          confusion: result.confusion, misclassified: result.misclassified, images_per_s: (spe * cfg.batchSize) / trainSeconds, wall_s: this.wallSeconds });
-        if (this.hooks.checkpoint) this.lastCheckpoint = await this.hooks.checkpoint(this.state(), this);
+        const g = new Graph(e);
+        let pt: SchedulePoint;
+        try {
+          const { loss, point } = this.step(g, batcher.batch(i, g));
+          pt = point;
+          e.commandEncoder().copyBufferToBuffer(loss.buffer, loss.offset, losses.buffer, losses.offset + i * 4, 4);
+        } finally {
+          g.dispose();
+        }
+        if ((i + 1) % cfg.logEvery === 0 || i === spe - 1) {
+          // Reading the losses is the step's only sync point.
+          const all = await losses.read();
+          const from = this.epochLoss.read;
+          for (let j = from; j <= i; j++) {
+            if (!Number.isFinite(all[j])) {
+              const where = this.lastCheckpoint ? `the last good checkpoint, ${this.lastCheckpoint}, is untouched` : 'no checkpoint was written yet';
+              throw new NonFiniteLossError(`train: the loss is ${all[j]} at step ${epoch * spe + j} (epoch ${epoch}, batch ${j}); ${where}. ` +
+                'Lower the learning rate, or check the data.');
+            }
+            this.epochLoss.sum += all[j];
+          }
+          const tNow = this.now();
+          lastLoss = all[i];
+          this.epochLoss.read = i + 1;
+          await this.hooks.log?.({ type: 'step', epoch, step: epoch * spe + i + 1, lr: pt.lr, mu: pt.momentum, muc: pt.muCritical, regime: pt.regime,
+            loss: lastLoss, images_per_s: ((i + 1 - from) * cfg.batchSize) / Math.max(1e-9, tNow - tLog), wall_s: this.wallSeconds + tNow - t0 });
+          tLog = tNow;
+        }
+        this.hooks.progress?.({ epoch, epochs: cfg.epochs, batch: i + 1, batches: spe, loss: lastLoss, lr: pt.lr, mu: pt.momentum, elapsed: this.wallSeconds + this.now() - t0 });
       }
-    } finally {
-      losses.dispose();
-      batcher.destroy();
+      await this.finishEpoch(epoch, t0);
     }
     return this.lastEval;
   }
 
+  /** Evaluates, reports the accuracy to the schedule, logs the epoch and checkpoints. */
+  private async finishEpoch(epoch: number, t0: number): Promise<void> {
+    const cfg = this.config, spe = this.stepsPerEpoch;
+    const trainSeconds = this.now() - t0;
+    const result = await this.evaluate();
+    this.lastEval = result;
+    this.schedule.reportAccuracy(epoch, result.accuracy);
+    this.wallSeconds += this.now() - t0;
+    this.epoch = epoch + 1;
+    const trainLoss = this.epochLoss.sum / spe;
+    this.epochLoss = { sum: 0, read: 0 };
+    const pt = this.schedule.at(this.epoch * spe - 1);
+    const regime = this.schedule.summary().perEpoch[epoch] ?? pt.regime;
+    await this.hooks.log?.({ type: 'epoch', epoch, step: this.epoch * spe, lr: pt.lr, mu: pt.momentum, muc: pt.muCritical, regime,
+      train_loss: trainLoss, test_loss: result.loss, accuracy: result.accuracy, per_class_accuracy: result.perClassAccuracy,
+      confusion: result.confusion, misclassified: result.misclassified, images_per_s: (spe * cfg.batchSize) / trainSeconds, wall_s: this.wallSeconds });
+    if (this.hooks.checkpoint) this.lastCheckpoint = await this.hooks.checkpoint(this.state(), this);
+  }
+
+  /** Frees the trainer's GPU memory (and the model and optimizer when Trainer.create made them). */
   destroy(): void {
-    this.optimizer.destroy();
-    this.model.store.destroy();
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.batcher?.destroy();
+    this.losses?.dispose();
+    releaseResident(this.engine, this.data.train);
+    releaseResident(this.engine, this.data.test);
+    if (this.owns) {
+      this.optimizer.destroy();
+      this.model.destroy();
+    }
   }
 }

@@ -8,7 +8,10 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireEngine } from '../engine';
+import { skip } from '../skip';
 import { Trainer, NonFiniteLossError, type TrainConfig } from '../../src/train/trainer';
+import { ResNet18 } from '../../src/nn/resnet';
+import { Optimizer } from '../../src/optim/optimizer';
 import { saveCheckpoint, loadCheckpoint } from '../../src/io/checkpoint.node';
 import { loadDataset } from '../../src/data/load.node';
 import { subset, type Dataset, type DatasetSplit } from '../../src/data/dataset';
@@ -40,21 +43,25 @@ test('resume: 2 epochs straight == 1 epoch + checkpoint + resume + 1 epoch, bit 
   const data: DatasetSplit = { train: blobs(96, 1), test: blobs(32, 2) };
   const dir = await mkdtemp(join(tmpdir(), 'critdamp-resume-'));
   try {
-    const straight = new Trainer(e, data, tiny());
+    const straight = Trainer.create(e, data, tiny());
     await straight.fit();
     const a = await straight.model.store.read();
     const aOpt = await straight.optimizer.saveState();
     straight.destroy();
 
-    const first = new Trainer(e, data, tiny(), { checkpoint: (s, t) => saveCheckpoint(dir, t.model.store, t.optimizer, s) });
+    const first = Trainer.create(e, data, tiny(), { checkpoint: (s, t) => saveCheckpoint(dir, t.model.store, t.optimizer, s) });
     await first.fit(1);
     const state = first.state();
+    assert.is(state.step, first.stepsPerEpoch, 'the saved state says how many steps were taken');
+    assert.is(state.schedule.step, first.stepsPerEpoch, "the schedule's saved position advanced with training");
     first.destroy();
 
-    const second = new Trainer(e, data, tiny());
+    const second = Trainer.create(e, data, tiny());
     const saved = await loadCheckpoint(join(dir, 'checkpoints', 'epoch-0001'), second.model.store, second.optimizer);
     assert.is(saved.epoch, 1);
     second.restore(JSON.parse(JSON.stringify(state)));
+    assert.equal(second.schedule.at(second.stepsTaken), straight.schedule.at(state.step), 'the resumed schedule gives the same α and μ next');
+    assert.is(second.stepsTaken, state.step);
     await second.fit();
     const b = await second.model.store.read();
     const bOpt = await second.optimizer.saveState();
@@ -64,7 +71,7 @@ test('resume: 2 epochs straight == 1 epoch + checkpoint + resume + 1 epoch, bit 
     assert.equal(Array.from(bOpt.buffers[0]), Array.from(aOpt.buffers[0]), 'momentum buffers differ');
     assert.equal(bOpt.meta, aOpt.meta);
     // And training moved the weights at all.
-    const init = new Trainer(e, data, tiny());
+    const init = Trainer.create(e, data, tiny());
     const w0 = (await init.model.store.read()).get('conv1.weight')!.data;
     init.destroy();
     assert.not.equal(Array.from(w0), Array.from(a.get('conv1.weight')!.data));
@@ -79,7 +86,7 @@ test('non-finite guard: a NaN loss stops training, names the step, leaves the la
   const dir = await mkdtemp(join(tmpdir(), 'critdamp-nan-'));
   try {
     // From epoch 1 the learning rate jumps to 1e29: the weights overflow within a few steps.
-    const t = new Trainer(e, data, tiny({ epochs: 3, lr: { kind: 'step', lr: 0.05, milestones: [1], gamma: 2e30 }, momentum: { kind: 'constant', mu: 0.5 } }),
+    const t = Trainer.create(e, data, tiny({ epochs: 3, lr: { kind: 'step', lr: 0.05, milestones: [1], gamma: 2e30 }, momentum: { kind: 'constant', mu: 0.5 } }),
       { checkpoint: (s, tr) => saveCheckpoint(dir, tr.model.store, tr.optimizer, s) });
     const ckpt = join(dir, 'checkpoints', 'epoch-0001', 'model.safetensors');
     let err: Error | null = null;
@@ -104,19 +111,99 @@ test('non-finite guard: a NaN loss stops training, names the step, leaves the la
   }
 });
 
+test('abort: fit stops at a step boundary, rejects with the reason, and a later fit continues bit for bit', async () => {
+  const e = await requireEngine();
+  const data: DatasetSplit = { train: blobs(96, 6), test: blobs(32, 7) };
+  const straight = Trainer.create(e, data, tiny());
+  await straight.fit();
+  const want = await straight.model.store.read();
+  straight.destroy();
+
+  const stop = new AbortController();
+  const logged: number[] = [];
+  const t = Trainer.create(e, data, tiny(), {
+    progress: (p) => { if (p.epoch === 0 && p.batch === 3) stop.abort(new Error('stop here')); },
+    log: (r) => { if (r.type === 'epoch') logged.push(r.epoch); },
+  });
+  let err: unknown = null;
+  try {
+    await t.fit({ signal: stop.signal });
+  } catch (x) {
+    err = x;
+  }
+  assert.is((err as Error)?.message, 'stop here', 'fit rejects with the signal\'s reason');
+  assert.is(t.stepsTaken, 3, 'stopped after the step that was running');
+  assert.is(t.epoch, 0);
+  assert.equal(logged, [], 'no epoch was logged or checkpointed');
+  await t.fit();
+  assert.is(t.stepsTaken, 2 * t.stepsPerEpoch);
+  const got = await t.model.store.read();
+  for (const [name, v] of want) assert.equal(Array.from(got.get(name)!.data), Array.from(v.data), `${name} after stop and continue`);
+  // An already aborted signal does nothing at all.
+  const before = t.stepsTaken;
+  await t.fit({ signal: AbortSignal.abort() }).then(() => assert.unreachable('should reject'), () => {});
+  assert.is(t.stepsTaken, before);
+  t.destroy();
+});
+
+test("fine-tuning: a Trainer over a loaded model and a fresh optimizer trains it in place; destroy() leaves the caller's model alone", async () => {
+  const e = await requireEngine();
+  const data: DatasetSplit = { train: blobs(64, 8), test: blobs(32, 9) };
+  const dir = await mkdtemp(join(tmpdir(), 'critdamp-finetune-'));
+  try {
+    const base = Trainer.create(e, data, tiny({ epochs: 1 }), { checkpoint: (s, t) => saveCheckpoint(dir, t.model.store, t.optimizer, s) });
+    await base.fit();
+    base.destroy();
+    const model = new ResNet18(e, tiny().model, 99);
+    await loadCheckpoint(join(dir, 'checkpoints', 'epoch-0001'), model.store, null);
+    const loaded = await model.store.read();
+    const optimizer = new Optimizer(model.store, { kind: 'sgd' });
+    const t = new Trainer(e, { model, optimizer, data, config: tiny({ epochs: 1, lr: { kind: 'constant', lr: 0.01 } }) });
+    assert.is(t.model, model);
+    const r = await t.fit();
+    assert.ok(r && r.n === 32);
+    t.destroy();
+    const after = await model.store.read();
+    assert.not.equal(Array.from(after.get('fc.weight')!.data), Array.from(loaded.get('fc.weight')!.data), 'the loaded weights trained');
+    assert.throws(() => new Trainer(e, { model, optimizer: new Optimizer(new ResNet18(e, tiny().model, 1).store, { kind: 'sgd' }), data, config: tiny() }),
+      /optimizer was made for another model/);
+    optimizer.destroy();
+    model.destroy();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('datasets are uploaded once per trainer: two epochs with two evaluations upload the pixels once', async () => {
+  const e = await requireEngine();
+  const data: DatasetSplit = { train: blobs(64, 10), test: blobs(32, 11) };
+  const upload = e.upload;
+  let pixelUploads = 0;
+  e.upload = function (t, values) {
+    if (t.name.endsWith('.images')) pixelUploads++;
+    return upload.call(this, t, values);
+  };
+  try {
+    const t = Trainer.create(e, data, tiny());
+    await t.fit();
+    await t.evaluate();
+    t.destroy();
+  } finally {
+    e.upload = upload;
+  }
+  assert.is(pixelUploads, 2, 'one upload of the training images and one of the test images');
+});
+
 const FASHION = '/usr/share/datasets/fashion-mnist';
 test('training: ResNet-18 width 1/16 learns a Fashion-MNIST subset (accuracy ≥ 60%, chance 10%)', async () => {
-  if (!existsSync(FASHION)) {
-    console.log(`\n  !!! SKIPPED: Fashion-MNIST is not installed at ${FASHION} (apt-get install dataset-fashion-mnist)`);
-    return;
-  }
+  if (!existsSync(FASHION)) return skip(`Fashion-MNIST is not installed at ${FASHION} (apt-get install dataset-fashion-mnist)`);
   const e = await requireEngine();
   const full = await loadDataset('fashion-mnist');
   const data = { train: subset(full.train, 2000, 1), test: subset(full.test, 500, 2) };
   // Why 60%: chance is 10%, and a network whose gradients were wrong (sign, scale or a missing
   // path) stays near chance or diverges. A linear classifier on raw pixels reaches ~80% on the full
   // set; 2,000 images and 3 epochs of a 1/16-width ResNet reach ~70–75% here, leaving a margin.
-  const t = new Trainer(e, data, tiny({ epochs: 3, batchSize: 50, model: { numClasses: 10, inChannels: 1, stem: 'cifar', width: 1 / 16 },
+  const t = Trainer.create(e, data, tiny({ epochs: 3, batchSize: 50, model: { numClasses: 10, inChannels: 1, stem: 'cifar', width: 1 / 16 },
     lr: { kind: 'cosine', lr: 0.1 }, augment: null, logEvery: 10 }));
   const r = await t.fit();
   t.destroy();

@@ -1,0 +1,82 @@
+/**
+ * The shapes a training run is described and reported in: its config (also saved in every
+ * checkpoint's state.json), the JSONL log records, the resumable state, and the hooks through
+ * which a host (the CLI, a web page) persists and shows a run.
+ */
+import type { ResNetConfig } from '../nn/resnet';
+import type { OptimizerOptions } from '../optim/optimizer';
+import type { LrConfig, MomentumConfig, Regime, ScheduleState } from '../schedule';
+import type { Trainer } from './trainer';
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  model: ResNetConfig;
+  optimizer: OptimizerOptions;
+  lr: LrConfig;
+  momentum: MomentumConfig;
+  /** Random crop padding (0 = none) and horizontal flips, for training batches. */
+  augment: { crop: number; flip: boolean } | null;
+  labelSmoothing: number;
+  /** Read losses back (and log a step record) every this many steps. */
+  logEvery: number;
+  evalBatchSize: number;
+  /** Per-channel normalisation; computed from the training set when absent. */
+  mean?: number[];
+  std?: number[];
+}
+
+export interface StepRecord {
+  type: 'step';
+  epoch: number;
+  step: number;
+  lr: number;
+  mu: number;
+  muc: number;
+  regime: Regime;
+  loss: number;
+  images_per_s: number;
+  wall_s: number;
+}
+
+export interface EpochRecord {
+  type: 'epoch';
+  epoch: number;
+  step: number;
+  lr: number;
+  mu: number;
+  muc: number;
+  regime: Regime;
+  train_loss: number;
+  test_loss: number;
+  accuracy: number;
+  per_class_accuracy: number[];
+  confusion: number[][];
+  misclassified: number[];
+  images_per_s: number;
+  wall_s: number;
+}
+
+export interface TrainerState {
+  /** Epochs completed. */
+  epoch: number;
+  step: number;
+  schedule: ScheduleState;
+  seed: number;
+  wallSeconds: number;
+  config: TrainConfig;
+  /** The normalisation the run used (evaluation must use the same). */
+  mean: number[];
+  std: number[];
+  [key: string]: unknown;
+}
+
+export interface TrainerHooks {
+  log?(record: StepRecord | EpochRecord): void | Promise<void>;
+  /** Progress within an epoch (for a progress bar). */
+  progress?(p: { epoch: number; epochs: number; batch: number; batches: number; loss: number | null; lr: number; mu: number; elapsed: number }): void;
+  /** Persist a checkpoint after an epoch; returns where it went. */
+  checkpoint?(state: TrainerState, trainer: Trainer): Promise<string>;
+  now?(): number;
+}
