@@ -1,0 +1,71 @@
+// `critdamp train` end to end on a small MNIST-format data set written here: Ctrl-C (SIGINT) stops
+// at a step boundary with exit code 130 and says how to resume; `--resume` continues from the
+// last epoch checkpoint, and the log holds each epoch once.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { idxBytes, idxImages, tempDir } from '../data/helpers';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+function writeMnist(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const labels = (n: number) => idxBytes(0x801, [n], Array.from({ length: n }, (_, i) => i % 10));
+  writeFileSync(join(dir, 'train-images-idx3-ubyte'), idxImages(1, 64, 8, 8));
+  writeFileSync(join(dir, 'train-labels-idx1-ubyte'), labels(64));
+  writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idxImages(2, 32, 8, 8));
+  writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), labels(32));
+}
+
+interface Run { code: number | null; out: string }
+
+/** Runs the CLI; `onLine` may return true to send SIGINT. */
+function cli(args: string[], onLine: (line: string) => boolean = () => false): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [join(root, 'tools', 'critdamp.mjs'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', sent = false;
+    const take = (chunk: Buffer) => {
+      out += chunk.toString();
+      for (const line of chunk.toString().split('\n')) {
+        if (!sent && onLine(line)) {
+          sent = true;
+          p.kill('SIGINT');
+        }
+      }
+    };
+    p.stdout.on('data', take);
+    p.stderr.on('data', take);
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+test('cli train: Ctrl-C stops at a step boundary (exit 130), --resume continues from the last epoch', async () => {
+  const t = tempDir('cli-train');
+  try {
+    const data = join(t.dir, 'data'), out = join(t.dir, 'run');
+    writeMnist(data);
+    const args = ['train', '--data', 'mnist', '--data-dir', data, '--width', '1/16', '--epochs', '3', '--batch-size', '16',
+      '--augment', 'none', '--log-every', '1', '--out', out];
+    const first = await cli(args, (line) => line.startsWith('epoch 1:'));
+    assert.is(first.code, 130, first.out);
+    assert.match(first.out, /stopped at step \d+ \(epoch 2\); the last checkpoint is .*epoch-0001; continue with: critdamp train --resume/);
+    const state = JSON.parse(readFileSync(join(out, 'checkpoints', 'epoch-0001', 'state.json'), 'utf8'));
+    assert.is(state.step, 4);
+    assert.is(state.schedule.step, 4, 'the checkpoint saves the schedule position');
+
+    const second = await cli([...args, '--resume']);
+    assert.is(second.code, 0, second.out);
+    assert.match(second.out, /resumed from .*epoch-0001 after epoch 1/);
+    assert.match(second.out, /test accuracy [\d.]+% \(\d+\/32\) after 3 epochs/);
+    const epochs = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'epoch');
+    assert.equal(epochs.map((r) => r.epoch), [0, 1, 2], 'each epoch logged once');
+  } finally {
+    t.cleanup();
+  }
+});
+
+test.run();
