@@ -17,3 +17,4 @@ export { encodeWeights, decodeWeights } from './io/weights';
 export { Trainer, NonFiniteLossError, type TrainConfig, type TrainerHooks, type TrainerState, type StepRecord, type EpochRecord } from './train/trainer';
 export { evaluate, type EvalResult } from './train/evaluate';
 export { Rng } from './util/rng';
+export { Profiler, Profile, parseLabel, groupOf, type ProfileEntry, type ProfileRow, type ProfileMethod } from './gpu/profile';

@@ -149,14 +149,11 @@ export class Graph {
     if (!this.records.some((r) => r.output === output)) {
       throw new Error('backward: this output was not recorded by this graph (made under noGrad, by another graph, or from inputs that need no gradient)');
     }
+    if (dy && dy.size !== output.size) throw new Error(`backward: seed gradient has ${dy.size} values for an output of ${output.size}`);
+    if (!dy && output.size !== 1) throw new Error(`backward: the loss must be a scalar, got shape [${output.shape.join(', ')}]; pass a seed gradient for other outputs`);
     const { grad } = this.gradTarget(output);
-    if (dy) {
-      if (dy.size !== output.size) throw new Error(`backward: seed gradient has ${dy.size} values for an output of ${output.size}`);
-      this.engine.copy(dy, grad);
-    } else {
-      if (output.size !== 1) throw new Error(`backward: the loss must be a scalar, got shape [${output.shape.join(', ')}]; pass a seed gradient for other outputs`);
-      this.engine.fill(grad, 1);
-    }
+    if (dy) this.engine.copy(dy, grad);
+    else this.engine.labelled('backward:seed', () => this.engine.fill(grad, 1));
     for (let i = this.records.length - 1; i >= 0; i--) {
       const r = this.records[i];
       if (r.output.gradValid) r.backward();

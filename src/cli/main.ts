@@ -15,6 +15,7 @@ import { findCheckpoint, loadCheckpoint, saveCheckpoint } from '../io/checkpoint
 import { ResNet18 } from '../nn/resnet';
 import { Progress } from './progress';
 import { PRESETS, HELP } from './presets';
+import { benchCommand } from './bench';
 
 const OPTIONS = {
   preset: { type: 'string' },
@@ -230,6 +231,14 @@ async function evalCommand(v: Values): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'bench') {
+    try {
+      return await benchCommand(rest);
+    } catch (e) {
+      console.error(`critdamp bench: ${(e as Error).message}`);
+      return 1;
+    }
+  }
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     console.log(HELP);
     return command ? 0 : 1;

@@ -44,6 +44,7 @@ export const HELP = `critdamp — train ResNet-18 on WebGPU with critically damp
 Usage:
   critdamp train [options]       train (and evaluate after every epoch)
   critdamp eval --checkpoint DIR evaluate a checkpoint on its test set
+  critdamp bench [--profile]     time a training step here; --profile: time per layer and op (bench --help)
 
 Options (train):
   --preset NAME          ${Object.keys(PRESETS).join(' | ')} (default fashion-cpu)

@@ -212,14 +212,14 @@ export class GpuBatcher {
     const y = g.empty([b], 'u32');
     x.name = 'input';
     y.name = 'labels';
-    e.run(BATCH, 'gather', {
+    e.labelled('data:batch', () => e.run(BATCH, 'gather', {
       params: {
         total: b * this.stride, C: c, H: h, W: w, order_base: orderBase, pos_base: start,
         pad: this.pad, flip: this.flip ? 1 : 0, seed: this.seed, epoch: this.current,
       },
       bindings: { images: images!, labels: labels!, order: order!, norm: this.norm, out: x, labels_out: y },
       invocations: b * this.stride,
-    });
+    }));
     return { x, labels: y, indices };
   }
 

@@ -71,6 +71,17 @@ export class Engine {
   /** What is running now (`layer3.1.conv2:conv2d`), set by Graph.apply; the profiler reads it. */
   label = '';
   observer: DispatchObserver | null = null;
+
+  /** Runs fn with its dispatches labelled `label` (the profiler groups time by label). */
+  labelled<T>(label: string, fn: () => T): T {
+    const prev = this.label;
+    this.label = label;
+    try {
+      return fn();
+    } finally {
+      this.label = prev;
+    }
+  }
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private uniformBuffer: GPUBuffer;

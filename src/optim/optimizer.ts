@@ -145,8 +145,10 @@ export class Optimizer {
       lr: v.lr, mu: v.momentum, c: sgd ? o.dampening : o.beta2, eps: o.eps,
     };
     const buffers = { w, grad: g, buf: this.state[0], segs, groups };
-    if (sgd) e.run(OPTIMIZER, 'sgd_step', { params, bindings: buffers, invocations: n });
-    else e.run(OPTIMIZER, 'adam_step', { params, bindings: { ...buffers, v: this.state[1] }, invocations: n });
+    e.labelled(`optimizer:${this.kind}`, () => {
+      if (sgd) e.run(OPTIMIZER, 'sgd_step', { params, bindings: buffers, invocations: n });
+      else e.run(OPTIMIZER, 'adam_step', { params, bindings: { ...buffers, v: this.state[1] }, invocations: n });
+    });
     this.stepCount++;
   }
 

@@ -1,0 +1,110 @@
+/**
+ * `critdamp bench`: how fast a ResNet-18 training step runs on this machine's adapter (synthetic
+ * data, the full step: GPU batch with augmentation, forward, loss, backward, SGD), and with
+ * --profile where the time goes, per layer group, per op and per layer, forward and backward.
+ */
+import { parseArgs } from 'node:util';
+import { Engine } from '../gpu/engine';
+import { Graph } from '../autograd/graph';
+import { Profiler, type ProfileMethod } from '../gpu/profile';
+import { ResNet18 } from '../nn/resnet';
+import { Optimizer } from '../optim/optimizer';
+import { GpuBatcher } from '../data/batcher';
+import { crossEntropy } from '../ops';
+import type { Dataset } from '../data/dataset';
+import { Rng } from '../util/rng';
+
+export const BENCH_HELP = `critdamp bench — time a ResNet-18 training step on this adapter (synthetic data)
+
+Usage: critdamp bench [--profile] [options]
+  --profile          time every dispatch and print time per layer group, per op and per layer
+                     (GPU timestamp queries where the adapter offers them, else CPU-side timing)
+  --method M         timestamps | cpu (default: timestamps where offered)
+  --width W          channel multiplier (default 1/8)      --stem S   cifar | imagenet
+  --batch N          batch size (default 32)               --size S   image side (default 32)
+  --channels C       input channels (default 3)            --steps K  steps timed (default 3)`;
+
+function fraction(s: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(s);
+  const v = m ? Number(m[1]) / (m[2] ? Number(m[2]) : 1) : NaN;
+  if (!(v > 0)) throw new Error(`--${what}: '${s}' is not a positive number or fraction like 1/8`);
+  return v;
+}
+
+function positiveInt(s: string | undefined, fallback: number, what: string): number {
+  if (s === undefined) return fallback;
+  const v = Number(s);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${what}: '${s}' is not a positive integer`);
+  return v;
+}
+
+function synthetic(n: number, c: number, h: number): Dataset {
+  const rng = new Rng(1);
+  return { name: 'synthetic', images: new Uint8Array(n * c * h * h).map(() => rng.int(256)), labels: new Uint8Array(n).map(() => rng.int(10)),
+    n, c, h, w: h, classes: Array.from({ length: 10 }, (_, i) => String(i)) };
+}
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({ args: argv, strict: true, options: {
+    profile: { type: 'boolean' }, method: { type: 'string' }, width: { type: 'string' }, stem: { type: 'string' },
+    batch: { type: 'string' }, size: { type: 'string' }, channels: { type: 'string' }, steps: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  } });
+  if (v.help) {
+    console.log(BENCH_HELP);
+    return 0;
+  }
+  const width = fraction(v.width ?? '1/8', 'width');
+  const batch = positiveInt(v.batch, 32, 'batch'), size = positiveInt(v.size, 32, 'size');
+  const channels = positiveInt(v.channels, 3, 'channels'), steps = positiveInt(v.steps, 3, 'steps');
+  const stem = v.stem ?? 'cifar';
+  if (stem !== 'cifar' && stem !== 'imagenet') throw new Error(`--stem: '${stem}' is not cifar or imagenet`);
+  const method = v.method as ProfileMethod | undefined;
+  if (method !== undefined && method !== 'timestamps' && method !== 'cpu') throw new Error(`--method: '${method}' is not timestamps or cpu`);
+
+  const e = await Engine.create();
+  const model = new ResNet18(e, { numClasses: 10, inChannels: channels, stem, width }, 0);
+  const opt = new Optimizer(model.store, { kind: 'sgd', weightDecay: 5e-4 });
+  const data = synthetic(batch * (steps + 1), channels, size);
+  const batcher = new GpuBatcher(e, data, { batchSize: batch, shuffle: true, augment: { crop: 4, flip: true },
+    mean: new Array(channels).fill(0.5), std: new Array(channels).fill(0.25), seed: 0, dropLast: true });
+  try {
+    console.log(`critdamp bench: ${e.adapterName}; ResNet-18 width ${v.width ?? '1/8'} (${stem} stem), batch ${batch}, ${channels}×${size}×${size}`);
+    batcher.startEpoch(0);
+    const step = (i: number) => {
+      const g = new Graph(e);
+      try {
+        const { x, labels } = batcher.batch(i, g);
+        model.store.zeroGrad();
+        const logits = model.forward(g, x, { training: true });
+        g.backward(g.scope('loss', () => crossEntropy(g, logits, labels)));
+        opt.step({ lr: 0.05, momentum: 0.6 });
+      } finally {
+        g.dispose();
+      }
+    };
+    let t = performance.now();
+    step(0); // compiles the pipelines
+    await e.sync();
+    console.log(`first step (compiles the pipelines): ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const profiler = v.profile ? Profiler.start(e, { method }) : null;
+    t = performance.now();
+    for (let i = 1; i <= steps; i++) step(i);
+    await e.sync();
+    const ms = (performance.now() - t) / steps;
+    const profile = profiler ? await profiler.stop() : null;
+    console.log(`step: ${ms.toFixed(0)} ms, ${((batch * 1000) / ms).toFixed(1)} images/s (mean of ${steps}${profile ? ', while profiling' : ''})`);
+    if (profile) {
+      const how = profile.method === 'timestamps' ? 'GPU timestamp queries, one compute pass per dispatch' : 'CPU-side timing of one submission per dispatch';
+      console.log(`\nprofile of ${steps} steps, ${profile.dispatches} dispatches, ${profile.totalMs.toFixed(0)} ms of kernel time (${how})\n`);
+      console.log(profile.table('group'), '\n');
+      console.log(profile.table('op'), '\n');
+      console.log(profile.table('layer', 20));
+    }
+    return 0;
+  } finally {
+    batcher.destroy();
+    opt.destroy();
+    model.destroy();
+    e.destroy();
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Where a step's time goes, per layer and per op. While a Profiler is the engine's observer every
+ * dispatch is timed and filed under the label it ran with: `layer3.1.conv2:conv2d` for an op's
+ * forward, `layer3.1.conv2:conv2d.backward` for its backward rule (Graph.apply sets them),
+ * `optimizer:sgd`, `data:batch`, `backward:seed` for the rest.
+ *
+ * Two ways to time, chosen per adapter:
+ * - 'timestamps' (the adapter offers 'timestamp-query'; SwiftShader does): each dispatch runs in
+ *   a compute pass of its own whose beginning and end write GPU timestamps, read back once at
+ *   stop(). Exact per dispatch, up to the adapter's timestamp resolution; giving every dispatch
+ *   its own pass adds a little pass overhead to the profiled run.
+ * - 'cpu': each dispatch is submitted alone and timed by when the queue reports it done. A
+ *   dispatch's time is done(i) − max(done(i−1), submitted(i)): exact while the queue stays busy,
+ *   but it includes submission overhead and the completion callback's latency (about a
+ *   millisecond in Dawn), so small kernels are over-counted. Use it to rank, not to time µs.
+ *
+ * Browser-safe: plain WebGPU.
+ */
+import type { DispatchObserver, Engine } from './engine';
+
+export type ProfileMethod = 'timestamps' | 'cpu';
+
+export interface ProfileEntry {
+  /** The dispatch label: `layer:op`, `layer:op.backward`, or `area:what`. */
+  label: string;
+  /** torchvision module path ('' outside the model). */
+  layer: string;
+  op: string;
+  phase: 'forward' | 'backward' | 'other';
+  ms: number;
+  dispatches: number;
+}
+
+export interface ProfileRow { name: string; forwardMs: number; backwardMs: number; otherMs: number; ms: number; share: number; dispatches: number }
+
+/** Splits a dispatch label into layer, op and phase. */
+export function parseLabel(label: string): Pick<ProfileEntry, 'layer' | 'op' | 'phase'> {
+  const at = label.lastIndexOf(':');
+  const layer = at < 0 ? '' : label.slice(0, at), what = at < 0 ? label : label.slice(at + 1);
+  if (what.endsWith('.backward')) return { layer, op: what.slice(0, -'.backward'.length), phase: 'backward' };
+  // Labels outside ops name an area (optimizer, data, backward) rather than a module.
+  if (['optimizer', 'data', 'backward'].includes(layer)) return { layer: '', op: `${layer}:${what}`, phase: 'other' };
+  return { layer, op: what || '(unlabelled)', phase: 'forward' };
+}
+
+/** The top-level group of a module path: `layer3.1.conv2` → `layer3`, `conv1` → `conv1`. */
+export function groupOf(layer: string): string {
+  return layer === '' ? '(outside the model)' : layer.split('.')[0];
+}
+
+export class Profile {
+  constructor(readonly method: ProfileMethod, readonly adapter: string, readonly entries: ProfileEntry[]) {}
+
+  get totalMs(): number {
+    return this.entries.reduce((s, e) => s + e.ms, 0);
+  }
+
+  get dispatches(): number {
+    return this.entries.reduce((s, e) => s + e.dispatches, 0);
+  }
+
+  /** Time by module path, by top-level group, or by op; largest first. */
+  rows(by: 'layer' | 'group' | 'op'): ProfileRow[] {
+    const rows = new Map<string, ProfileRow>();
+    const total = this.totalMs;
+    for (const e of this.entries) {
+      const name = by === 'op' ? e.op : by === 'group' ? groupOf(e.layer) : e.layer || '(outside the model)';
+      let r = rows.get(name);
+      if (!r) rows.set(name, (r = { name, forwardMs: 0, backwardMs: 0, otherMs: 0, ms: 0, share: 0, dispatches: 0 }));
+      if (e.phase === 'forward') r.forwardMs += e.ms;
+      else if (e.phase === 'backward') r.backwardMs += e.ms;
+      else r.otherMs += e.ms;
+      r.ms += e.ms;
+      r.dispatches += e.dispatches;
+    }
+    for (const r of rows.values()) r.share = total > 0 ? r.ms / total : 0;
+    return [...rows.values()].sort((a, b) => b.ms - a.ms);
+  }
+
+  /** A plain-text table of rows(by). */
+  table(by: 'layer' | 'group' | 'op', limit = Infinity): string {
+    const f = (ms: number) => ms.toFixed(1).padStart(9);
+    const head = `${by.padEnd(28)} ${'forward ms'.padStart(10)} ${'backward ms'.padStart(11)} ${'other ms'.padStart(9)} ${'total ms'.padStart(9)} ${'share'.padStart(6)} ${'disp.'.padStart(6)}`;
+    const lines = this.rows(by).slice(0, limit).map((r) =>
+      `${r.name.padEnd(28)} ${f(r.forwardMs).padStart(10)} ${f(r.backwardMs).padStart(11)} ${f(r.otherMs)} ${f(r.ms)} ${(100 * r.share).toFixed(1).padStart(5)}% ${String(r.dispatches).padStart(6)}`);
+    return [head, ...lines].join('\n');
+  }
+}
+
+const QUERIES_PER_SET = 4096;
+
+export class Profiler implements DispatchObserver {
+  readonly method: ProfileMethod;
+  private labels: string[] = [];
+  // 'timestamps': query sets of QUERIES_PER_SET, two queries (begin, end) per dispatch.
+  private sets: GPUQuerySet[] = [];
+  // 'cpu': when each dispatch was submitted and when the queue reported it done.
+  private submitted: number[] = [];
+  private done: Promise<number>[] = [];
+  private stopped = false;
+
+  private constructor(readonly engine: Engine, method: ProfileMethod) {
+    this.method = method;
+  }
+
+  /** Starts timing every dispatch of `engine` (default method: timestamps where offered). */
+  static start(engine: Engine, opts: { method?: ProfileMethod } = {}): Profiler {
+    if (engine.observer) throw new Error('Profiler.start: the engine is already being observed (stop the other profiler first)');
+    const has = engine.device.features.has('timestamp-query');
+    const method = opts.method ?? (has ? 'timestamps' : 'cpu');
+    if (method === 'timestamps' && !has) throw new Error(`Profiler.start: ${engine.adapterName} offers no timestamp queries; use { method: 'cpu' }`);
+    const p = new Profiler(engine, method);
+    engine.flush();
+    engine.observer = p;
+    return p;
+  }
+
+  passFor(): GPUComputePassDescriptor | null {
+    if (this.method !== 'timestamps') return null;
+    const q = this.labels.length * 2;
+    if (q % QUERIES_PER_SET === 0) this.sets.push(this.engine.device.createQuerySet({ type: 'timestamp', count: QUERIES_PER_SET }));
+    const at = q % QUERIES_PER_SET;
+    return { timestampWrites: { querySet: this.sets[this.sets.length - 1], beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 } };
+  }
+
+  dispatched(label: string): void {
+    this.labels.push(label);
+    if (this.method === 'cpu') {
+      this.engine.flush();
+      this.submitted.push(performance.now());
+      this.done.push(this.engine.device.queue.onSubmittedWorkDone().then(() => performance.now()));
+    }
+  }
+
+  /** Stops timing and returns the profile (waits for the profiled work). */
+  async stop(): Promise<Profile> {
+    if (this.stopped) throw new Error('Profiler.stop: already stopped');
+    this.stopped = true;
+    const e = this.engine;
+    e.observer = null;
+    const ms = this.method === 'timestamps' ? await this.readTimestamps() : await this.cpuTimes();
+    const byLabel = new Map<string, ProfileEntry>();
+    this.labels.forEach((label, i) => {
+      let entry = byLabel.get(label);
+      if (!entry) byLabel.set(label, (entry = { label, ...parseLabel(label), ms: 0, dispatches: 0 }));
+      entry.ms += ms[i];
+      entry.dispatches++;
+    });
+    return new Profile(this.method, e.adapterName, [...byLabel.values()]);
+  }
+
+  private async readTimestamps(): Promise<number[]> {
+    const e = this.engine, n = this.labels.length;
+    const out: number[] = [];
+    for (let s = 0; s < this.sets.length; s++) {
+      const count = Math.min(QUERIES_PER_SET, 2 * n - s * QUERIES_PER_SET);
+      const resolve = e.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      e.commandEncoder().resolveQuerySet(this.sets[s], 0, count, resolve, 0);
+      const ns = new BigUint64Array(await e.readBuffer(resolve, 0, count * 8));
+      resolve.destroy();
+      this.sets[s].destroy();
+      // end − begin in ns; a pass the adapter reports backwards in time counts as 0.
+      for (let i = 0; i + 1 < count; i += 2) out.push(ns[i + 1] > ns[i] ? Number(ns[i + 1] - ns[i]) / 1e6 : 0);
+    }
+    return out;
+  }
+
+  private async cpuTimes(): Promise<number[]> {
+    await this.engine.sync();
+    const done = await Promise.all(this.done);
+    return done.map((t, i) => Math.max(0, t - Math.max(i > 0 ? done[i - 1] : -Infinity, this.submitted[i])));
+  }
+}
