@@ -5,6 +5,7 @@
  * the WGSL, so the two cannot drift apart.
  */
 import { kernel, read, readWrite, type Kernel } from '../src/gpu/kernel';
+import attribution from './attribution.wgsl';
 import avgPool from './avg_pool.wgsl';
 import batch from './batch.wgsl';
 import batchNorm from './batch_norm.wgsl';
@@ -154,8 +155,14 @@ export const REDUCE = kernel({ name: 'reduce.wgsl', code: reduce }, {
   entries: { sum_rows: ['a', 'out'] },
 });
 
+export const ATTRIBUTION = kernel({ name: 'attribution.wgsl', code: attribution }, {
+  params: { segments: 'u32', base: 'u32' },
+  bindings: { w: read(1), g: read(2), segs: read(3, 'u32'), out: readWrite(4) },
+  entries: { segment_sums: ['w', 'g', 'segs', 'out'] },
+});
+
 /** Every kernel, for the interface test and for compiling them all. */
 export const KERNELS: readonly Kernel[] = [
-  AVG_POOL, BATCH, BATCH_NORM, CONV2D, CONV2D_TILED, CONV2D_DIRECT, CONV2D_DIRECT_DW,
+  ATTRIBUTION, AVG_POOL, BATCH, BATCH_NORM, CONV2D, CONV2D_TILED, CONV2D_DIRECT, CONV2D_DIRECT_DW,
   CROSS_ENTROPY, ELEMENTWISE, MAX_POOL, OPTIMIZER, REDUCE,
 ];

@@ -17,4 +17,5 @@ export { encodeWeights, decodeWeights } from './io/weights';
 export { Trainer, NonFiniteLossError, type TrainerParts, type FitOptions, type TrainConfig, type TrainerHooks, type TrainerState, type StepRecord, type EpochRecord } from './train/trainer';
 export { evaluate, type EvalResult } from './train/evaluate';
 export { Rng } from './util/rng';
+export * from './attribution';
 export { Profiler, Profile, parseLabel, groupOf, type ProfileEntry, type ProfileRow, type ProfileMethod } from './gpu/profile';

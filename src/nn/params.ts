@@ -88,11 +88,12 @@ export class ParamStore {
   }
 
   /**
-   * Whether training steps update the running statistics of every BN layer whose path matches:
-   * 'freeze' keeps them bit-identical, 'update' (the default) moves them. Independent of whether
-   * the layer's weights train (setFrozen). Returns the layers it set.
+   * What training steps do with the running statistics of every BN layer whose path matches:
+   * 'update' (the default) moves them, 'freeze' keeps them bit-identical, 'eval' normalises with
+   * them (see BatchNormState). Independent of whether the layer's weights train (setFrozen).
+   * Returns the layers it set.
    */
-  setBatchNormRunning(match: (layer: string) => boolean, running: 'update' | 'freeze'): string[] {
+  setBatchNormRunning(match: (layer: string) => boolean, running: BatchNormState['running']): string[] {
     const hit: string[] = [];
     for (const [layer, s] of this.batchNorm) {
       if (match(layer)) {

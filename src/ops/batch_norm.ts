@@ -15,16 +15,21 @@ import { expectDtype, expectRank, expectShape, ShapeError } from './check';
 import { BATCH_NORM } from '../../shaders/kernels';
 
 /**
- * A BN layer's state besides its weights: running statistics and batch count. Whether a training
- * step updates them is the layer's own choice, independent of whether its weights train:
- * 'update' (the default, PyTorch's train() behaviour) or 'freeze' (kept bit-identical).
+ * A BN layer's state besides its weights: running statistics and batch count. What a training
+ * step does with them is the layer's own choice, independent of whether its weights train:
+ * - 'update' (the default, PyTorch's train() behaviour): normalise with the batch statistics and
+ *   move the running ones;
+ * - 'freeze': normalise with the batch statistics, keep the running ones bit-identical;
+ * - 'eval': normalise with the running statistics even in training mode, so the layer is a fixed
+ *   affine map, as it is at inference (how surgical correction treats the layers it leaves alone:
+ *   a retrained layer upstream then learns against the statistics the network is evaluated with).
  */
 export interface BatchNormState {
   runningMean: Tensor;
   runningVar: Tensor;
   /** Training batches this layer has normalised with updates on (torchvision's num_batches_tracked). */
   batchesTracked: number;
-  running: 'update' | 'freeze';
+  running: 'update' | 'freeze' | 'eval';
 }
 
 export interface BatchNormOptions {
@@ -58,7 +63,7 @@ export const batchNormOp = defineOp({
       N, C, HW, update_running: update ? 1 : 0, acc_dx: 0, acc_dgamma: 0, acc_dbeta: 0, need_dx: 0, eps, momentum,
     });
 
-    if (!attrs.training) {
+    if (!attrs.training || state.running === 'eval') {
       e.run(BATCH_NORM, 'forward_eval', { params: params(false), bindings: { x, gamma, beta, y, ...running }, invocations: N * C * HW, wg });
       return { y, saved: { x, gamma, beta, stats: null, state, eps, momentum } };
     }

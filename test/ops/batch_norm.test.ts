@@ -13,7 +13,7 @@ import { Graph } from '../../src/autograd/graph';
 import type { BatchNormState } from '../../src/ops';
 
 /** A layer state over fresh running statistics (disposed with the graph). */
-function bnState(g: Graph, rm: ArrayLike<number>, rv: ArrayLike<number>, running: 'update' | 'freeze' = 'update'): BatchNormState {
+function bnState(g: Graph, rm: ArrayLike<number>, rv: ArrayLike<number>, running: BatchNormState['running'] = 'update'): BatchNormState {
   const e: Engine = g.engine;
   return { runningMean: g.own(e.tensor(Float32Array.from(rm), [rm.length])), runningVar: g.own(e.tensor(Float32Array.from(rv), [rv.length])), batchesTracked: 0, running };
 }
@@ -93,6 +93,27 @@ test('batch_norm eval: finite differences of the GPU backward (h = 1e-2, tol 2e-
   await gpuFiniteDiff(e, inputs, 0, f, { tol: 2e-2 });
   await gpuFiniteDiff(e, inputs, 1, f, { tol: 2e-2, samples: 3 });
   await gpuFiniteDiff(e, inputs, 2, f, { tol: 2e-2, samples: 3 });
+});
+
+test("batch_norm running 'eval': training mode normalises with the running statistics, leaves them alone, and backpropagates through them", async () => {
+  const e = await requireEngine();
+  const shape: Shape4 = [2, 3, 4, 2];
+  const x = randomFloats(48, 51), gamma = randomFloats(3, 52).map((v) => 1 + v / 2), beta = randomFloats(3, 53);
+  const rm = randomFloats(3, 54), rv = randomFloats(3, 55).map((v) => 1.5 + v), dy = randomFloats(48, 56);
+  const g = new Graph(e);
+  const tx = e.tensor(x, shape, { requiresGrad: true }), tg = e.tensor(gamma, [3], { requiresGrad: true }), tb = e.tensor(beta, [3], { requiresGrad: true });
+  const state = bnState(g, rm, rv, 'eval');
+  const y = batchNorm(g, tx, tg, tb, state, { training: true });
+  g.backward(y, g.own(e.tensor(dy, shape)));
+  const want = batchNormEvalForward(f64(x), shape, f64(gamma), f64(beta), f64(rm), f64(rv));
+  const back = batchNormEvalBackward(f64(x), shape, f64(gamma), f64(rm), f64(rv), f64(dy));
+  assertClose(await y.read(), want, { ...tol(want), name: 'y' });
+  assertClose(await tx.grad!.read(), back.dx, { ...tol(back.dx), name: 'dx' });
+  assertClose(await tg.grad!.read(), back.dgamma, { ...tol(back.dgamma), name: 'dgamma' });
+  assert.equal(Array.from(await state.runningVar.read()), Array.from(rv), 'running_var untouched');
+  assert.is(state.batchesTracked, 0);
+  g.dispose();
+  [tx, tg, tb].forEach((t) => t.dispose());
 });
 
 test('batch_norm eval: running statistics, no update', async () => {
