@@ -16,6 +16,7 @@ import { ResNet18 } from '../nn/resnet';
 import { Progress } from './progress';
 import { PRESETS, HELP } from './presets';
 import { benchCommand } from './bench';
+import { correctCommand, diagnoseCommand } from './diagnose';
 
 const OPTIONS = {
   preset: { type: 'string' },
@@ -231,11 +232,12 @@ async function evalCommand(v: Values): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === 'bench') {
+  const sub = { bench: benchCommand, diagnose: diagnoseCommand, correct: correctCommand }[command];
+  if (sub) {
     try {
-      return await benchCommand(rest);
+      return await sub(rest);
     } catch (e) {
-      console.error(`critdamp bench: ${(e as Error).message}`);
+      console.error(`critdamp ${command}: ${(e as Error).message}`);
       return 1;
     }
   }
@@ -260,7 +262,7 @@ export async function main(argv: string[]): Promise<number> {
       await evalCommand(values);
       return 0;
     }
-    console.error(`critdamp: unknown command '${command}' (train, eval, bench)`);
+    console.error(`critdamp: unknown command '${command}' (train, eval, bench, diagnose, correct)`);
     return 2;
   } catch (e) {
     console.error(`\ncritdamp ${command}: ${(e as Error).message}`);

@@ -45,6 +45,10 @@ Usage:
   critdamp train [options]       train (and evaluate after every epoch)
   critdamp eval --checkpoint DIR evaluate a checkpoint on its test set
   critdamp bench [--profile]     time a training step here; --profile: time per layer and op (bench --help)
+  critdamp diagnose --checkpoint DIR [--checkpoint DIR2]
+                                 rank the layers by the gradient of the misclassified samples (diagnose --help)
+  critdamp correct --checkpoint DIR [--layers auto|a,b] [--controls]
+                                 retrain only those layers and report fixed/broken errors (correct --help)
 
 Options (train):
   --preset NAME          ${Object.keys(PRESETS).join(' | ')} (default fashion-cpu)

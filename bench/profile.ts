@@ -1,0 +1,99 @@
+// Where a ResNet-18 training step's time goes on the local adapter: every dispatch timed by the
+// Profiler (src/gpu/profile.ts: GPU timestamp queries where offered, else CPU-side timing), per
+// top-level module, per op and per layer, forward and backward. The same step as `critdamp bench`
+// (GPU batch with crop+flip, forward, cross-entropy, backward, SGD), width 1/8, batch 32, 3×32×32.
+// Writes its section of bench/RESULTS.md. Run: node tools/build.mjs --quiet && node build/bench/profile.mjs [--quick]
+import '../src/gpu/node';
+import { cpus } from 'node:os';
+import { writeResults } from './results';
+import { Engine } from '../src/gpu/engine';
+import { Graph } from '../src/autograd/graph';
+import { ResNet18 } from '../src/nn/resnet';
+import { Optimizer } from '../src/optim/optimizer';
+import { GpuBatcher } from '../src/data/batcher';
+import { crossEntropy } from '../src/ops';
+import { Profiler, type Profile } from '../src/gpu/profile';
+import { Rng } from '../src/util/rng';
+import type { Dataset } from '../src/data/dataset';
+
+const quick = process.argv.includes('--quick');
+const WIDTH = 1 / 8, BATCH = 32, SIZE = 32, STEPS = quick ? 1 : 3;
+
+function synthetic(n: number): Dataset {
+  const rng = new Rng(1);
+  return { name: 'synthetic', images: new Uint8Array(n * 3 * SIZE * SIZE).map(() => rng.int(256)), labels: new Uint8Array(n).map(() => rng.int(10)),
+    n, c: 3, h: SIZE, w: SIZE, classes: Array.from({ length: 10 }, (_, i) => String(i)) };
+}
+
+/** rows(by) as a markdown table, times in ms summed over the profiled steps. */
+function markdown(p: Profile, by: 'group' | 'op' | 'layer', limit = Infinity): string[] {
+  return [
+    `| ${by} | forward ms | backward ms | other ms | total ms | share | dispatches |`,
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...p.rows(by).slice(0, limit).map((r) =>
+      `| ${r.name} | ${r.forwardMs.toFixed(1)} | ${r.backwardMs.toFixed(1)} | ${r.otherMs.toFixed(1)} | ${r.ms.toFixed(1)} | ${(100 * r.share).toFixed(1)}% | ${r.dispatches} |`),
+  ];
+}
+
+const e = await Engine.create();
+const model = new ResNet18(e, { numClasses: 10, inChannels: 3, stem: 'cifar', width: WIDTH }, 0);
+const opt = new Optimizer(model.store, { kind: 'sgd', weightDecay: 5e-4 });
+const batcher = new GpuBatcher(e, synthetic(BATCH * (2 * STEPS + 1)), { batchSize: BATCH, shuffle: true, augment: { crop: 4, flip: true },
+  mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], seed: 0, dropLast: true });
+batcher.startEpoch(0);
+const step = (i: number) => {
+  const g = new Graph(e);
+  const { x, labels } = batcher.batch(i, g);
+  model.store.zeroGrad();
+  const logits = model.forward(g, x, { training: true });
+  g.backward(g.scope('loss', () => crossEntropy(g, logits, labels)));
+  opt.step({ lr: 0.05, momentum: 0.6 });
+  g.dispose();
+};
+step(0); // compiles the pipelines
+await e.sync();
+
+// Step time without the profiler (one pass per dispatch and its timestamp writes cost a little).
+let t = performance.now();
+for (let i = 1; i <= STEPS; i++) step(i);
+await e.sync();
+const plainMs = (performance.now() - t) / STEPS;
+
+const profiler = Profiler.start(e);
+t = performance.now();
+for (let i = STEPS + 1; i <= 2 * STEPS; i++) step(i);
+const profile = await profiler.stop();
+const profiledMs = (performance.now() - t) / STEPS;
+
+const how = profile.method === 'timestamps'
+  ? "GPU timestamp queries, one compute pass per dispatch (Dawn quantizes timestamps; on SwiftShader to 65.536 µs, so a single small dispatch may read 0 while sums stay unbiased)"
+  : 'CPU-side timing, one submission per dispatch (see src/gpu/profile.ts for its limits)';
+const cpu = cpus();
+const machine = `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${e.info.software ? 'no GPU (software adapter)' : 'GPU'}`;
+const lines = [
+  `ResNet-18 width 1/8, cifar stem, batch ${BATCH}, 3×${SIZE}×${SIZE} synthetic images; the full training step (GPU batch with crop 4 + flip, forward, cross-entropy, backward, SGD). Machine: ${machine}.`,
+  `Timed with ${how}. ${STEPS} profiled step${STEPS > 1 ? 's' : ''} after one warm-up step; times are summed over them.`,
+  `Step: ${plainMs.toFixed(0)} ms (${((BATCH * 1000) / plainMs).toFixed(1)} images/s) unprofiled, ${profiledMs.toFixed(0)} ms while profiled; ` +
+    `${profile.dispatches / STEPS} dispatches a step, ${profile.totalMs.toFixed(0)} ms of kernel time in all. "other" is the batch, the loss seed and the optimizer.`,
+  '',
+  '### by top-level module',
+  '',
+  ...markdown(profile, 'group'),
+  '',
+  '### by op',
+  '',
+  ...markdown(profile, 'op'),
+  '',
+  '### the 12 slowest layers',
+  '',
+  ...markdown(profile, 'layer', 12),
+  '',
+];
+const heading = `## bench/profile · ${e.adapterName} · ${new Date().toISOString().slice(0, 10)}`;
+console.log([heading, '', ...lines].join('\n'));
+batcher.destroy();
+opt.destroy();
+model.destroy();
+e.destroy();
+writeResults(heading, lines);
+process.exit(0);

@@ -1,0 +1,66 @@
+// `critdamp diagnose` and `critdamp correct` end to end on two small runs (SGD with physics
+// momentum, Adam) of a generated MNIST-format data set: tables, the comparison, the files they
+// write, the controls, and the errors for bad input.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { idxBytes, idxImages, tempDir } from '../data/helpers';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const cli = (args: string[]) => execFileSync(process.execPath, [join(root, 'tools', 'critdamp.mjs'), ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const fails = (args: string[]) => {
+  const r = spawnSync(process.execPath, [join(root, 'tools', 'critdamp.mjs'), ...args], { cwd: root, encoding: 'utf8' });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  return r.stderr;
+};
+
+test('cli diagnose and correct: two runs compared, the problem layers retrained beside controls', () => {
+  const t = tempDir('cli-diagnose');
+  try {
+    const data = join(t.dir, 'data');
+    mkdirSync(data);
+    const labels = (n: number) => idxBytes(0x801, [n], Array.from({ length: n }, (_, i) => i % 10));
+    writeFileSync(join(data, 'train-images-idx3-ubyte'), idxImages(1, 80, 8, 8));
+    writeFileSync(join(data, 'train-labels-idx1-ubyte'), labels(80));
+    writeFileSync(join(data, 't10k-images-idx3-ubyte'), idxImages(2, 40, 8, 8));
+    writeFileSync(join(data, 't10k-labels-idx1-ubyte'), labels(40));
+    const run = (name: string, extra: string[]) => {
+      const out = join(t.dir, name);
+      cli(['train', '--data', 'mnist', '--data-dir', data, '--width', '1/16', '--epochs', '1', '--batch-size', '16', '--augment', 'none', '--out', out, ...extra]);
+      return out;
+    };
+    const sgd = run('sgd', []), adam = run('adam', ['--optimizer', 'adam', '--lr', '0.001']);
+
+    const d = cli(['diagnose', '--checkpoint', sgd, '--checkpoint', adam, '-k', '3', '--out', join(t.dir, 'diag')]);
+    assert.match(d, /rank\s+group\s+parameters\s+share\s+relative/);
+    assert.match(d, /problem groups: \w+, \w+, \w+/);
+    assert.match(d, /overlap of the top 3: \d\/3 .*p = [\d.e-]+ that 3 random groups of 7 share as many; Spearman -?[\d.]+, Kendall τ-b -?[\d.]+/);
+    const report = JSON.parse(readFileSync(join(t.dir, 'diag', 'diagnosis.json'), 'utf8'));
+    assert.is(report.runs.length, 2);
+    assert.is(report.runs[0].rows.length, 7);
+    assert.ok(report.comparison.pValue > 0 && report.comparison.pValue <= 1);
+    for (const f of ['diagnosis.svg', 'diagnosis.png']) assert.ok(existsSync(join(t.dir, 'diag', f)), f);
+
+    const c = cli(['correct', '--checkpoint', sgd, '--layers', 'auto', '-k', '2', '--epochs', '1', '--controls', '--out', join(t.dir, 'fix')]);
+    assert.match(c, /diagnosed \(relative, group\): \w+, \w+/);
+    for (const method of ['diagnosed', 'random \\(share-matched\\) 1', 'last 2', 'full fine-tuning']) assert.match(c, new RegExp(`${method}.*errors \\d+ → \\d+\\s+fixed \\d+, broken \\d+, net [+-]?\\d+`));
+    assert.match(c, /ablation: reset diagnosed .*accuracy [\d.]+% → [\d.]+%/);
+    const fix = JSON.parse(readFileSync(join(t.dir, 'fix', 'correction.json'), 'utf8'));
+    assert.ok(fix.rows.length >= 5);
+    assert.is(fix.rows.find((r: { method: string }) => r.method === 'full fine-tuning').report.share, 1);
+    for (const f of ['model.safetensors', 'correction.svg', 'correction.png']) assert.ok(existsSync(join(t.dir, 'fix', f)), f);
+
+    assert.match(fails(['correct', '--checkpoint', sgd, '--layers', 'layer9']), /no layer named layer9; valid: conv1, bn1, layer1, layer2, layer3, layer4, fc/);
+    assert.match(fails(['diagnose', '--checkpoint', sgd, '-k', '8']), /k must be an integer in 1\.\.7/);
+    assert.match(fails(['diagnose', '--checkpoint', join(t.dir, 'nothing')]), /no checkpoint at/);
+    const wide = run('wide', ['--width', '1/8']);
+    assert.match(fails(['diagnose', '--checkpoint', sgd, '--checkpoint', wide]), /different architectures/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test.run();
