@@ -8,9 +8,27 @@
 
 export type Scores = ReadonlyMap<string, number>;
 
+/**
+ * Orders by comparison, not by subtraction: ∞ − ∞ is NaN, and the relative metric gives ∞ to a
+ * unit whose weights are all zero, so two such units must tie, not fall out of every count.
+ */
+const cmp = (x: number, y: number) => (x < y ? -1 : x > y ? 1 : 0);
+
+/** A NaN score would sort anywhere (every comparison with it is false): refuse it by name. */
+function checkScores(scores: Scores): void {
+  const bad = [...scores].filter(([, v]) => Number.isNaN(v)).map(([n]) => n);
+  if (bad.length) throw new Error(`attribution: ${bad.join(', ')} scored NaN (a NaN in the gradient or the weights?); NaN cannot be ranked`);
+}
+
+/** Highest score first, then by name, so equal scores always come out in the same order. */
+function order(scores: Scores): [string, number][] {
+  checkScores(scores);
+  return [...scores.entries()].sort((a, b) => cmp(b[1], a[1]) || (a[0] < b[0] ? -1 : 1));
+}
+
 /** Rank of each name, 1 for the highest score; tied scores share the mean of their ranks. */
 export function ranks(scores: Scores): Map<string, number> {
-  const sorted = [...scores.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const sorted = order(scores);
   const out = new Map<string, number>();
   for (let i = 0; i < sorted.length; ) {
     let j = i;
@@ -29,10 +47,12 @@ function checkK(k: number, n: number): void {
 /** The k highest-scoring names (ties broken by name, so the set is deterministic). */
 export function topK(scores: Scores, k: number): string[] {
   checkK(k, scores.size);
-  return [...scores.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, k).map(([n]) => n);
+  return order(scores).slice(0, k).map(([n]) => n);
 }
 
 function sameUnits(a: Scores, b: Scores): string[] {
+  checkScores(a);
+  checkScores(b);
   const onlyA = [...a.keys()].filter((n) => !b.has(n)), onlyB = [...b.keys()].filter((n) => !a.has(n));
   if (onlyA.length || onlyB.length) {
     throw new Error(`attribution: the two attributions cover different layers (only in the first: ${onlyA.join(', ') || 'none'}; ` +
@@ -61,7 +81,7 @@ export function kendallTauB(a: Scores, b: Scores): number {
   let c = 0, d = 0, tieA = 0, tieB = 0;
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
-      const sa = Math.sign(a.get(names[i])! - a.get(names[j])!), sb = Math.sign(b.get(names[i])! - b.get(names[j])!);
+      const sa = cmp(a.get(names[i])!, a.get(names[j])!), sb = cmp(b.get(names[i])!, b.get(names[j])!);
       if (sa === 0) tieA++;
       if (sb === 0) tieB++;
       if (sa !== 0 && sb !== 0) {
@@ -75,11 +95,19 @@ export function kendallTauB(a: Scores, b: Scores): number {
   return den === 0 ? NaN : (c - d) / den;
 }
 
-function choose(n: number, k: number): number {
-  if (k < 0 || k > n) return 0;
-  let r = 1;
-  for (let i = 1; i <= k; i++) r = (r * (n - k + i)) / i;
+/** C(n, k) exactly: C(n−k+i, i) = C(n−k+i−1, i−1)·(n−k+i)/i, each step an exact integer division. */
+function choose(n: number, k: number): bigint {
+  if (k < 0 || k > n) return 0n;
+  let r = 1n;
+  for (let i = 1; i <= k; i++) r = (r * BigInt(n - k + i)) / BigInt(i);
   return r;
+}
+
+/** num/den ≤ 1 for big integers, to double precision: a 64-bit quotient of num·2^shift, scaled back. */
+function ratio(num: bigint, den: bigint): number {
+  if (num === 0n) return 0;
+  const shift = den.toString(2).length - num.toString(2).length + 64;
+  return Number((num << BigInt(shift)) / den) * 2 ** -shift;
 }
 
 /**
@@ -89,9 +117,11 @@ function choose(n: number, k: number): number {
 export function overlapPValue(n: number, k: number, shared: number): number {
   checkK(k, n);
   if (!Number.isInteger(shared) || shared < 0 || shared > k) throw new RangeError(`attribution: shared must be an integer in 0..${k}, got ${shared}`);
-  let p = 0;
-  for (let x = shared; x <= k; x++) p += choose(k, x) * choose(n - k, k - x);
-  return p / choose(n, k);
+  // Counted in big integers: C(n, k) passes 2^53 at n = 57 (k = n/2) and overflows doubles past
+  // n ≈ 1030, while the tail itself is a plain probability.
+  let hits = 0n;
+  for (let x = shared; x <= k; x++) hits += choose(k, x) * choose(n - k, k - x);
+  return ratio(hits, choose(n, k));
 }
 
 export interface Comparison {

@@ -2,6 +2,7 @@
 // two attributions agree, and retraining only those layers.
 export { units, resolveUnits, moduleOf, unitOf, type Granularity, type Unit } from './layers';
 export { ranks, topK, spearman, kendallTauB, overlapPValue, compareAttributions, type Comparison, type Scores } from './compare';
-export { METRICS, segmentSums, unitScore, rankUnits, type Metric, type SegmentSums, type ScoreRow, type Ranking } from './scores';
+export { METRICS, segmentSums, unitSums, unitScore, rankUnits, type UnitSums, type Metric, type SegmentSums, type ScoreRow, type Ranking } from './scores';
+export { overlapPValueMonteCarlo, type MonteCarloPValue } from './permutation';
 export { attribute, gradientSums, type Aggregation, type AttributeOptions, type Attribution } from './attribute';
 export { correct, type CorrectOptions, type CorrectionReport } from './correct';

@@ -5,7 +5,8 @@
  * - 'layer': every parametrised module (`layer3.1.conv2`, `layer2.0.downsample.1`, `fc`), i.e.
  *   a parameter's name without `.weight` / `.bias`.
  * Each unit lists its parameters, their segments in the flat buffer (ParamStore.segments), its
- * parameter count and its share of the model's.
+ * parameter count and its share of the model's. A layer's group is its first path component, so
+ * the layers partition each group and the groups partition the model.
  */
 
 export type Granularity = 'group' | 'layer';
@@ -32,12 +33,21 @@ export function unitOf(param: string, granularity: Granularity): string {
   return granularity === 'group' ? m.split('.')[0] : m;
 }
 
-/** Units in order of first appearance, from segments such as ParamStore.segments. */
+/**
+ * Units in order of first appearance, from segments such as ParamStore.segments (or any list of
+ * {name, length}, so this runs without a GPU). Repeated names or bad lengths are errors: both
+ * would make a count, and so every share, silently wrong.
+ */
 export function units(segments: readonly { name: string; length: number }[], granularity: Granularity): Unit[] {
   if (granularity !== 'group' && granularity !== 'layer') throw new Error(`attribution: granularity must be 'group' or 'layer', got '${String(granularity)}'`);
+  if (segments.length === 0) throw new Error('attribution: no parameters to group into layers');
   const byName = new Map<string, Unit>();
+  const first = new Map<string, number>();
   let total = 0;
   segments.forEach((s, i) => {
+    if (first.has(s.name)) throw new Error(`attribution: parameter ${s.name} appears twice (segments ${first.get(s.name)} and ${i})`);
+    first.set(s.name, i);
+    if (!Number.isInteger(s.length) || s.length < 0) throw new Error(`attribution: parameter ${s.name} has length ${s.length}; a count must be an integer ≥ 0`);
     const name = unitOf(s.name, granularity);
     let u = byName.get(name);
     if (!u) byName.set(name, (u = { name, params: [], segments: [], count: 0, share: 0 }));
@@ -51,14 +61,23 @@ export function units(segments: readonly { name: string; length: number }[], gra
   return out;
 }
 
-/** The units with these names, in the order given; an unknown name is an error listing the valid ones. */
+/**
+ * The units with these names, in the order given; an unknown name is an error listing the valid
+ * ones, with a hint when the name belongs to the other granularity (`layer3.1.conv2` among groups,
+ * `layer3` among layers), the likeliest mistake.
+ */
 export function resolveUnits(all: readonly Unit[], names: readonly string[]): Unit[] {
   if (names.length === 0) throw new Error('attribution: no layers named');
   const byName = new Map(all.map((u) => [u.name, u]));
   const seen = new Set<string>();
   return names.map((n) => {
     const u = byName.get(n);
-    if (!u) throw new Error(`attribution: no layer named ${n}; valid: ${all.map((x) => x.name).join(', ')}`);
+    if (!u) {
+      let hint = '';
+      if (n.includes('.') && byName.has(n.split('.')[0])) hint = ` (${n} is a module inside group ${n.split('.')[0]}: use granularity 'layer')`;
+      else if (all.some((x) => x.name.startsWith(`${n}.`))) hint = ` (${n} is a group: use granularity 'group')`;
+      throw new Error(`attribution: no layer named ${n}; valid: ${all.map((x) => x.name).join(', ')}${hint}`);
+    }
     if (seen.has(n)) throw new Error(`attribution: layer ${n} is named twice`);
     seen.add(n);
     return u;

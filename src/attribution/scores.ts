@@ -33,11 +33,19 @@ export interface ScoreRow {
   rank: number;
 }
 
-/** Float64 reference of the per-segment sums, from plain arrays. */
+/**
+ * Float64 reference of the per-segment sums, from plain arrays (the flat buffers read back, or any
+ * values at the segments' offsets). A segment past the end of either array is an error: reading
+ * past it would give undefined, and every sum NaN.
+ */
 export function segmentSums(grads: ArrayLike<number>, weights: ArrayLike<number>, segments: readonly { offset: number; length: number }[]): SegmentSums {
   const k = segments.length;
   const out: SegmentSums = { gg: new Float64Array(k), ww: new Float64Array(k), gw: new Float64Array(k), n: new Float64Array(k) };
   segments.forEach((s, i) => {
+    const end = s.offset + s.length;
+    if (end > grads.length || end > weights.length) {
+      throw new RangeError(`attribution: segment ${i} ends at ${end}, past the ${grads.length} gradients or ${weights.length} weights given`);
+    }
     for (let j = s.offset; j < s.offset + s.length; j++) {
       out.gg[i] += grads[j] * grads[j];
       out.ww[i] += weights[j] * weights[j];
@@ -48,15 +56,42 @@ export function segmentSums(grads: ArrayLike<number>, weights: ArrayLike<number>
   return out;
 }
 
+/** One unit's sums: Σg², Σθ², Σg·θ and n over the unit are the sums over its segments. */
+export interface UnitSums {
+  gg: number;
+  ww: number;
+  gw: number;
+  n: number;
+}
+
+/**
+ * A unit's sums from its segments'. Sums that do not fit the unit (an index past the arrays, or
+ * counts that differ from the unit's: sums of another model or granularity) and NaN sums (a NaN
+ * gradient) are errors naming the unit, where they would otherwise come out as a score of 0.
+ */
+export function unitSums(unit: Unit, sums: SegmentSums): UnitSums {
+  const len = sums.gg.length;
+  if (sums.ww.length !== len || sums.gw.length !== len || sums.n.length !== len) {
+    throw new Error(`attribution: segment sums of unequal lengths (gg ${len}, ww ${sums.ww.length}, gw ${sums.gw.length}, n ${sums.n.length})`);
+  }
+  const out: UnitSums = { gg: 0, ww: 0, gw: 0, n: 0 };
+  for (const s of unit.segments) {
+    if (!(s >= 0 && s < len)) throw new RangeError(`attribution: ${unit.name} uses segment ${s}, but the sums cover ${len} segments: were they made from the same model?`);
+    out.gg += sums.gg[s];
+    out.ww += sums.ww[s];
+    out.gw += sums.gw[s];
+    out.n += sums.n[s];
+  }
+  if (out.n !== unit.count) throw new Error(`attribution: ${unit.name} has ${unit.count} parameters, but its segment sums count ${out.n}: were they made from the same model?`);
+  if (Number.isNaN(out.gg) || Number.isNaN(out.ww) || Number.isNaN(out.gw)) {
+    throw new Error(`attribution: ${unit.name} has NaN sums (Σg² ${out.gg}, Σθ² ${out.ww}, Σg·θ ${out.gw}): a NaN in its gradient or weights`);
+  }
+  return out;
+}
+
 /** The metric of one unit from its segments' sums. */
 export function unitScore(unit: Unit, sums: SegmentSums, metric: Metric): number {
-  let gg = 0, ww = 0, gw = 0, n = 0;
-  for (const s of unit.segments) {
-    gg += sums.gg[s];
-    ww += sums.ww[s];
-    gw += sums.gw[s];
-    n += sums.n[s];
-  }
+  const { gg, ww, gw, n } = unitSums(unit, sums);
   if (metric === 'relative') return ww > 0 ? Math.sqrt(gg / ww) : Math.sqrt(gg) > 0 ? Infinity : 0;
   if (metric === 'norm') return n > 0 ? Math.sqrt(gg / n) : 0;
   if (metric === 'taylor') return Math.abs(gw);

@@ -149,7 +149,7 @@ export async function diagnoseCommand(argv: string[]): Promise<number> {
 }
 
 /** k units whose total share is closest to `share`, drawn at random (seeded), not the same set as `avoid`. */
-function matchedDraws(all: { name: string; share: number }[], k: number, share: number, avoid: string[], draws: number, seed: number): string[][] {
+export function matchedDraws(all: { name: string; share: number }[], k: number, share: number, avoid: string[], draws: number, seed: number): string[][] {
   const rng = new Rng(seed), seen = new Set([avoid.slice().sort().join(',')]), candidates: { names: string[]; gap: number }[] = [];
   for (let t = 0; t < 2000; t++) {
     const names = Array.from(rng.permutation(all.length).subarray(0, k), (i) => all[i].name);

@@ -17,6 +17,7 @@ import { Progress } from './progress';
 import { PRESETS, HELP } from './presets';
 import { benchCommand } from './bench';
 import { correctCommand, diagnoseCommand } from './diagnose';
+import { experimentCommand } from './experiment';
 
 const OPTIONS = {
   preset: { type: 'string' },
@@ -232,7 +233,7 @@ async function evalCommand(v: Values): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const sub = { bench: benchCommand, diagnose: diagnoseCommand, correct: correctCommand }[command];
+  const sub = { bench: benchCommand, diagnose: diagnoseCommand, correct: correctCommand, experiment: experimentCommand }[command];
   if (sub) {
     try {
       return await sub(rest);
@@ -262,7 +263,7 @@ export async function main(argv: string[]): Promise<number> {
       await evalCommand(values);
       return 0;
     }
-    console.error(`critdamp: unknown command '${command}' (train, eval, bench, diagnose, correct)`);
+    console.error(`critdamp: unknown command '${command}' (train, eval, bench, diagnose, correct, experiment)`);
     return 2;
   } catch (e) {
     console.error(`\ncritdamp ${command}: ${(e as Error).message}`);

@@ -64,4 +64,32 @@ test('compareAttributions: top-k sets, overlap, p-value and correlations togethe
   assert.throws(() => compareAttributions(sgd, adam, 8), /k must be an integer in 1\.\.7/);
 });
 
+test('ranking statistics: units at +∞ tie (all-zero weights under the relative metric); NaN is refused by name', () => {
+  // a: p and q tie at ∞. τ-b of a with itself: C = 2 ((p,r), (q,r)), D = 0, one tie in each: 2/√(2·2) = 1.
+  const a = m({ p: Infinity, q: Infinity, r: 1 });
+  close(kendallTauB(a, a), 1, 'τ-b with itself');
+  close(spearman(a, a), 1, 'ρ with itself');
+  assert.equal(Object.fromEntries(ranks(a)), { p: 1.5, q: 1.5, r: 3 });
+  // b = p > q > r: C = 2, D = 0, the (p,q) pair tied in a only: 2/√((3−1)(3−0)) = 2/√6.
+  close(kendallTauB(a, m({ p: 3, q: 2, r: 1 })), 2 / Math.sqrt(6), 'τ-b against a strict order');
+  const nan = m({ p: 3, q: NaN, r: 1 });
+  for (const f of [() => ranks(nan), () => topK(nan, 1), () => spearman(nan, nan), () => kendallTauB(a, nan), () => compareAttributions(a, nan, 1)]) {
+    assert.throws(f, /q scored NaN/);
+  }
+});
+
+test('overlapPValue: exact past the range of doubles (C(1100, 550) ≈ 10^329)', () => {
+  // k = 3 of n = 2000, all shared: 1/C(2000, 3) = 6/(2000·1999·1998).
+  close(overlapPValue(2000, 3, 3), 6 / (2000 * 1999 * 1998), 'p(3 of 3 among 2000)');
+  // n = 2k: X and k − X (how many of B fall outside A) have the same law, so
+  // P(X ≥ s) + P(X ≥ k − s + 1) = P(X ≥ s) + P(X ≤ s − 1) = 1.
+  for (const s of [1, 200, 275, 276, 300]) close(overlapPValue(1100, 550, s) + overlapPValue(1100, 550, 551 - s), 1, `symmetry at ${s}`);
+  // Against the same tail summed in logarithms: ln C(n, k) = Σᵢ ln((n − k + i)/i).
+  const lnC = (n: number, k: number) => { let r = 0; for (let i = 1; i <= k; i++) r += Math.log((n - k + i) / i); return r; };
+  let tail = 0;
+  for (let x = 300; x <= 550; x++) tail += Math.exp(lnC(550, x) + lnC(550, 550 - x) - lnC(1100, 550));
+  const p = overlapPValue(1100, 550, 300);
+  assert.ok(p > 0 && Math.abs(p - tail) < 1e-9 * tail, `${p} vs ${tail}`);
+});
+
 test.run();

@@ -50,4 +50,34 @@ test('resolveUnits: names in order; unknown or repeated names are errors that li
   assert.throws(() => units(segments(1), 'block' as never), /granularity must be 'group' or 'layer'/);
 });
 
+test('units: a layer\'s group is its first path component; layers partition groups, segments point at the params', () => {
+  const segs = segments(1);
+  const groups = units(segs, 'group'), layers = units(segs, 'layer');
+  for (const u of [...groups, ...layers]) assert.equal(u.segments.map((i) => segs[i].name), u.params, `${u.name}: segment indices`);
+  for (const g of groups) {
+    // The layers named `${g}` or `${g}.…`, in order, hold exactly the group's parameters.
+    const inside = layers.filter((l) => l.name === g.name || l.name.startsWith(`${g.name}.`));
+    assert.ok(inside.length > 0, g.name);
+    for (const l of inside) assert.is(l.name.split('.')[0], g.name);
+    assert.equal(inside.flatMap((l) => l.params), g.params, `${g.name}: its layers' parameters`);
+  }
+  // Every parameter is in exactly one layer and one group.
+  assert.is(layers.reduce((n, l) => n + l.params.length, 0), segs.length);
+  assert.is(groups.reduce((n, l) => n + l.params.length, 0), segs.length);
+});
+
+test('units: repeated names, bad lengths and an empty list are errors', () => {
+  assert.throws(() => units([{ name: 'fc.weight', length: 2 }, { name: 'fc.weight', length: 3 }], 'layer'), /fc\.weight appears twice \(segments 0 and 1\)/);
+  assert.throws(() => units([{ name: 'fc.weight', length: 2.5 }], 'group'), /fc\.weight has length 2\.5/);
+  assert.throws(() => units([{ name: 'fc.weight', length: -1 }], 'group'), /fc\.weight has length -1/);
+  assert.throws(() => units([], 'group'), /no parameters/);
+});
+
+test('resolveUnits: a name of the other granularity says which one to use', () => {
+  const g = units(segments(1 / 8), 'group'), l = units(segments(1 / 8), 'layer');
+  assert.throws(() => resolveUnits(g, ['layer3.1.conv2']), /no layer named layer3\.1\.conv2; valid: conv1, .*\(layer3\.1\.conv2 is a module inside group layer3: use granularity 'layer'\)/);
+  assert.throws(() => resolveUnits(l, ['layer3']), /no layer named layer3; valid: conv1, bn1, layer1\.0\.conv1, .*\(layer3 is a group: use granularity 'group'\)/);
+  assert.throws(() => resolveUnits(g, ['layer9.0.conv1']), (e: Error) => !e.message.includes('granularity'));
+});
+
 test.run();
