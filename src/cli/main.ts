@@ -135,8 +135,13 @@ async function train(v: Values): Promise<number> {
   let saved: TrainerState | null = null;
   if (resumeFrom) {
     saved = JSON.parse(await readFile(join(resumeFrom, 'state.json'), 'utf8')) as TrainerState;
-    // The run continues as it was configured; only the epoch count may grow.
-    config = { ...saved.config, epochs: v.epochs ? run.config.epochs : saved.config.epochs };
+    // The run continues exactly as it was configured: the schedule (a cosine over all epochs, say)
+    // depends on the epoch count, so another count cannot continue it.
+    if (v.epochs !== undefined && run.config.epochs !== saved.config.epochs) {
+      throw new Error(`--resume: the run in ${run.out} was set up for ${saved.config.epochs} epochs and its schedule depends on that; ` +
+        `resume without --epochs, or start a new run (--out) from the checkpoint's weights`);
+    }
+    config = saved.config;
   }
   const data = await loadData(run, config.seed);
   // Channels and classes come from the data (image folders have any number of either).

@@ -19,7 +19,7 @@ import type { Graph } from '../autograd/graph';
 import type { Tensor } from '../tensor';
 import { Rng } from '../util/rng';
 import type { Dataset } from './dataset';
-import { acquireResident, releaseResident } from './resident';
+import { acquireResident, fitsResident, releaseResident, DEFAULT_RESIDENT_BYTES } from './resident';
 import { BATCH } from '../../shaders/kernels';
 
 export interface AugmentOptions {
@@ -69,7 +69,6 @@ export function mix(seed: number, epoch: number): number {
   return lowbias32(lowbias32((seed ^ 0x85ebca6b) >>> 0) ^ epoch);
 }
 
-const DEFAULT_RESIDENT_BYTES = 2 ** 30;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export class GpuBatcher {
@@ -132,10 +131,7 @@ export class GpuBatcher {
     }
     this.norm = engine.tensor(scaleShift, [2 * c]);
 
-    const words = Math.ceil((n * this.stride) / 4);
-    const limits = engine.device.limits;
-    this.resident = words * 4 <= Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize)
-      && words * 4 + n * 4 <= budget;
+    this.resident = fitsResident(engine, dataset, budget);
     if (this.resident) {
       // One copy per engine and dataset, shared with every other batcher over it (resident.ts).
       ({ images: this.images, labels: this.labels } = acquireResident(engine, dataset));

@@ -3,4 +3,4 @@ export * from './dataset';
 export * from './cifar';
 export * from './idx';
 export * from './tar';
-export { acquireResident, releaseResident, residentUsers, residentBytes, type ResidentDataset } from './resident';
+export { acquireResident, releaseResident, residentUsers, residentBytes, fitsResident, DEFAULT_RESIDENT_BYTES, type ResidentDataset } from './resident';

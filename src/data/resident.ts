@@ -26,6 +26,19 @@ interface Entry extends ResidentDataset { users: number }
 // Per engine, keyed by the Dataset object itself (a subset is a different object, a different copy).
 const copies = new WeakMap<Engine, Map<Dataset, Entry>>();
 
+/** The largest dataset kept on the GPU by default (1 GiB); larger ones are streamed per batch. */
+export const DEFAULT_RESIDENT_BYTES = 2 ** 30;
+
+/**
+ * Whether a dataset is kept on the GPU: its copy fits one storage binding and one buffer of this
+ * device, and the budget (default 1 GiB). GpuBatcher streams the ones that do not.
+ */
+export function fitsResident(engine: Engine, ds: Dataset, maxResidentBytes = DEFAULT_RESIDENT_BYTES): boolean {
+  const pixels = Math.ceil((ds.n * ds.c * ds.h * ds.w) / 4) * 4;
+  const limits = engine.device.limits;
+  return pixels <= Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) && residentBytes(ds) <= maxResidentBytes;
+}
+
 /** Bytes the resident copy of a dataset takes. */
 export function residentBytes(ds: Dataset): number {
   return Math.ceil((ds.n * ds.c * ds.h * ds.w) / 4) * 4 + ds.n * 4;

@@ -16,9 +16,9 @@
  */
 import type { Engine } from '../gpu/engine';
 import type { Tensor } from '../tensor';
-import { channelStats, type DatasetSplit } from '../data/dataset';
+import { channelStats, type Dataset, type DatasetSplit } from '../data/dataset';
 import { GpuBatcher, type Batch } from '../data/batcher';
-import { acquireResident, releaseResident } from '../data/resident';
+import { acquireResident, fitsResident, releaseResident } from '../data/resident';
 import { ResNet18 } from '../nn/resnet';
 import { Optimizer } from '../optim/optimizer';
 import { crossEntropy } from '../ops';
@@ -73,6 +73,8 @@ export class Trainer {
   private losses: Tensor | null = null;
   private epochLoss = { sum: 0, read: 0 };
   private destroyed = false;
+  /** The datasets this trainer keeps resident on the GPU. */
+  private readonly held: Dataset[];
 
   constructor(readonly engine: Engine, parts: TrainerParts) {
     const { model, optimizer, data, config } = parts;
@@ -93,9 +95,10 @@ export class Trainer {
     this.stepsPerEpoch = Math.floor(train.n / config.batchSize);
     this.scheduleConfig = { epochs: config.epochs, stepsPerEpoch: this.stepsPerEpoch, lr: config.lr, momentum: config.momentum };
     this.schedule = new TrainingSchedule(this.scheduleConfig);
-    // Both splits stay on the GPU for the trainer's life: every epoch and evaluation shares them.
-    acquireResident(engine, data.train);
-    acquireResident(engine, data.test);
+    // Both splits stay on the GPU for the trainer's life (when they fit; larger ones are streamed
+    // by the batchers): every epoch and evaluation shares them.
+    this.held = [data.train, data.test].filter((ds) => fitsResident(engine, ds));
+    for (const ds of this.held) acquireResident(engine, ds);
   }
 
   /** A trainer with a new model (seeded from config.seed) and optimizer, freed by destroy(). */
@@ -237,8 +240,7 @@ export class Trainer {
     this.destroyed = true;
     this.batcher?.destroy();
     this.losses?.dispose();
-    releaseResident(this.engine, this.data.train);
-    releaseResident(this.engine, this.data.test);
+    for (const ds of this.held) releaseResident(this.engine, ds);
     if (this.owns) {
       this.optimizer.destroy();
       this.model.destroy();

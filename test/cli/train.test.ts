@@ -57,6 +57,9 @@ test('cli train: Ctrl-C stops at a step boundary (exit 130), --resume continues 
     assert.is(state.step, 4);
     assert.is(state.schedule.step, 4, 'the checkpoint saves the schedule position');
 
+    const other = await cli([...args.map((a) => (a === '3' ? '5' : a)), '--resume']);
+    assert.is(other.code, 1);
+    assert.match(other.out, /--resume: the run in .* was set up for 3 epochs and its schedule depends on that/);
     const second = await cli([...args, '--resume']);
     assert.is(second.code, 0, second.out);
     assert.match(second.out, /resumed from .*epoch-0001 after epoch 1/);

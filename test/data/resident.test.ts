@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { requireEngine } from '../engine';
 import { GpuBatcher, type BatcherOptions } from '../../src/data/batcher';
-import { residentUsers } from '../../src/data/resident';
+import { fitsResident, residentBytes, residentUsers } from '../../src/data/resident';
 import { makeDataset, type Dataset } from '../../src/data/dataset';
 import type { Engine } from '../../src/gpu/engine';
 
@@ -52,6 +52,13 @@ test('resident: a streamed batcher takes no reference', async () => {
   assert.not.ok(s.resident);
   assert.is(residentUsers(e, DS), 0);
   s.destroy();
+});
+
+test('resident: fitsResident follows the budget and the device limits', async () => {
+  const e = await requireEngine();
+  assert.ok(fitsResident(e, DS));
+  assert.not.ok(fitsResident(e, DS, 100), 'over a 100-byte budget');
+  assert.ok(fitsResident(e, DS, residentBytes(DS)), 'exactly the budget');
 });
 
 test.run();
