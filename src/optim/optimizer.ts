@@ -65,6 +65,11 @@ export class Optimizer {
   private frozenKey = '';
   private opts: Required<Omit<OptimizerOptions, 'groups'>>;
 
+  /** The options in force, defaults filled in (param groups, being functions, are not included). */
+  get options(): Readonly<Required<Omit<OptimizerOptions, 'groups'>>> {
+    return { ...this.opts };
+  }
+
   constructor(readonly store: ParamStore, options: OptimizerOptions) {
     const o = {
       kind: options.kind, weightDecay: options.weightDecay ?? 0, decayNormAndBias: options.decayNormAndBias ?? false,

@@ -86,8 +86,8 @@ export class Trainer {
     this.model = model;
     this.optimizer = optimizer;
     this.data = data;
-    // The saved config describes the model actually trained.
-    this.config = { ...config, model: model.config, optimizer: { ...config.optimizer, kind: optimizer.kind } };
+    // The saved config describes the model and optimizer actually trained.
+    this.config = { ...config, model: model.config, optimizer: { ...config.optimizer, ...optimizer.options } };
     this.hooks = parts.hooks ?? {};
     const stats = config.mean && config.std ? { mean: config.mean, std: config.std } : channelStats(train);
     this.mean = stats.mean;

@@ -160,6 +160,7 @@ test("fine-tuning: a Trainer over a loaded model and a fresh optimizer trains it
     const optimizer = new Optimizer(model.store, { kind: 'sgd' });
     const t = new Trainer(e, { model, optimizer, data, config: tiny({ epochs: 1, lr: { kind: 'constant', lr: 0.01 } }) });
     assert.is(t.model, model);
+    assert.is(t.state().config.optimizer.weightDecay, 0, "the saved config describes the optimizer given, not the config's (5e-4)");
     const r = await t.fit();
     assert.ok(r && r.n === 32);
     t.destroy();
