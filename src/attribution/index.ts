@@ -6,3 +6,4 @@ export { METRICS, segmentSums, unitSums, unitScore, rankUnits, type UnitSums, ty
 export { overlapPValueMonteCarlo, type MonteCarloPValue } from './permutation';
 export { attribute, gradientSums, type Aggregation, type AttributeOptions, type Attribution } from './attribute';
 export { correct, type CorrectOptions, type CorrectionReport } from './correct';
+export { autoRgnFineTune } from './autorgn';

@@ -16,7 +16,7 @@ import { subset, type DatasetSplit } from '../data/dataset';
 import { findCheckpoint, loadCheckpoint, saveWeights, writeFileAtomic } from '../io/checkpoint.node';
 import { evaluate } from '../train/evaluate';
 import type { TrainerState } from '../train/trainer';
-import { attribute, compareAttributions, correct, METRICS, units, type Attribution, type Granularity, type Metric, type CorrectionReport } from '../attribution';
+import { attribute, autoRgnFineTune, compareAttributions, correct, METRICS, units, type Attribution, type Granularity, type Metric, type CorrectionReport } from '../attribution';
 import { barChartSvg } from '../report/chart';
 import { Rng } from '../util/rng';
 import { parseLrSpec } from '../schedule';
@@ -40,7 +40,8 @@ Usage: critdamp correct --checkpoint A [--layers auto|a,b,c] [options]
   --epochs E           fine-tuning epochs on the training data (default 2)
   --lr-schedule SPEC   default cosine:0.01 (physics momentum)
   --controls           also: random layers of matched parameter share (3 draws), the last K,
-                       full fine-tuning, and an ablation (diagnosed vs random layers reset to epoch 0)
+                       full fine-tuning, Auto-RGN (every layer, per-layer rates by relative gradient
+                       norm; Lee et al. 2023), and an ablation (diagnosed vs random layers reset to epoch 0)
   --granularity, --metric, -k, --out as for diagnose`;
 
 interface Opened {
@@ -198,6 +199,11 @@ export async function correctCommand(argv: string[]): Promise<number> {
       for (const [i, names] of matchedDraws(all, layers.length, main.share, layers, 3, seed).entries()) await fix(`random (share-matched) ${i + 1}`, names);
       await fix(`last ${layers.length}`, all.slice(-layers.length).map((u) => u.name));
       await fix('full fine-tuning', all.map((u) => u.name));
+      await loadCheckpoint(run.dir, model.store, null);
+      const rgn = await autoRgnFineTune(engine, model, { data: run.data, mean: run.mean, std: run.std, epochs, lr, seed });
+      rows.push({ method: 'Auto-RGN', report: rgn });
+      console.log(`${'Auto-RGN'.padEnd(22)} ${'every layer, rates by relative gradient norm'.padEnd(48)} ${pct(1).padStart(6)} params  errors ${rgn.before.errors} → ${rgn.after.errors}  ` +
+        `fixed ${rgn.fixed}, broken ${rgn.broken}, net ${rgn.net >= 0 ? '+' : ''}${rgn.net}  ${rgn.wallSeconds.toFixed(0)} s`);
       // Ablation: reset layers to their values at epoch 0 (the run's seeded initialisation).
       const init = new ResNet18(engine, run.state.config.model, run.state.config.seed);
       const start = await init.store.read();

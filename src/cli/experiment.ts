@@ -18,7 +18,7 @@ import { loadDataset, type DatasetName } from '../data/index.node';
 import { subset, type DatasetSplit } from '../data/dataset';
 import { Trainer, type TrainConfig } from '../train/trainer';
 import { evaluate } from '../train/evaluate';
-import { attribute, compareAttributions, correct, overlapPValue, units, type Attribution, type Comparison, type CorrectionReport } from '../attribution';
+import { attribute, autoRgnFineTune, compareAttributions, correct, overlapPValue, units, type Attribution, type Comparison, type CorrectionReport } from '../attribution';
 import { barChartSvg } from '../report/chart';
 import { matchedDraws } from './diagnose';
 
@@ -112,6 +112,10 @@ export async function experimentCommand(argv: string[]): Promise<number> {
         for (const names of matchedDraws(all, k, main.share, diag.sgd.problem, p.draws, seed)) await fix('random, share-matched', names);
         await fix(`last ${k}`, all.slice(-k).map((u) => u.name));
         await fix('full fine-tuning', all.map((u) => u.name));
+        restore();
+        const rgn = await autoRgnFineTune(engine, model, { data, mean: t.mean, std: t.std, epochs: p.correctEpochs, lr: { kind: 'cosine', lr: p.correctLr }, seed });
+        corrections.push({ method: 'Auto-RGN', report: rgn });
+        log(`seed ${seed} correct Auto-RGN: errors ${rgn.before.errors} → ${rgn.after.errors}, net ${rgn.net}`);
         // Ablation: the groups reset to their epoch-0 values (the run's seeded initialisation).
         const init = new ResNet18(engine, model.config, seed);
         const start = await init.store.read();
@@ -180,7 +184,7 @@ The paper (arXiv 2603.28921) reports that the per-layer gradient attribution of 
 | Adam run | cosine learning rate from ${p.adamLr}, β1 = 0.9, same epochs and batch |
 | diagnosis | relative score ‖∂L/∂θ‖ / ‖θ‖ per group, gradient of the mean loss over the misclassified test images, BN in eval mode; problem groups = top ${k} of ${n} |
 | correction | only the problem groups of the SGD network retrained on the training images, ${p.correctEpochs} epoch(s), cosine from ${p.correctLr}, physics momentum; frozen layers checked bit-identical |
-| controls | ${p.draws} draws of ${k} random groups matched for parameter share, the last ${k} groups, full fine-tuning: same epochs and schedule |
+| controls | ${p.draws} draws of ${k} random groups matched for parameter share, the last ${k} groups, full fine-tuning, Auto-RGN (every layer, each layer's rate scaled every step by its ‖g‖/‖θ‖ over the largest; Lee et al. 2023): same epochs and schedule |
 | ablation | the problem groups, versus ${p.draws} share-matched random draws, reset to their epoch-0 values (no retraining): accuracy drop |
 
 ## Do SGD and Adam name the same problem groups?

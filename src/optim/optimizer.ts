@@ -60,6 +60,8 @@ export class Optimizer {
   private state: Tensor[];
   private segTable: GPUBuffer;
   private groupTable: GPUBuffer;
+  /** Per group: lrScale, weight decay, 0, 0 (what groupTable holds). */
+  private groupValues: Float32Array;
   private segGroups: number[];
   private firstStep: number[];
   private frozenKey = '';
@@ -99,6 +101,7 @@ export class Optimizer {
     this.firstStep = store.segments.map(() => FROZEN);
 
     const e = store.engine;
+    this.groupValues = table;
     this.groupTable = e.device.createBuffer({ size: table.byteLength, usage: STORAGE_USAGE });
     e.flush();
     e.device.queue.writeBuffer(this.groupTable, 0, table);
@@ -126,6 +129,22 @@ export class Optimizer {
     const e = this.store.engine;
     e.flush();
     e.device.queue.writeBuffer(this.segTable, 0, table);
+  }
+
+  /**
+   * Changes the learning-rate scale of named groups from the next step on (per-layer rates that
+   * move during training, as Auto-RGN's do). Unknown names are an error.
+   */
+  setLrScales(scales: Readonly<Record<string, number>>): void {
+    for (const [name, v] of Object.entries(scales)) {
+      const i = this.groupNames.indexOf(name);
+      if (i < 0) throw new Error(`optimizer: no param group named ${name} (${this.groupNames.slice(0, 4).join(', ')}, …)`);
+      finiteIn(`lrScale of group ${name}`, v, 0, Infinity);
+      this.groupValues[i * 4] = v;
+    }
+    const e = this.store.engine;
+    e.flush();
+    e.device.queue.writeBuffer(this.groupTable, 0, this.groupValues);
   }
 
   /** Number of parameters in each group (for reports). */

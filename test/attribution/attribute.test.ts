@@ -8,6 +8,7 @@ import { ResNet18 } from '../../src/nn/resnet';
 import { Trainer, type TrainConfig } from '../../src/train/trainer';
 import { attribute, gradientSums } from '../../src/attribution/attribute';
 import { correct } from '../../src/attribution/correct';
+import { autoRgnFineTune } from '../../src/attribution/autorgn';
 import { segmentSums } from '../../src/attribution/scores';
 import type { Dataset, DatasetSplit } from '../../src/data/dataset';
 import type { Engine } from '../../src/gpu/engine';
@@ -98,6 +99,14 @@ test('a corrupted layer of a trained network is named first, and retraining it a
   assert.match(String(err), /k must be an integer in 1\.\.7 \(the groups of this model\)/);
   const none = await correct(e, t.model, { layers: ['layer9'], granularity: 'group', data, mean: t.mean, std: t.std }).catch((x: Error) => x.message);
   assert.match(String(none), /no layer named layer9; valid: conv1, bn1, layer1/);
+
+  // Auto-RGN, the control that picks layers by their gradients: everything trains, freezing comes back.
+  const conv1 = (await t.model.store.read()).get('conv1.weight')!.data;
+  const rgn = await autoRgnFineTune(e, t.model, { data, mean: t.mean, std: t.std, epochs: 1, lr: { kind: 'cosine', lr: 0.05 } });
+  assert.is(rgn.share, 1);
+  assert.ok(Number.isFinite(rgn.after.accuracy) && rgn.net === rgn.fixed - rgn.broken);
+  assert.not.equal(Array.from((await t.model.store.read()).get('conv1.weight')!.data), Array.from(conv1), 'every layer trains under Auto-RGN');
+  assert.ok(!t.model.store.param('fc.weight').requiresGrad, "the caller's freezing is back");
   t.destroy();
 });
 

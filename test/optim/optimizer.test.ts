@@ -205,4 +205,26 @@ test("BN defaults: frozen weights leave running statistics updating ('update'), 
   model.store.destroy();
 });
 
+test('setLrScales: a group scaled to 0 does not move; others do; unknown groups are an error', async () => {
+  const e = await requireEngine();
+  const store = new ParamStore(e, [{ name: 'a', shape: [4], kind: 'conv' }, { name: 'b', shape: [4], kind: 'conv' }], []);
+  store.set('a', new Float32Array([1, 2, 3, 4]));
+  store.set('b', new Float32Array([1, 2, 3, 4]));
+  const opt = new Optimizer(store, { kind: 'sgd', groups: [{ name: 'A', match: (s) => s.name === 'a' }, { name: 'B', match: (s) => s.name === 'b' }] });
+  opt.setLrScales({ A: 0, B: 0.5 });
+  store.zeroGrad();
+  for (const n of ['a', 'b']) {
+    const t = store.param(n);
+    e.upload(t.grad!, new Float32Array([1, 1, 1, 1]));
+    t.gradValid = true;
+  }
+  opt.step({ lr: 0.1, momentum: 0.5 });
+  const v = await store.read();
+  assert.equal(Array.from(v.get('a')!.data), [1, 2, 3, 4]);
+  assertRelError(v.get('b')!.data, [0.95, 1.95, 2.95, 3.95], 1e-6, 'b moved by lr·0.5·g');
+  assert.throws(() => opt.setLrScales({ C: 1 }), /no param group named C/);
+  opt.destroy();
+  store.destroy();
+});
+
 test.run();
