@@ -224,8 +224,16 @@ export async function correctCommand(argv: string[]): Promise<number> {
     engine.destroy();
   }
   await writeFileAtomic(join(out, 'correction.json'), JSON.stringify({ checkpoint: run.dir, granularity: o.granularity, rows, ablation }, null, 1));
+  await writeFileAtomic(join(out, 'correction.md'), [
+    `# Surgical correction of ${run.dir}`, '',
+    '| method | layers | parameters | errors before | errors after | fixed | broken | net | wall s |', '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(({ method, report: r }) => `| ${method} | ${r.layers.join(', ')} | ${pct(r.share)} | ${r.before.errors} | ${r.after.errors} | ${r.fixed} | ${r.broken} | ${r.net} | ${r.wallSeconds.toFixed(0)} |`),
+    ...(ablation.length ? ['', '| reset to epoch 0 | layers | accuracy | drop |', '|---|---|---:|---:|',
+      ...ablation.map((a) => `| ${a.method} | ${a.layers.join(', ')} | ${pct(a.accuracy)} | ${(100 * a.drop).toFixed(1)} points |`)] : []),
+    '',
+  ].join('\n'));
   await writeChart(join(out, 'correction'), barChartSvg(rows.map((r) => ({ label: r.method, value: r.report.net, highlight: r.method === 'diagnosed', note: `${pct(r.report.share)} of parameters` })),
     { title: 'Net errors fixed on the evaluation set', subtitle: `${rows[0].report.before.errors} errors before; same epochs for every method`, axis: 'fixed − broken' }));
-  console.log(`corrected weights: ${join(out, 'model.safetensors')}\nreport: ${join(out, 'correction.json')}, correction.svg, correction.png`);
+  console.log(`corrected weights: ${join(out, 'model.safetensors')}\nreport: ${join(out, 'correction.json')}, correction.md, correction.svg, correction.png`);
   return 0;
 }

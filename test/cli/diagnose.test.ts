@@ -51,11 +51,17 @@ test('cli diagnose and correct: two runs compared, the problem layers retrained 
     const fix = JSON.parse(readFileSync(join(t.dir, 'fix', 'correction.json'), 'utf8'));
     assert.ok(fix.rows.length >= 5);
     assert.is(fix.rows.find((r: { method: string }) => r.method === 'full fine-tuning').report.share, 1);
-    for (const f of ['model.safetensors', 'correction.svg', 'correction.png']) assert.ok(existsSync(join(t.dir, 'fix', f)), f);
+    for (const f of ['model.safetensors', 'correction.md', 'correction.svg', 'correction.png']) assert.ok(existsSync(join(t.dir, 'fix', f)), f);
+    assert.match(c, /Auto-RGN\s+every layer.*errors \d+ → \d+/);
+    assert.match(readFileSync(join(t.dir, 'fix', 'correction.md'), 'utf8'), /\| diagnosed \| \w+, \w+ \|/);
 
     assert.match(fails(['correct', '--checkpoint', sgd, '--layers', 'layer9']), /no layer named layer9; valid: conv1, bn1, layer1, layer2, layer3, layer4, fc/);
     assert.match(fails(['diagnose', '--checkpoint', sgd, '-k', '8']), /k must be an integer in 1\.\.7/);
     assert.match(fails(['diagnose', '--checkpoint', join(t.dir, 'nothing')]), /no checkpoint at/);
+    const bare = join(t.dir, 'bare');
+    mkdirSync(bare);
+    writeFileSync(join(bare, 'state.json'), JSON.stringify({ epoch: 1 }));
+    assert.match(fails(['diagnose', '--checkpoint', bare]), /state\.json has no run config \(model, data\)/);
     const wide = run('wide', ['--width', '1/8']);
     assert.match(fails(['diagnose', '--checkpoint', sgd, '--checkpoint', wide]), /different architectures/);
   } finally {
