@@ -4,6 +4,7 @@
 import '../gpu/node';
 import { parseArgs } from 'node:util';
 import { appendFile, mkdir, readFile, truncate, writeFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Engine } from '../gpu/engine';
 import { loadDataset, type DatasetName } from '../data/index.node';
@@ -125,8 +126,23 @@ async function loadData(r: Pick<RunOptions, 'data' | 'dataDir' | 'download' | 't
 }
 
 /** Returns the exit code: 0 when training finished, 130 when Ctrl-C stopped it. */
+/** Whether a folder already holds a run (its log or checkpoints). */
+function holdsRun(dir: string): boolean {
+  return existsSync(join(dir, 'log.jsonl')) || existsSync(join(dir, 'checkpoints'));
+}
+
 async function train(v: Values): Promise<number> {
   const run = buildRun(v);
+  // A run folder belongs to one run: a new run never writes over another's log or checkpoints.
+  if (!v.resume && holdsRun(run.out)) {
+    if (v.out !== undefined) {
+      throw new Error(`--out ${run.out} already holds a run (log.jsonl or checkpoints/): continue it with --resume, or choose another --out`);
+    }
+    let n = 2;
+    while (holdsRun(`${run.out}-${n}`)) n++;
+    console.log(`critdamp: ${run.out} holds an earlier run; this one goes to ${run.out}-${n} (--resume continues the earlier one)`);
+    run.out = `${run.out}-${n}`;
+  }
   await mkdir(run.out, { recursive: true });
   const logPath = join(run.out, 'log.jsonl');
   const resumeFrom = v.resume ? await findCheckpoint(run.out) : null;

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { idxBytes, idxImages, tempDir } from '../data/helpers';
@@ -23,9 +23,9 @@ function writeMnist(dir: string): void {
 interface Run { code: number | null; out: string }
 
 /** Runs the CLI; `onLine` may return true to send SIGINT. */
-function cli(args: string[], onLine: (line: string) => boolean = () => false): Promise<Run> {
+function cli(args: string[], onLine: (line: string) => boolean = () => false, cwd = root): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join(root, 'tools', 'critdamp.mjs'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [join(root, 'tools', 'critdamp.mjs'), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', sent = false;
     const take = (chunk: Buffer) => {
       out += chunk.toString();
@@ -66,6 +66,26 @@ test('cli train: Ctrl-C stops at a step boundary (exit 130), --resume continues 
     assert.match(second.out, /test accuracy [\d.]+% \(\d+\/32\) after 3 epochs/);
     const epochs = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'epoch');
     assert.equal(epochs.map((r) => r.epoch), [0, 1, 2], 'each epoch logged once');
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('cli train: a new run never writes into a folder holding another run', async () => {
+  const t = tempDir('cli-fresh');
+  try {
+    const data = join(t.dir, 'data');
+    writeMnist(data);
+    const args = ['train', '--data', 'mnist', '--data-dir', data, '--width', '1/16', '--epochs', '1', '--batch-size', '16', '--augment', 'none'];
+    const first = await cli(args, () => false, t.dir);
+    assert.is(first.code, 0, first.out);
+    const second = await cli(args, () => false, t.dir);
+    assert.is(second.code, 0, second.out);
+    assert.match(second.out, /runs\/mnist-physics-seed0 holds an earlier run; this one goes to .*runs\/mnist-physics-seed0-2/);
+    assert.ok(existsSync(join(t.dir, 'runs', 'mnist-physics-seed0', 'log.jsonl')) && existsSync(join(t.dir, 'runs', 'mnist-physics-seed0-2', 'log.jsonl')));
+    const explicit = await cli([...args, '--out', join(t.dir, 'runs', 'mnist-physics-seed0')], () => false, t.dir);
+    assert.is(explicit.code, 1);
+    assert.match(explicit.out, /already holds a run \(log\.jsonl or checkpoints\/\): continue it with --resume, or choose another --out/);
   } finally {
     t.cleanup();
   }
