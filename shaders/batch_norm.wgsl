@@ -40,6 +40,25 @@ fn at(e: u32, c: u32) -> u32 {
   return ((e / p.HW) * p.C + c) * p.HW + e % p.HW;
 }
 
+// (Σ dy, Σ dy·x̂) over channel c, written (+)= to dβ and dγ; every invocation gets both sums.
+fn parameter_grads(c: u32, mean: f32, invstd: f32, lid: u32) -> vec2f {
+  let M = p.N * p.HW;
+  var sdy = 0.0;
+  var sdyx = 0.0;
+  for (var e = lid; e < M; e += WG) {
+    let i = at(e, c);
+    let g = dy[i];
+    sdy += g;
+    sdyx += g * (x[i] - mean) * invstd;
+  }
+  let sums = workgroup_sum(vec2f(sdy, sdyx), lid);
+  if (lid == 0u) {
+    dgamma[c] = sums.y + select(0.0, dgamma[c], p.acc_dgamma == 1u);
+    dbeta[c] = sums.x + select(0.0, dbeta[c], p.acc_dbeta == 1u);
+  }
+  return sums;
+}
+
 @compute @workgroup_size(WG)
 fn forward_train(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x;
@@ -83,19 +102,7 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
   let M = p.N * p.HW;
   let mean = stats[2u * c];
   let invstd = stats[2u * c + 1u];
-  var sdy = 0.0;
-  var sdyx = 0.0;
-  for (var e = lid; e < M; e += WG) {
-    let i = at(e, c);
-    let g = dy[i];
-    sdy += g;
-    sdyx += g * (x[i] - mean) * invstd;
-  }
-  let sums = workgroup_sum(vec2f(sdy, sdyx), lid);
-  if (lid == 0u) {
-    dgamma[c] = sums.y + select(0.0, dgamma[c], p.acc_dgamma == 1u);
-    dbeta[c] = sums.x + select(0.0, dbeta[c], p.acc_dbeta == 1u);
-  }
+  let sums = parameter_grads(c, mean, invstd, lid);
   if (p.need_dx == 0u) { return; }
   let k = gamma[c] * invstd / f32(M);
   let mdy = sums.x;
@@ -115,19 +122,7 @@ fn backward_eval(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   let M = p.N * p.HW;
   let mean = running_mean[c];
   let invstd = 1.0 / sqrt(running_var[c] + p.eps);
-  var sdy = 0.0;
-  var sdyx = 0.0;
-  for (var e = lid; e < M; e += WG) {
-    let i = at(e, c);
-    let g = dy[i];
-    sdy += g;
-    sdyx += g * (x[i] - mean) * invstd;
-  }
-  let sums = workgroup_sum(vec2f(sdy, sdyx), lid);
-  if (lid == 0u) {
-    dgamma[c] = sums.y + select(0.0, dgamma[c], p.acc_dgamma == 1u);
-    dbeta[c] = sums.x + select(0.0, dbeta[c], p.acc_dbeta == 1u);
-  }
+  let sums = parameter_grads(c, mean, invstd, lid);
   if (p.need_dx == 0u) { return; }
   let k = gamma[c] * invstd;
   for (var e = lid; e < M; e += WG) {
