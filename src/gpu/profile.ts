@@ -5,14 +5,18 @@
  * `optimizer:sgd`, `data:batch`, `backward:seed` for the rest.
  *
  * Two ways to time, chosen per adapter:
- * - 'timestamps' (the adapter offers 'timestamp-query'; SwiftShader does): each dispatch runs in
- *   a compute pass of its own whose beginning and end write GPU timestamps, read back once at
- *   stop(). Exact per dispatch, up to the adapter's timestamp resolution; giving every dispatch
- *   its own pass adds a little pass overhead to the profiled run.
- * - 'cpu': each dispatch is submitted alone and timed by when the queue reports it done. A
- *   dispatch's time is done(i) − max(done(i−1), submitted(i)): exact while the queue stays busy,
- *   but it includes submission overhead and the completion callback's latency (about a
- *   millisecond in Dawn), so small kernels are over-counted. Use it to rank, not to time µs.
+ * - 'timestamps' (the adapter offers 'timestamp-query'; SwiftShader through Dawn does): each
+ *   dispatch runs in a compute pass of its own whose beginning and end write GPU timestamps, read
+ *   back once at stop(). Exact per dispatch up to the timestamp resolution: Dawn quantizes
+ *   timestamps (to 2^16 ns = 65.5 µs on SwiftShader), so one small dispatch may read 0 or one
+ *   quantum too many; sums over many dispatches are unbiased. A pass per dispatch costs a little.
+ * - 'cpu': each dispatch is submitted alone and timed by when the queue reports it done:
+ *   done(i) − max(done(i−1), submitted(i)). Completion callbacks run only when JavaScript is idle,
+ *   so work that finishes while the caller is still recording is seen done all at once when it
+ *   yields (found with a setTimeout(0) probe): that stretch, from the first submission of the
+ *   burst to the yield, is reported as `unattributedMs` instead of being charged to one dispatch,
+ *   and dispatches that finished inside it read 0. After the yield each time includes the
+ *   callback's latency (up to a few ms in Dawn). Use it to rank, not to time µs.
  *
  * Browser-safe: plain WebGPU.
  */
@@ -49,7 +53,15 @@ export function groupOf(layer: string): string {
 }
 
 export class Profile {
-  constructor(readonly method: ProfileMethod, readonly adapter: string, readonly entries: ProfileEntry[]) {}
+  /**
+   * 'cpu' only: time (ms) while the caller was recording, when completions could not be seen; at
+   * most that much GPU work is in no entry. 0 with timestamps.
+   */
+  readonly unattributedMs: number;
+
+  constructor(readonly method: ProfileMethod, readonly adapter: string, readonly entries: ProfileEntry[], unattributedMs = 0) {
+    this.unattributedMs = unattributedMs;
+  }
 
   get totalMs(): number {
     return this.entries.reduce((s, e) => s + e.ms, 0);
@@ -94,9 +106,13 @@ export class Profiler implements DispatchObserver {
   private labels: string[] = [];
   // 'timestamps': query sets of QUERIES_PER_SET, two queries (begin, end) per dispatch.
   private sets: GPUQuerySet[] = [];
-  // 'cpu': when each dispatch was submitted and when the queue reported it done.
+  // 'cpu': when each dispatch was submitted, when the queue reported it done, and which burst of
+  // synchronous recording it belongs to (each burst ends when its setTimeout(0) probe runs).
   private submitted: number[] = [];
   private done: Promise<number>[] = [];
+  private burst: number[] = [];
+  private yields: Promise<number>[] = [];
+  private probing = false;
   private stopped = false;
 
   private constructor(readonly engine: Engine, method: ProfileMethod) {
@@ -129,6 +145,14 @@ export class Profiler implements DispatchObserver {
       this.engine.flush();
       this.submitted.push(performance.now());
       this.done.push(this.engine.device.queue.onSubmittedWorkDone().then(() => performance.now()));
+      if (!this.probing) {
+        this.probing = true;
+        this.yields.push(new Promise((resolve) => setTimeout(() => {
+          this.probing = false;
+          resolve(performance.now());
+        }, 0)));
+      }
+      this.burst.push(this.yields.length - 1);
     }
   }
 
@@ -138,7 +162,7 @@ export class Profiler implements DispatchObserver {
     this.stopped = true;
     const e = this.engine;
     e.observer = null;
-    const ms = this.method === 'timestamps' ? await this.readTimestamps() : await this.cpuTimes();
+    const { ms, unattributed } = this.method === 'timestamps' ? { ms: await this.readTimestamps(), unattributed: 0 } : await this.cpuTimes();
     const byLabel = new Map<string, ProfileEntry>();
     this.labels.forEach((label, i) => {
       let entry = byLabel.get(label);
@@ -146,7 +170,7 @@ export class Profiler implements DispatchObserver {
       entry.ms += ms[i];
       entry.dispatches++;
     });
-    return new Profile(this.method, e.adapterName, [...byLabel.values()]);
+    return new Profile(this.method, e.adapterName, [...byLabel.values()], unattributed);
   }
 
   private async readTimestamps(): Promise<number[]> {
@@ -165,9 +189,16 @@ export class Profiler implements DispatchObserver {
     return out;
   }
 
-  private async cpuTimes(): Promise<number[]> {
+  private async cpuTimes(): Promise<{ ms: number[]; unattributed: number }> {
     await this.engine.sync();
-    const done = await Promise.all(this.done);
-    return done.map((t, i) => Math.max(0, t - Math.max(i > 0 ? done[i - 1] : -Infinity, this.submitted[i])));
+    const done = await Promise.all(this.done), yields = await Promise.all(this.yields);
+    const prev = (i: number) => (i > 0 ? done[i - 1] : -Infinity);
+    // Disjoint intervals: a dispatch is timed only from when its burst's recording ended.
+    const ms = done.map((t, i) => Math.max(0, t - Math.max(prev(i), this.submitted[i], yields[this.burst[i]])));
+    let unattributed = 0;
+    this.burst.forEach((b, i) => {
+      if (i === 0 || this.burst[i - 1] !== b) unattributed += Math.max(0, yields[b] - Math.max(prev(i), this.submitted[i]));
+    });
+    return { ms, unattributed };
   }
 }
