@@ -9,8 +9,8 @@
  */
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { Engine } from '../gpu/engine';
 import { ResNet18 } from '../nn/resnet';
@@ -18,7 +18,7 @@ import { loadDataset, type DatasetName } from '../data/index.node';
 import { subset, type DatasetSplit } from '../data/dataset';
 import { Trainer, type TrainConfig } from '../train/trainer';
 import { evaluate } from '../train/evaluate';
-import { attribute, autoRgnFineTune, compareAttributions, correct, overlapPValue, units, type Attribution, type Comparison, type CorrectionReport } from '../attribution';
+import { attribute, autoRgnFineTune, compareAttributions, correct, overlapPValue, spearman, units, type Attribution, type Comparison, type CorrectionReport } from '../attribution';
 import { barChartSvg } from '../report/chart';
 import { matchedDraws } from './diagnose';
 
@@ -42,7 +42,8 @@ Usage: critdamp experiment [--preset cpu|paper] [--seeds N] [--out DIR] [-k K]
   --preset P   ${Object.entries(EXPERIMENT_PRESETS).map(([k, p]) => `${k}: ${p.about}`).join('\n               ')}
   --seeds N    training seeds (default 3)
   -k K         problem groups per diagnosis (default 3)
-  --out DIR    where the report goes: DIR/diagnosis.md and DIR/diagnosis/ (default docs)`;
+  --out DIR    where the report goes: DIR/diagnosis.md and DIR/diagnosis/ (default docs)
+  --from FILE  write the report again from a run's saved diagnosis/experiment.json (no training)`;
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1)));
@@ -60,8 +61,17 @@ interface SeedResult {
 
 export async function experimentCommand(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({ args: argv, strict: true, options: {
-    preset: { type: 'string' }, seeds: { type: 'string' }, out: { type: 'string' }, k: { type: 'string', short: 'k' }, help: { type: 'boolean', short: 'h' } } });
+    preset: { type: 'string' }, seeds: { type: 'string' }, out: { type: 'string' }, k: { type: 'string', short: 'k' }, from: { type: 'string' },
+    help: { type: 'boolean', short: 'h' } } });
   if (v.help) return (console.log(EXPERIMENT_HELP), 0);
+  if (v.from) {
+    // The report again from a run's saved results: the same text the run wrote, with today's wording.
+    const saved = JSON.parse(await readFile(resolve(v.from), 'utf8')) as ExperimentPreset & { preset: string; k: number; minutes: number; results: SeedResult[] };
+    const dir = resolve(v.out ?? dirname(dirname(resolve(v.from))));
+    await writeReport(dir, saved.preset, saved, saved.k, saved.results, saved.minutes);
+    console.log(`wrote ${join(dir, 'diagnosis.md')} from ${v.from}`);
+    return 0;
+  }
   const presetName = v.preset ?? 'cpu';
   const p = EXPERIMENT_PRESETS[presetName];
   if (!p) throw new Error(`--preset: unknown preset '${presetName}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
@@ -142,6 +152,14 @@ export async function experimentCommand(argv: string[]): Promise<number> {
   const minutes = (performance.now() - started) / 60000;
   await mkdir(join(out, 'diagnosis'), { recursive: true });
   await writeFile(join(out, 'diagnosis', 'experiment.json'), JSON.stringify({ preset: presetName, ...p, k, seeds, minutes, results }, null, 1));
+  await writeReport(out, presetName, p, k, results, minutes);
+  console.log(`wrote ${join(out, 'diagnosis.md')} and ${join(out, 'diagnosis')}/ (${minutes.toFixed(1)} minutes)`);
+  return 0;
+}
+
+async function writeReport(out: string, presetName: string, p: ExperimentPreset, k: number, results: SeedResult[], minutes: number): Promise<void> {
+  const seeds = results.length;
+  await mkdir(join(out, 'diagnosis'), { recursive: true });
   const methods = [...new Set(results[0].corrections.map((c) => c.method))];
   const svg = barChartSvg(methods.map((m) => {
     const nets = results.flatMap((r) => r.corrections.filter((c) => c.method === m).map((c) => c.report.net));
@@ -150,8 +168,11 @@ export async function experimentCommand(argv: string[]): Promise<number> {
   await writeFile(join(out, 'diagnosis', 'correction.svg'), svg);
   await sharp(Buffer.from(svg)).png().toFile(join(out, 'diagnosis', 'correction.png'));
   await writeFile(join(out, 'diagnosis.md'), report(presetName, p, k, results, minutes));
-  console.log(`wrote ${join(out, 'diagnosis.md')} and ${join(out, 'diagnosis')}/ (${minutes.toFixed(1)} minutes)`);
-  return 0;
+}
+
+/** Spearman's ρ between a run's group scores and the groups' parameter counts. */
+function sizeCorrelation(rows: Attribution['rows']): number {
+  return spearman(new Map(rows.map((r) => [r.name, r.score])), new Map(rows.map((r) => [r.name, r.count])));
 }
 
 function report(presetName: string, p: ExperimentPreset, k: number, results: SeedResult[], minutes: number): string {
@@ -167,6 +188,8 @@ function report(presetName: string, p: ExperimentPreset, k: number, results: See
     for (const g of r[who].problem) acc[g] = (acc[g] ?? 0) + 1;
     return acc;
   }, {})).sort((a, b) => b[1] - a[1]).map(([g, c]) => `${g} ${c}/${results.length}`).join(', ');
+  const sizeRho = results.flatMap((r) => [sizeCorrelation(r.sgd.rows), sizeCorrelation(r.adam.rows)]);
+  const width = p.width >= 1 ? String(p.width) : `1/${Math.round(1 / p.width)}`;
   const cpu = cpus();
   return `# Diagnosis and surgical correction, measured
 
@@ -179,12 +202,12 @@ The paper (arXiv 2603.28921) reports that the per-layer gradient attribution of 
 | | |
 |---|---|
 | data | ${p.data}, ${p.trainSubset || 'all'} training / ${p.testSubset || 'all'} test images (fixed subsets) |
-| model | ResNet-18, width ${p.width}, cifar stem, seeded by the run's seed |
+| model | ResNet-18, width ${width}, cifar stem, seeded by the run's seed |
 | SGD run | cosine learning rate from ${p.sgdLr}, physics momentum μ(t) = clamp(1 − 2√α(t), 0.5, 0.99), weight decay 5e-4, ${p.epochs} epochs, batch ${p.batchSize} |
 | Adam run | cosine learning rate from ${p.adamLr}, β1 = 0.9, same epochs and batch |
 | diagnosis | relative score ‖∂L/∂θ‖ / ‖θ‖ per group, gradient of the mean loss over the misclassified test images, BN in eval mode; problem groups = top ${k} of ${n} |
 | correction | only the problem groups of the SGD network retrained on the training images, ${p.correctEpochs} epoch(s), cosine from ${p.correctLr}, physics momentum; frozen layers checked bit-identical |
-| controls | ${p.draws} draws of ${k} random groups matched for parameter share, the last ${k} groups, full fine-tuning, Auto-RGN (every layer, each layer's rate scaled every step by its ‖g‖/‖θ‖ over the largest; Lee et al. 2023): same epochs and schedule |
+| controls | the ${p.draws} draws of ${k} random groups closest to the problem groups' parameter share (7 groups allow only rough matches), the last ${k} groups, full fine-tuning, Auto-RGN (every layer, each layer's rate scaled every step by its ‖g‖/‖θ‖ over the largest; Lee et al. 2023): same epochs and schedule |
 | ablation | the problem groups, versus ${p.draws} share-matched random draws, reset to their epoch-0 values (no retraining): accuracy drop |
 
 ## Do SGD and Adam name the same problem groups?
@@ -213,8 +236,9 @@ Reset to epoch 0 without retraining: accuracy drop of the diagnosed groups ${pm(
 ## What this supports, and what it does not
 
 - Agreement between optimizers: the mean overlap is ${mean(overlaps).toFixed(2)} of ${k}, against ${chance.toFixed(2)} expected by chance; ${overlaps.filter((o) => o === k).length} of ${results.length} seeds reach ${k}/${k}. With ${n} groups a single seed cannot be very significant (the best possible p is ${overlapPValue(n, k, k).toFixed(3)}), so the paper's one-seed 100% overlap is weak evidence on its own; here it ${mean(overlaps) > chance + 0.5 ? 'is above chance on average' : 'is not clearly above chance'}.
+- What the score tracks: across the ${sizeRho.length} diagnoses, Spearman's ρ between a group's score and its parameter count is ${pm(sizeRho, 2)}. ${mean(sizeRho) < -0.5 ? 'The relative score ranks small groups high, so two optimizers agreeing on the smallest groups is partly what the metric does to any network of this architecture, not evidence of optimizer-independent problem layers; `--metric norm` or `taylor`, or `--granularity layer`, test that.' : 'The ranking is not simply the groups\' sizes.'}
 - Correction: the diagnosed groups beat share-matched random groups in net errors fixed in ${beatsRandom} of ${results.length} seeds and match or beat full fine-tuning in ${beatsFull} of ${results.length}, while retraining ${pm(per('diagnosed', (c) => 100 * c.share))}% of the parameters.
 - Ablation: resetting the diagnosed groups costs ${mean(drops('diagnosed')) > mean(drops('random, share-matched')) ? 'more' : 'less'} accuracy than resetting random groups of the same share.
-- Limits: Fashion-MNIST, not CIFAR-10; a width-1/8 network trained for ${p.epochs} epochs on ${p.trainSubset || 'all'} images, not a converged width-1 ResNet-18; ${results.length} seeds. The group-level score mixes layers of very different sizes (layer4 holds most parameters), and the relative score is one choice among three (\`critdamp diagnose --metric\`). \`--preset paper\` runs the CIFAR-10, width-1 version on a GPU.
+- Limits: Fashion-MNIST, not CIFAR-10; a width-${width} network trained for ${p.epochs} epochs on ${p.trainSubset || 'all'} images, not a converged width-1 ResNet-18; ${results.length} seeds. The group-level score mixes layers of very different sizes (layer4 holds most parameters), and the relative score is one choice among three (\`critdamp diagnose --metric\`). \`--preset paper\` runs the CIFAR-10, width-1 version on a GPU.
 `;
 }
