@@ -195,6 +195,9 @@ export async function correctCommand(argv: string[]): Promise<number> {
     const main = await fix('diagnosed', layers);
     await mkdir(out, { recursive: true });
     await saveWeights(join(out, 'model.safetensors'), model.store, { corrected: layers.join(',') });
+    // With the run's state beside the weights the folder is a checkpoint: critdamp eval and
+    // diagnose take it as --checkpoint.
+    await writeFileAtomic(join(out, 'state.json'), JSON.stringify({ ...run.state, correctedFrom: run.dir, correctedLayers: layers }, null, 1));
     if (o.controls) {
       for (const [i, names] of matchedDraws(all, layers.length, main.share, layers, 3, seed).entries()) await fix(`random (share-matched) ${i + 1}`, names);
       await fix(`last ${layers.length}`, all.slice(-layers.length).map((u) => u.name));
@@ -234,6 +237,6 @@ export async function correctCommand(argv: string[]): Promise<number> {
   ].join('\n'));
   await writeChart(join(out, 'correction'), barChartSvg(rows.map((r) => ({ label: r.method, value: r.report.net, highlight: r.method === 'diagnosed', note: `${pct(r.report.share)} of parameters` })),
     { title: 'Net errors fixed on the evaluation set', subtitle: `${rows[0].report.before.errors} errors before; same epochs for every method`, axis: 'fixed − broken' }));
-  console.log(`corrected weights: ${join(out, 'model.safetensors')}\nreport: ${join(out, 'correction.json')}, correction.md, correction.svg, correction.png`);
+  console.log(`corrected checkpoint: ${out} (model.safetensors, state.json; critdamp eval --checkpoint ${out})\nreport: ${join(out, 'correction.json')}, correction.md, correction.svg, correction.png`);
   return 0;
 }

@@ -53,6 +53,8 @@ test('cli diagnose and correct: two runs compared, the problem layers retrained 
     assert.is(fix.rows.find((r: { method: string }) => r.method === 'full fine-tuning').report.share, 1);
     for (const f of ['model.safetensors', 'correction.md', 'correction.svg', 'correction.png']) assert.ok(existsSync(join(t.dir, 'fix', f)), f);
     assert.match(c, /Auto-RGN\s+every layer.*errors \d+ → \d+/);
+    // The corrected folder is a checkpoint that eval takes (it holds the diagnosed correction's weights).
+    assert.match(cli(['eval', '--checkpoint', join(t.dir, 'fix')]), /test accuracy [\d.]+%, loss [\d.]+ on 40 images/);
     assert.match(readFileSync(join(t.dir, 'fix', 'correction.md'), 'utf8'), /\| diagnosed \| \w+, \w+ \|/);
 
     assert.match(fails(['correct', '--checkpoint', sgd, '--layers', 'layer9']), /no layer named layer9; valid: conv1, bn1, layer1, layer2, layer3, layer4, fc/);
