@@ -13,7 +13,7 @@ import { Engine } from '../gpu/engine';
 import { ResNet18 } from '../nn/resnet';
 import { loadDataset, type DatasetName } from '../data/index.node';
 import { subset, type DatasetSplit } from '../data/dataset';
-import { findCheckpoint, loadCheckpoint, saveWeights, writeFileAtomic } from '../io/checkpoint.node';
+import { findCheckpoint, loadCheckpoint, readRunState, saveWeights, writeFileAtomic } from '../io/checkpoint.node';
 import { evaluate } from '../train/evaluate';
 import type { TrainerState } from '../train/trainer';
 import { attribute, autoRgnFineTune, compareAttributions, correct, METRICS, units, type Attribution, type Granularity, type Metric, type CorrectionReport } from '../attribution';
@@ -56,7 +56,7 @@ interface Opened {
 async function open(path: string): Promise<Opened> {
   const dir = await findCheckpoint(resolve(path));
   if (!dir) throw new Error(`no checkpoint at ${path} (a run directory with checkpoints/latest, or a checkpoint directory with state.json)`);
-  const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as Opened['state'];
+  const state = await readRunState<Opened['state']>(dir);
   if (!state.config?.model || !state.data) throw new Error(`${dir}/state.json has no run config (model, data): it was not written by critdamp train`);
   const split = await loadDataset(state.data, { dir: state.dataDir });
   const seed = state.config.seed;

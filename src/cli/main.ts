@@ -12,7 +12,7 @@ import { channelStats, subset, type DatasetSplit } from '../data/dataset';
 import { parseLrSpec, parseMomentumSpec, type LrConfig } from '../schedule';
 import { Trainer, type TrainConfig, type TrainerState, type EpochRecord, type StepRecord } from '../train/trainer';
 import { evaluate } from '../train/evaluate';
-import { findCheckpoint, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.node';
+import { findCheckpoint, loadCheckpoint, readRunState, saveCheckpoint } from '../io/checkpoint.node';
 import { ResNet18 } from '../nn/resnet';
 import { Progress } from './progress';
 import { PRESETS, HELP } from './presets';
@@ -150,7 +150,8 @@ async function train(v: Values): Promise<number> {
   let config = run.config;
   let saved: TrainerState | null = null;
   if (resumeFrom) {
-    saved = JSON.parse(await readFile(join(resumeFrom, 'state.json'), 'utf8')) as TrainerState;
+    saved = await readRunState<TrainerState>(resumeFrom);
+    if (!saved.config) throw new Error(`${join(resumeFrom, 'state.json')}: no run config; this checkpoint cannot be resumed`);
     // The run continues exactly as it was configured: the schedule (a cosine over all epochs, say)
     // depends on the epoch count, so another count cannot continue it.
     if (v.epochs !== undefined && run.config.epochs !== saved.config.epochs) {
@@ -232,10 +233,11 @@ async function train(v: Values): Promise<number> {
 }
 
 async function evalCommand(v: Values): Promise<void> {
-  if (!v.checkpoint) throw new Error('eval: --checkpoint DIR is required (a run directory or one of its checkpoints)');
+  if (!v.checkpoint) throw new Error('--checkpoint DIR is required (a run directory or one of its checkpoints)');
   const dir = await findCheckpoint(resolve(v.checkpoint));
-  if (!dir) throw new Error(`eval: no checkpoint found at ${v.checkpoint}`);
-  const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as TrainerState & { data: DatasetName; dataDir?: string; trainSubset?: number; testSubset?: number };
+  if (!dir) throw new Error(`no checkpoint found at ${v.checkpoint} (a run directory with checkpoints/latest, or a checkpoint directory with state.json)`);
+  const state = await readRunState<TrainerState & { data: DatasetName; dataDir?: string; trainSubset?: number; testSubset?: number }>(dir);
+  if (!state.config || !state.data) throw new Error(`${join(dir, 'state.json')}: no run config (model, data); it was not written by critdamp train`);
   const data = await loadData({ data: (v.data as DatasetName) ?? state.data, dataDir: v['data-dir'] ?? state.dataDir, download: v.download ?? false, trainSubset: 0, testSubset: Number(v['test-subset'] ?? state.testSubset ?? 0) }, state.config.seed);
   const engine = await Engine.create();
   const model = new ResNet18(engine, state.config.model, state.config.seed);

@@ -34,6 +34,46 @@ export interface CheckpointState {
   [key: string]: unknown;
 }
 
+/**
+ * A checkpoint's state.json, read and checked: an unreadable file, text that is not JSON, or a
+ * missing or mistyped field is an error naming the file and the field (a damaged checkpoint must
+ * not surface as `Unexpected token` or `reading 'seed'`).
+ */
+export async function readRunState<T extends CheckpointState>(dir: string): Promise<T> {
+  const file = join(dir, 'state.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${file}: cannot be read (${(e as Error).message}); the checkpoint is incomplete`);
+  }
+  let state: unknown;
+  try {
+    state = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message}); the checkpoint is damaged: use an earlier one under checkpoints/`);
+  }
+  const bad = (field: string, want: string) => new Error(`${file}: ${field} is ${want}; the checkpoint is damaged or was not written by critdamp train`);
+  const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const int = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+  if (!obj(state)) throw bad('the file', 'not a JSON object');
+  if (!int(state.epoch)) throw bad('epoch', 'missing or not a non-negative integer');
+  if (!int(state.step)) throw bad('step', 'missing or not a non-negative integer');
+  const config = state.config;
+  if (config !== undefined) {
+    if (!obj(config)) throw bad('config', 'not an object');
+    if (!obj(config.model)) throw bad('config.model', 'missing');
+    for (const k of ['numClasses', 'inChannels']) if (!int(config.model[k])) throw bad(`config.model.${k}`, 'missing or not an integer');
+    if (!(typeof config.model.width === 'number' && config.model.width > 0)) throw bad('config.model.width', 'missing or not a positive number');
+    if (!int(config.seed)) throw bad('config.seed', 'missing or not an integer');
+    if (!int(config.epochs)) throw bad('config.epochs', 'missing or not an integer');
+  }
+  for (const k of ['mean', 'std']) {
+    if (state[k] !== undefined && !(Array.isArray(state[k]) && (state[k] as unknown[]).every((x) => typeof x === 'number'))) throw bad(k, 'not a list of numbers');
+  }
+  return state as T;
+}
+
 export async function saveCheckpoint(outDir: string, store: ParamStore, opt: Optimizer, state: CheckpointState, keep = 2): Promise<string> {
   const root = join(outDir, 'checkpoints');
   await mkdir(root, { recursive: true });
@@ -64,8 +104,10 @@ export async function saveCheckpoint(outDir: string, store: ParamStore, opt: Opt
   await rm(final, { recursive: true, force: true });
   await rename(tmp, final);
   await writeFileAtomic(join(root, 'latest'), name + '\n');
-  // Keep the newest `keep` complete checkpoints.
-  const all = (await readdir(root)).filter((d) => /^epoch-\d+$/.test(d)).sort();
+  // Keep the newest `keep` complete checkpoints, and drop what a killed write left behind.
+  const names = await readdir(root);
+  for (const d of names.filter((x) => /^epoch-\d+\.tmp-\d+$/.test(x))) await rm(join(root, d), { recursive: true, force: true });
+  const all = names.filter((d) => /^epoch-\d+$/.test(d)).sort();
   for (const d of all.slice(0, Math.max(0, all.length - keep))) await rm(join(root, d), { recursive: true, force: true });
   return final;
 }
@@ -93,12 +135,7 @@ export async function loadCheckpoint(dir: string, store: ParamStore, opt: Optimi
       throw new Error(`checkpoint ${dir}: cannot read ${f} (${(e as Error).message})`);
     }
   };
-  let state: CheckpointState;
-  try {
-    state = JSON.parse(new TextDecoder().decode(await read('state.json'))) as CheckpointState;
-  } catch (e) {
-    throw new Error(`checkpoint ${dir}: state.json is not valid (${(e as Error).message})`);
-  }
+  const state = await readRunState(dir);
   decodeWeights(store, await read('model.safetensors'), join(dir, 'model.safetensors'));
   if (opt) {
     const file = decodeSafetensors(await read('optimizer.safetensors'), join(dir, 'optimizer.safetensors'));

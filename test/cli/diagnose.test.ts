@@ -62,7 +62,7 @@ test('cli diagnose and correct: two runs compared, the problem layers retrained 
     assert.match(fails(['diagnose', '--checkpoint', join(t.dir, 'nothing')]), /no checkpoint at/);
     const bare = join(t.dir, 'bare');
     mkdirSync(bare);
-    writeFileSync(join(bare, 'state.json'), JSON.stringify({ epoch: 1 }));
+    writeFileSync(join(bare, 'state.json'), JSON.stringify({ epoch: 1, step: 4 }));
     assert.match(fails(['diagnose', '--checkpoint', bare]), /state\.json has no run config \(model, data\)/);
     const wide = run('wide', ['--width', '1/8']);
     assert.match(fails(['diagnose', '--checkpoint', sgd, '--checkpoint', wide]), /different architectures/);
