@@ -20,9 +20,9 @@ import { GpuBatcher } from '../data/batcher';
 import { subset, type Dataset } from '../data/dataset';
 import { evaluate, type EvalResult } from '../train/evaluate';
 import { Rng } from '../util/rng';
-import { ATTRIBUTION } from '../../shaders/kernels';
+import { SegmentSumsReader } from './segment_sums';
 import { units as makeUnits, type Granularity, type Unit } from './layers';
-import { rankUnits, unitScore, type Metric, type ScoreRow, type SegmentSums } from './scores';
+import { rankScores, unitScore, type Metric, type ScoreRow, type SegmentSums } from './scores';
 
 export type Aggregation = 'mean' | 'per-sample';
 
@@ -108,13 +108,6 @@ export async function attribute(engine: Engine, model: ResNet18, data: Dataset, 
   return out;
 }
 
-function rankScores(all: readonly Unit[], scores: Map<string, number>): ScoreRow[] {
-  const rows = all.map((u) => ({ name: u.name, count: u.count, share: u.share, score: scores.get(u.name)!, rank: 0 }));
-  rows.sort((a, b) => b.score - a.score || (a.name < b.name ? -1 : 1));
-  rows.forEach((r, i) => (r.rank = i + 1));
-  return rows;
-}
-
 interface GradOpts { aggregation: Aggregation; batchSize: number; mean: readonly number[]; std: readonly number[] }
 
 /** Per-unit scores of the gradient on the samples `indices` of `data`. */
@@ -123,7 +116,7 @@ async function unitScores(engine: Engine, model: ResNet18, data: Dataset, indice
   const sums = await gradientSums(engine, model, subset(data, indices), perSample, o);
   const out = new Map<string, number>();
   if (!perSample) {
-    for (const r of rankUnits(all, sums[0], metric, 1).rows) out.set(r.name, r.score);
+    for (const u of all) out.set(u.name, unitScore(u, sums[0], metric));
   } else {
     for (const u of all) out.set(u.name, sums.reduce((s, x) => s + unitScore(u, x, metric), 0) / sums.length);
   }
@@ -135,17 +128,12 @@ async function unitScores(engine: Engine, model: ResNet18, data: Dataset, indice
  * each sample's own loss (one set per sample). Every parameter gets a gradient while this runs.
  */
 export async function gradientSums(engine: Engine, model: ResNet18, ds: Dataset, perSample: boolean, o: Omit<GradOpts, 'aggregation'>): Promise<SegmentSums[]> {
-  const store = model.store, segs = store.segments, nseg = segs.length;
+  const store = model.store;
   const trainable = [...store.params.values()].map((t) => t.requiresGrad);
   store.setFrozen(() => true, false);
   const batcher = new GpuBatcher(engine, ds, { batchSize: perSample ? 1 : Math.min(o.batchSize, ds.n), shuffle: false, augment: null,
     mean: o.mean, std: o.std, seed: 0 });
-  const rows = perSample ? ds.n : 1;
-  const table = engine.tensor(Uint32Array.from(segs.flatMap((s) => [s.offset, s.length])), [2 * nseg]);
-  const out = engine.empty([rows * nseg * 4]);
-  const w = { buffer: store.data, offset: 0, size: store.length * 4 }, g = { buffer: store.grads, offset: 0, size: store.length * 4 };
-  const reduce = (row: number) => engine.labelled('attribution:segment_sums', () => engine.run(ATTRIBUTION, 'segment_sums', {
-    params: { segments: nseg, base: row * nseg * 4 }, bindings: { w, g, segs: table, out }, invocations: nseg * engine.kernels.wg }));
+  const sums = new SegmentSumsReader(engine, store, perSample ? ds.n : 1, 'attribution:segment_sums');
   try {
     store.zeroGrad();
     batcher.startEpoch(0);
@@ -160,7 +148,7 @@ export async function gradientSums(engine: Engine, model: ResNet18, ds: Dataset,
         graph.backward(loss, seed);
         if (perSample) {
           store.finishGrads();
-          reduce(b);
+          sums.run(b);
         }
       } finally {
         graph.dispose();
@@ -168,24 +156,12 @@ export async function gradientSums(engine: Engine, model: ResNet18, ds: Dataset,
     }
     if (!perSample) {
       store.finishGrads();
-      reduce(0);
+      sums.run(0);
     }
-    const v = await out.read();
-    return Array.from({ length: rows }, (_, r) => {
-      const s: SegmentSums = { gg: new Float64Array(nseg), ww: new Float64Array(nseg), gw: new Float64Array(nseg), n: new Float64Array(nseg) };
-      for (let i = 0; i < nseg; i++) {
-        const at = (r * nseg + i) * 4;
-        s.gg[i] = v[at];
-        s.ww[i] = v[at + 1];
-        s.gw[i] = v[at + 2];
-        s.n[i] = v[at + 3];
-      }
-      return s;
-    });
+    return await sums.read();
   } finally {
     batcher.destroy();
-    table.dispose();
-    out.dispose();
+    sums.dispose();
     const params = [...store.params.values()];
     store.setFrozen((name) => !trainable[params.findIndex((t) => t.name === name)], true);
   }

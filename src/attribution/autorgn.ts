@@ -17,13 +17,14 @@ import { GpuBatcher } from '../data/batcher';
 import { crossEntropy } from '../ops';
 import { evaluate } from '../train/evaluate';
 import { TrainingSchedule } from '../schedule';
-import { ATTRIBUTION } from '../../shaders/kernels';
+import { SegmentSumsReader } from './segment_sums';
+import { unitScore } from './scores';
 import { units } from './layers';
 import type { CorrectOptions, CorrectionReport } from './correct';
 
 export async function autoRgnFineTune(engine: Engine, model: ResNet18, o: Omit<CorrectOptions, 'layers' | 'granularity'>): Promise<CorrectionReport> {
   const started = performance.now();
-  const store = model.store, segs = store.segments, nseg = segs.length;
+  const store = model.store, segs = store.segments;
   const layers = units(segs, 'layer');
   const evalOpts = { batchSize: 256, mean: o.mean, std: o.std };
   const before = await evaluate(engine, model, o.data.test, evalOpts);
@@ -38,9 +39,7 @@ export async function autoRgnFineTune(engine: Engine, model: ResNet18, o: Omit<C
   const batchSize = o.batchSize ?? 64, epochs = o.epochs ?? 2;
   const batcher = new GpuBatcher(engine, o.data.train, { batchSize, shuffle: true, augment: o.augment ?? null, mean: o.mean, std: o.std, seed: o.seed ?? 0, dropLast: true });
   const schedule = new TrainingSchedule({ epochs, stepsPerEpoch: batcher.batchesPerEpoch, lr: o.lr ?? { kind: 'cosine', lr: 0.01 }, momentum: o.momentum ?? { kind: 'physics' } });
-  const table = engine.tensor(Uint32Array.from(segs.flatMap((s) => [s.offset, s.length])), [2 * nseg]);
-  const sums = engine.empty([nseg * 4]);
-  const w = { buffer: store.data, offset: 0, size: store.length * 4 }, gr = { buffer: store.grads, offset: 0, size: store.length * 4 };
+  const sums = new SegmentSumsReader(engine, store, 1, 'autorgn:segment_sums');
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
       batcher.startEpoch(epoch);
@@ -52,15 +51,10 @@ export async function autoRgnFineTune(engine: Engine, model: ResNet18, o: Omit<C
           store.zeroGrad();
           g.backward(crossEntropy(g, model.forward(g, x, { training: true }), labels));
           store.finishGrads();
-          engine.labelled('autorgn:segment_sums', () => engine.run(ATTRIBUTION, 'segment_sums', {
-            params: { segments: nseg, base: 0 }, bindings: { w, g: gr, segs: table, out: sums }, invocations: nseg * engine.kernels.wg }));
-          const v = await sums.read();
-          // RGN of a layer: √(Σ over its segments of g²) / √(Σ θ²); scales = RGN / max RGN.
-          const rgn = layers.map((u) => {
-            let gg = 0, ww = 0;
-            for (const s of u.segments) { gg += v[4 * s]; ww += v[4 * s + 1]; }
-            return ww > 0 ? Math.sqrt(gg / ww) : 0;
-          });
+          sums.run(0);
+          const [now] = await sums.read();
+          // RGN of a layer = its relative score √Σg² / √Σθ²; each layer's scale = RGN / max RGN.
+          const rgn = layers.map((u) => unitScore(u, now, 'relative'));
           const top = Math.max(...rgn);
           const scales: Record<string, number> = {};
           layers.forEach((u, j) => { for (const p of u.params) scales[p] = top > 0 && Number.isFinite(rgn[j] / top) ? rgn[j] / top : 0; });
@@ -73,7 +67,6 @@ export async function autoRgnFineTune(engine: Engine, model: ResNet18, o: Omit<C
     }
   } finally {
     batcher.destroy();
-    table.dispose();
     sums.dispose();
     optimizer.destroy();
     const params = [...store.params.values()];

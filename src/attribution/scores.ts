@@ -108,9 +108,17 @@ export interface Ranking {
 /** Every unit scored and ranked (1 = highest), and the top k of them as the problem layers. */
 export function rankUnits(units: readonly Unit[], sums: SegmentSums, metric: Metric, k = 3): Ranking {
   if (!Number.isInteger(k) || k < 1 || k > units.length) throw new RangeError(`attribution: k must be an integer in 1..${units.length} (the number of layers), got ${k}`);
-  const rows = units.map((u) => ({ name: u.name, count: u.count, share: u.share, score: unitScore(u, sums, metric), rank: 0 }));
-  // Same order as compare.topK (score descending, then name), so `problem` equals topK of the scores.
-  rows.sort((a, b) => b.score - a.score || (a.name < b.name ? -1 : 1));
-  rows.forEach((r, i) => (r.rank = i + 1));
+  const rows = rankScores(units, new Map(units.map((u) => [u.name, unitScore(u, sums, metric)])));
   return { rows, problem: rows.slice(0, k).map((r) => r.name) };
+}
+
+/**
+ * Units with given scores, ranked: highest first, ties by name, the same order as compare.topK,
+ * so the top k rows are topK of the scores. Compared, not subtracted (∞ − ∞ is NaN).
+ */
+export function rankScores(units: readonly Unit[], scores: ReadonlyMap<string, number>): ScoreRow[] {
+  const rows = units.map((u) => ({ name: u.name, count: u.count, share: u.share, score: scores.get(u.name)!, rank: 0 }));
+  rows.sort((a, b) => (b.score > a.score ? 1 : b.score < a.score ? -1 : a.name < b.name ? -1 : 1));
+  rows.forEach((r, i) => (r.rank = i + 1));
+  return rows;
 }

@@ -14,11 +14,9 @@ import { ResNet18 } from '../nn/resnet';
 import { loadDataset, type DatasetName } from '../data/index.node';
 import { subset, type DatasetSplit } from '../data/dataset';
 import { findCheckpoint, loadCheckpoint, readRunState, saveWeights, writeFileAtomic } from '../io/checkpoint.node';
-import { evaluate } from '../train/evaluate';
 import type { TrainerState } from '../train/trainer';
-import { attribute, autoRgnFineTune, compareAttributions, correct, METRICS, units, type Attribution, type Granularity, type Metric, type CorrectionReport } from '../attribution';
+import { attribute, compareAttributions, correct, correctWithControls, METRICS, type AblationRow, type Attribution, type ControlRow, type Granularity, type Metric } from '../attribution';
 import { barChartSvg } from '../report/chart';
-import { Rng } from '../util/rng';
 import { parseLrSpec } from '../schedule';
 
 export const DIAGNOSE_HELP = `critdamp diagnose — which layers do a trained network's errors come from?
@@ -149,31 +147,17 @@ export async function diagnoseCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** k units whose total share is closest to `share`, drawn at random (seeded), not the same set as `avoid`. */
-export function matchedDraws(all: { name: string; share: number }[], k: number, share: number, avoid: string[], draws: number, seed: number): string[][] {
-  const rng = new Rng(seed), seen = new Set([avoid.slice().sort().join(',')]), candidates: { names: string[]; gap: number }[] = [];
-  for (let t = 0; t < 2000; t++) {
-    const names = Array.from(rng.permutation(all.length).subarray(0, k), (i) => all[i].name);
-    const key = names.slice().sort().join(',');
-    if (seen.has(key)) continue;
-    seen.add(key);
-    candidates.push({ names, gap: Math.abs(names.reduce((s, n) => s + all.find((u) => u.name === n)!.share, 0) - share) });
-  }
-  return candidates.sort((a, b) => a.gap - b.gap).slice(0, draws).map((c) => c.names);
-}
-
 export async function correctCommand(argv: string[]): Promise<number> {
   const o = options(argv);
   if (o.help) return (console.log(DIAGNOSE_HELP), 0);
   const run = await open(o.checkpoints[0]);
   const engine = await Engine.create();
   const model = new ResNet18(engine, run.state.config.model, run.state.config.seed);
-  const rows: { method: string; report: CorrectionReport }[] = [];
-  const ablation: { method: string; layers: string[]; accuracy: number; drop: number }[] = [];
+  const rows: ControlRow[] = [];
+  const ablation: AblationRow[] = [];
   const out = resolve(o.out ?? join(dirname(dirname(run.dir)), 'correction'));
   try {
     await loadCheckpoint(run.dir, model.store, null);
-    const all = units(model.store.segments, o.granularity);
     let layers = (o.layers ?? 'auto') === 'auto' ? null : o.layers!.split(',').map((s) => s.trim()).filter(Boolean);
     if (!layers) {
       const a = await attribute(engine, model, run.data.test, { mean: run.mean, std: run.std, metric: o.metric, granularity: o.granularity, k: o.k });
@@ -184,43 +168,33 @@ export async function correctCommand(argv: string[]): Promise<number> {
     if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`--epochs: '${o.epochs}' is not a positive integer`);
     const lr = parseLrSpec(o['lr-schedule'] ?? 'cosine:0.01');
     const seed = o.seed === undefined ? 0 : Number(o.seed);
-    const fix = async (method: string, names: string[]) => {
-      await loadCheckpoint(run.dir, model.store, null); // every method starts from the same weights
-      const report = await correct(engine, model, { layers: names, granularity: o.granularity, data: run.data, mean: run.mean, std: run.std, epochs, lr, seed });
-      rows.push({ method, report });
-      console.log(`${method.padEnd(22)} ${report.layers.join(', ').slice(0, 48).padEnd(48)} ${pct(report.share).padStart(6)} params  errors ${report.before.errors} → ${report.after.errors}  ` +
-        `fixed ${report.fixed}, broken ${report.broken}, net ${report.net >= 0 ? '+' : ''}${report.net}  ${report.wallSeconds.toFixed(0)} s`);
-      return report;
+    const restore = () => loadCheckpoint(run.dir, model.store, null).then(() => undefined);
+    const saveMain = async () => {
+      await mkdir(out, { recursive: true });
+      await saveWeights(join(out, 'model.safetensors'), model.store, { corrected: layers!.join(',') });
+      // With the run's state beside the weights the folder is a checkpoint: critdamp eval and
+      // diagnose take it as --checkpoint.
+      await writeFileAtomic(join(out, 'state.json'), JSON.stringify({ ...run.state, correctedFrom: run.dir, correctedLayers: layers }, null, 1));
     };
-    const main = await fix('diagnosed', layers);
-    await mkdir(out, { recursive: true });
-    await saveWeights(join(out, 'model.safetensors'), model.store, { corrected: layers.join(',') });
-    // With the run's state beside the weights the folder is a checkpoint: critdamp eval and
-    // diagnose take it as --checkpoint.
-    await writeFileAtomic(join(out, 'state.json'), JSON.stringify({ ...run.state, correctedFrom: run.dir, correctedLayers: layers }, null, 1));
+    const show = (row: ControlRow | AblationRow) => {
+      if ('report' in row) {
+        const r = row.report;
+        console.log(`${row.method.padEnd(22)} ${r.layers.join(', ').slice(0, 48).padEnd(48)} ${pct(r.share).padStart(6)} params  errors ${r.before.errors} → ${r.after.errors}  ` +
+          `fixed ${r.fixed}, broken ${r.broken}, net ${r.net >= 0 ? '+' : ''}${r.net}  ${r.wallSeconds.toFixed(0)} s`);
+      } else {
+        console.log(`ablation: reset ${row.method} (${row.layers.join(', ')}): accuracy drops ${(100 * row.drop).toFixed(1)} points to ${pct(row.accuracy)}`);
+      }
+    };
+    const common = { layers, granularity: o.granularity, data: run.data, mean: run.mean, std: run.std, epochs, lr, seed };
     if (o.controls) {
-      for (const [i, names] of matchedDraws(all, layers.length, main.share, layers, 3, seed).entries()) await fix(`random (share-matched) ${i + 1}`, names);
-      await fix(`last ${layers.length}`, all.slice(-layers.length).map((u) => u.name));
-      await fix('full fine-tuning', all.map((u) => u.name));
-      await loadCheckpoint(run.dir, model.store, null);
-      const rgn = await autoRgnFineTune(engine, model, { data: run.data, mean: run.mean, std: run.std, epochs, lr, seed });
-      rows.push({ method: 'Auto-RGN', report: rgn });
-      console.log(`${'Auto-RGN'.padEnd(22)} ${'every layer, rates by relative gradient norm'.padEnd(48)} ${pct(1).padStart(6)} params  errors ${rgn.before.errors} → ${rgn.after.errors}  ` +
-        `fixed ${rgn.fixed}, broken ${rgn.broken}, net ${rgn.net >= 0 ? '+' : ''}${rgn.net}  ${rgn.wallSeconds.toFixed(0)} s`);
-      // Ablation: reset layers to their values at epoch 0 (the run's seeded initialisation).
-      const init = new ResNet18(engine, run.state.config.model, run.state.config.seed);
-      const start = await init.store.read();
-      init.destroy();
-      const drop = async (method: string, names: string[]) => {
-        await loadCheckpoint(run.dir, model.store, null);
-        const base = (await evaluate(engine, model, run.data.test, { batchSize: 256, mean: run.mean, std: run.std })).accuracy;
-        for (const u of all.filter((x) => names.includes(x.name))) for (const p of u.params) model.store.set(p, start.get(p)!.data);
-        const acc = (await evaluate(engine, model, run.data.test, { batchSize: 256, mean: run.mean, std: run.std })).accuracy;
-        ablation.push({ method, layers: names, accuracy: acc, drop: base - acc });
-        console.log(`ablation: reset ${method} (${names.join(', ')}): accuracy ${pct(base)} → ${pct(acc)}`);
-      };
-      await drop('diagnosed', layers);
-      for (const [i, names] of matchedDraws(all, layers.length, main.share, layers, 3, seed + 1).entries()) await drop(`random ${i + 1}`, names);
+      const done = await correctWithControls(engine, model, { ...common, restore, initSeed: run.state.config.seed, afterMain: saveMain, onRow: show });
+      rows.push(...done.rows);
+      ablation.push(...done.ablation);
+    } else {
+      const row = { method: 'diagnosed', report: await correct(engine, model, common) };
+      rows.push(row);
+      show(row);
+      await saveMain();
     }
   } finally {
     model.destroy();

@@ -13,14 +13,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { Engine } from '../gpu/engine';
-import { ResNet18 } from '../nn/resnet';
 import { loadDataset, type DatasetName } from '../data/index.node';
 import { subset, type DatasetSplit } from '../data/dataset';
 import { Trainer, type TrainConfig } from '../train/trainer';
-import { evaluate } from '../train/evaluate';
-import { attribute, autoRgnFineTune, compareAttributions, correct, overlapPValue, spearman, units, type Attribution, type Comparison, type CorrectionReport } from '../attribution';
+import { attribute, compareAttributions, correctWithControls, overlapPValue, spearman, type Attribution, type Comparison, type CorrectionReport } from '../attribution';
 import { barChartSvg } from '../report/chart';
-import { matchedDraws } from './diagnose';
 
 interface ExperimentPreset {
   data: DatasetName; trainSubset: number; testSubset: number; width: number; epochs: number; batchSize: number;
@@ -108,36 +105,13 @@ export async function experimentCommand(argv: string[]): Promise<number> {
         log(`seed ${seed}: overlap ${comparison.shared.length}/${k}, p ${comparison.pValue.toPrecision(3)}, Spearman ${comparison.spearman.toFixed(2)}`);
         const t = trainers.sgd, model = t.model, snapshot = await model.store.read();
         const restore = () => { for (const [name, x] of snapshot) model.store.set(name, x.data); };
-        const all = units(model.store.segments, 'group');
-        const corrections: SeedResult['corrections'] = [];
-        const fix = async (method: string, layers: string[]) => {
-          restore();
-          const report = await correct(engine, model, { layers, granularity: 'group', data, mean: t.mean, std: t.std, epochs: p.correctEpochs,
-            lr: { kind: 'cosine', lr: p.correctLr }, seed });
-          corrections.push({ method, report });
-          log(`seed ${seed} correct ${method} (${report.layers.join(', ')}): errors ${report.before.errors} → ${report.after.errors}, net ${report.net}`);
-          return report;
-        };
-        const main = await fix('diagnosed', diag.sgd.problem);
-        for (const names of matchedDraws(all, k, main.share, diag.sgd.problem, p.draws, seed)) await fix('random, share-matched', names);
-        await fix(`last ${k}`, all.slice(-k).map((u) => u.name));
-        await fix('full fine-tuning', all.map((u) => u.name));
-        restore();
-        const rgn = await autoRgnFineTune(engine, model, { data, mean: t.mean, std: t.std, epochs: p.correctEpochs, lr: { kind: 'cosine', lr: p.correctLr }, seed });
-        corrections.push({ method: 'Auto-RGN', report: rgn });
-        log(`seed ${seed} correct Auto-RGN: errors ${rgn.before.errors} → ${rgn.after.errors}, net ${rgn.net}`);
-        // Ablation: the groups reset to their epoch-0 values (the run's seeded initialisation).
-        const init = new ResNet18(engine, model.config, seed);
-        const start = await init.store.read();
-        init.destroy();
-        const ablation: SeedResult['ablation'] = [];
-        const base = (await evaluate(engine, model, data.test, { batchSize: 250, mean: t.mean, std: t.std })).accuracy;
-        for (const [method, names] of [['diagnosed', diag.sgd.problem], ...matchedDraws(all, k, main.share, diag.sgd.problem, p.draws, seed + 100).map((n) => ['random, share-matched', n])] as [string, string[]][]) {
-          restore();
-          for (const u of all.filter((x) => names.includes(x.name))) for (const name of u.params) model.store.set(name, start.get(name)!.data);
-          const acc = (await evaluate(engine, model, data.test, { batchSize: 250, mean: t.mean, std: t.std })).accuracy;
-          ablation.push({ method, layers: names, drop: base - acc });
-        }
+        const { rows: corrections, ablation } = await correctWithControls(engine, model, {
+          layers: diag.sgd.problem, granularity: 'group', data, mean: t.mean, std: t.std, epochs: p.correctEpochs,
+          lr: { kind: 'cosine', lr: p.correctLr }, seed, draws: p.draws, restore, initSeed: seed,
+          onRow: (row) => log('report' in row
+            ? `seed ${seed} correct ${row.method} (${row.report.layers.join(', ')}): errors ${row.report.before.errors} → ${row.report.after.errors}, net ${row.report.net}`
+            : `seed ${seed} reset ${row.method} (${row.layers.join(', ')}): accuracy drops ${(100 * row.drop).toFixed(1)} points`),
+        });
         results.push({ seed, comparison, corrections, ablation,
           sgd: { accuracy: diag.sgd.evaluation.accuracy, problem: diag.sgd.problem, rows: diag.sgd.rows },
           adam: { accuracy: diag.adam.evaluation.accuracy, problem: diag.adam.problem, rows: diag.adam.rows } });

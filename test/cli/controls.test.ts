@@ -2,7 +2,7 @@
 // set, whose parameter share is the closest available to the diagnosed one; seeded.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { matchedDraws } from '../../src/cli/diagnose';
+import { matchedDraws } from '../../src/attribution/controls';
 import { units } from '../../src/attribution/layers';
 import { resnet18Specs } from '../../src/nn/resnet';
 

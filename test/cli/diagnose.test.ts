@@ -46,13 +46,14 @@ test('cli diagnose and correct: two runs compared, the problem layers retrained 
 
     const c = cli(['correct', '--checkpoint', sgd, '--layers', 'auto', '-k', '2', '--epochs', '1', '--controls', '--out', join(t.dir, 'fix')]);
     assert.match(c, /diagnosed \(relative, group\): \w+, \w+/);
-    for (const method of ['diagnosed', 'random \\(share-matched\\) 1', 'last 2', 'full fine-tuning']) assert.match(c, new RegExp(`${method}.*errors \\d+ → \\d+\\s+fixed \\d+, broken \\d+, net [+-]?\\d+`));
-    assert.match(c, /ablation: reset diagnosed .*accuracy [\d.]+% → [\d.]+%/);
+    for (const method of ['diagnosed', 'random, share-matched', 'last 2', 'full fine-tuning']) assert.match(c, new RegExp(`${method}.*errors \\d+ → \\d+\\s+fixed \\d+, broken \\d+, net [+-]?\\d+`));
+    assert.match(c, /ablation: reset diagnosed \(\w+, \w+\): accuracy drops -?[\d.]+ points to [\d.]+%/);
+    assert.is((c.match(/ablation: reset random, share-matched/g) ?? []).length, 3, 'three share-matched draws reset');
     const fix = JSON.parse(readFileSync(join(t.dir, 'fix', 'correction.json'), 'utf8'));
     assert.ok(fix.rows.length >= 5);
     assert.is(fix.rows.find((r: { method: string }) => r.method === 'full fine-tuning').report.share, 1);
     for (const f of ['model.safetensors', 'correction.md', 'correction.svg', 'correction.png']) assert.ok(existsSync(join(t.dir, 'fix', f)), f);
-    assert.match(c, /Auto-RGN\s+every layer.*errors \d+ → \d+/);
+    assert.match(c, /Auto-RGN\s+all \(per-layer rates by relative gradient norm.*errors \d+ → \d+/);
     // The corrected folder is a checkpoint that eval takes (it holds the diagnosed correction's weights).
     assert.match(cli(['eval', '--checkpoint', join(t.dir, 'fix')]), /test accuracy [\d.]+%, loss [\d.]+ on 40 images/);
     assert.match(readFileSync(join(t.dir, 'fix', 'correction.md'), 'utf8'), /\| diagnosed \| \w+, \w+ \|/);

@@ -76,7 +76,11 @@ test('profile: one observer at a time', async () => {
   const p = Profiler.start(e, { method: 'cpu' });
   assert.throws(() => Profiler.start(e), /already being observed/);
   await p.stop();
-  await assert.not.throws(() => Profiler.start(e, { method: 'cpu' }).stop());
+  assert.is(e.observer, null, 'stop() frees the engine for the next profiler');
+  const again = await Profiler.start(e, { method: 'cpu' }).stop();
+  assert.is(again.dispatches, 0, 'nothing ran while the second one watched');
+  const twice = await p.stop().then(() => 'no error', (x: Error) => x.message);
+  assert.match(twice, /already stopped/);
 });
 
 test.run();
