@@ -36,6 +36,8 @@ export interface ControlOptions extends CorrectOptions {
   draws?: number;
   /** The seed of the model's initialisation, whose values the ablation resets to. */
   initSeed: number;
+  /** Seed of the ablation's random draws (default seed + 1). */
+  ablationSeed?: number;
   /** Called after the named layers' correction, with its weights still in the model. */
   afterMain?(report: CorrectionReport): Promise<void> | void;
   /** Each finished row, as it comes (progress output). */
@@ -68,7 +70,7 @@ export async function correctWithControls(engine: Engine, model: ResNet18, o: Co
   init.destroy();
   const ablation: AblationRow[] = [];
   const evalOpts = { batchSize: 256, mean: o.mean, std: o.std };
-  const reset = [['diagnosed', [...o.layers]] as const, ...matchedDraws(all, k, main.share, [...o.layers], draws, seed + 1).map((n) => ['random, share-matched', n] as const)];
+  const reset = [['diagnosed', [...o.layers]] as const, ...matchedDraws(all, k, main.share, [...o.layers], draws, o.ablationSeed ?? seed + 1).map((n) => ['random, share-matched', n] as const)];
   for (const [method, names] of reset) {
     await o.restore();
     const base = (await evaluate(engine, model, o.data.test, evalOpts)).accuracy;

@@ -63,9 +63,9 @@ export async function experimentCommand(argv: string[]): Promise<number> {
   if (v.help) return (console.log(EXPERIMENT_HELP), 0);
   if (v.from) {
     // The report again from a run's saved results: the same text the run wrote, with today's wording.
-    const saved = JSON.parse(await readFile(resolve(v.from), 'utf8')) as ExperimentPreset & { preset: string; k: number; minutes: number; results: SeedResult[] };
+    const saved = JSON.parse(await readFile(resolve(v.from), 'utf8')) as ExperimentPreset & { preset: string; k: number; minutes: number; results: SeedResult[]; ablationBaselineCorrected?: string };
     const dir = resolve(v.out ?? dirname(dirname(resolve(v.from))));
-    await writeReport(dir, saved.preset, saved, saved.k, saved.results, saved.minutes);
+    await writeReport(dir, saved.preset, saved, saved.k, saved.results, saved.minutes, saved.ablationBaselineCorrected);
     console.log(`wrote ${join(dir, 'diagnosis.md')} from ${v.from}`);
     return 0;
   }
@@ -107,7 +107,7 @@ export async function experimentCommand(argv: string[]): Promise<number> {
         const restore = () => { for (const [name, x] of snapshot) model.store.set(name, x.data); };
         const { rows: corrections, ablation } = await correctWithControls(engine, model, {
           layers: diag.sgd.problem, granularity: 'group', data, mean: t.mean, std: t.std, epochs: p.correctEpochs,
-          lr: { kind: 'cosine', lr: p.correctLr }, seed, draws: p.draws, restore, initSeed: seed,
+          lr: { kind: 'cosine', lr: p.correctLr }, seed, draws: p.draws, restore, initSeed: seed, ablationSeed: seed + 100,
           onRow: (row) => log('report' in row
             ? `seed ${seed} correct ${row.method} (${row.report.layers.join(', ')}): errors ${row.report.before.errors} → ${row.report.after.errors}, net ${row.report.net}`
             : `seed ${seed} reset ${row.method} (${row.layers.join(', ')}): accuracy drops ${(100 * row.drop).toFixed(1)} points`),
@@ -131,7 +131,7 @@ export async function experimentCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function writeReport(out: string, presetName: string, p: ExperimentPreset, k: number, results: SeedResult[], minutes: number): Promise<void> {
+async function writeReport(out: string, presetName: string, p: ExperimentPreset, k: number, results: SeedResult[], minutes: number, correction?: string): Promise<void> {
   const seeds = results.length;
   await mkdir(join(out, 'diagnosis'), { recursive: true });
   const methods = [...new Set(results[0].corrections.map((c) => c.method))];
@@ -141,7 +141,7 @@ async function writeReport(out: string, presetName: string, p: ExperimentPreset,
   }), { title: 'Surgical correction: net errors fixed (mean over seeds)', subtitle: `${p.about}; ${seeds} seeds`, axis: 'fixed − broken on the test images' });
   await writeFile(join(out, 'diagnosis', 'correction.svg'), svg);
   await sharp(Buffer.from(svg)).png().toFile(join(out, 'diagnosis', 'correction.png'));
-  await writeFile(join(out, 'diagnosis.md'), report(presetName, p, k, results, minutes));
+  await writeFile(join(out, 'diagnosis.md'), report(presetName, p, k, results, minutes, correction));
 }
 
 /** Spearman's ρ between a run's group scores and the groups' parameter counts. */
@@ -149,7 +149,7 @@ function sizeCorrelation(rows: Attribution['rows']): number {
   return spearman(new Map(rows.map((r) => [r.name, r.score])), new Map(rows.map((r) => [r.name, r.count])));
 }
 
-function report(presetName: string, p: ExperimentPreset, k: number, results: SeedResult[], minutes: number): string {
+function report(presetName: string, p: ExperimentPreset, k: number, results: SeedResult[], minutes: number, correction?: string): string {
   const n = results[0].sgd.rows.length, chance = (k * k) / n;
   const overlaps = results.map((r) => r.comparison.shared.length);
   const methods = [...new Set(results[0].corrections.map((c) => c.method))];
@@ -205,7 +205,9 @@ ${methods.map((m) => `| ${m} | ${pm(per(m, (c) => 100 * c.share))}% | ${pm(per(m
 
 ## Do the diagnosed groups matter more than others? (ablation)
 
-Reset to epoch 0 without retraining: accuracy drop of the diagnosed groups ${pm(drops('diagnosed').map((d) => 100 * d))} points, of share-matched random groups ${pm(drops('random, share-matched').map((d) => 100 * d))} points.
+Reset to epoch 0 without retraining: accuracy drop of the diagnosed groups ${pm(drops('diagnosed').map((d) => 100 * d))} points, of share-matched random groups ${pm(drops('random, share-matched').map((d) => 100 * d))} points.${correction ? `
+
+Correction: ${correction}` : ''}
 
 ## What this supports, and what it does not
 
