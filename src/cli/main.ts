@@ -19,6 +19,7 @@ import { PRESETS, HELP } from './presets';
 import { benchCommand } from './bench';
 import { correctCommand, diagnoseCommand } from './diagnose';
 import { experimentCommand } from './experiment';
+import { compareCommand } from './compare';
 
 const OPTIONS = {
   preset: { type: 'string' },
@@ -256,7 +257,7 @@ async function evalCommand(v: Values): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const sub = { bench: benchCommand, diagnose: diagnoseCommand, correct: correctCommand, experiment: experimentCommand }[command];
+  const sub = { bench: benchCommand, diagnose: diagnoseCommand, correct: correctCommand, experiment: experimentCommand, compare: compareCommand }[command];
   if (sub) {
     try {
       return await sub(rest);
@@ -286,7 +287,7 @@ export async function main(argv: string[]): Promise<number> {
       await evalCommand(values);
       return 0;
     }
-    console.error(`critdamp: unknown command '${command}' (train, eval, bench, diagnose, correct, experiment)`);
+    console.error(`critdamp: unknown command '${command}' (train, eval, bench, diagnose, correct, experiment, compare)`);
     return 2;
   } catch (e) {
     console.error(`\ncritdamp ${command}: ${(e as Error).message}`);

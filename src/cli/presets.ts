@@ -49,6 +49,8 @@ Usage:
                                  rank the layers by the gradient of the misclassified samples (diagnose --help)
   critdamp correct --checkpoint DIR [--layers auto|a,b] [--controls]
                                  retrain only those layers and report fixed/broken errors (correct --help)
+  critdamp compare [--preset cpu-small|paper] [--methods A,B] [--seeds N]
+                                 train the paper's five methods over seeds; report, table and figures (compare --help)
   critdamp experiment [--preset cpu|paper] [--seeds N]
                                  SGD vs Adam diagnosis, correction and controls over seeds: docs/diagnosis.md
 

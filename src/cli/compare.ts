@@ -1,0 +1,351 @@
+/**
+ * `critdamp compare`: the paper's convergence experiment as one command. Trains each method (the
+ * paper's five, or the user's pick and additions) over N seeds on the same model, data, initial
+ * weights and data order, then writes the report (compare.md, compare.html, figures/ as SVG and
+ * PNG, results.json). Every (method, seed) run lives in its own folder under runs/ with its log
+ * and epoch checkpoints, so a stopped comparison resumes where it was and never redoes a finished
+ * run; compare.json records what the comparison is, and a folder holding another one is refused.
+ */
+import { parseArgs } from 'node:util';
+import { cpus } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, readdir, stat, truncate, writeFile, appendFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { Engine } from '../gpu/engine';
+import { loadDataset, type DatasetName } from '../data/index.node';
+import { subset, type DatasetSplit } from '../data/dataset';
+import { Trainer, type EpochRecord, type StepRecord, type TrainConfig, type TrainerState } from '../train/trainer';
+import { findCheckpoint, loadCheckpoint, readRunState, saveCheckpoint, writeFileAtomic } from '../io/checkpoint.node';
+import { attribute } from '../attribution';
+import { BUILTIN_METHODS, methodTable, parseMethodSpec, parseMethodsFile, pickMethods, resolveMethod, type Method, type MethodDef } from '../compare/methods';
+import { checkThreshold, type EpochPoint, type RunResult, type TrajectoryPoint } from '../compare/stats';
+import { FIGURE_FILES, renderReport, type CompareDoc, type CompareSettings } from '../compare/report';
+import { formatDuration } from './progress';
+
+interface ComparePreset extends CompareSettings { thresholds: number[]; thresholdNote: string; about: string }
+
+export const COMPARE_PRESETS: Record<string, ComparePreset> = {
+  'cpu-small': {
+    data: 'fashion-mnist', trainSubset: 1200, testSubset: 500, width: 1 / 16, epochs: 8, batchSize: 32, lr: 0.05, adamLr: 0.001, weightDecay: 5e-4, augment: 'none',
+    thresholds: [0.7, 0.75],
+    thresholdNote: '70% and 75%, because this small run (1,200 training images, width 1/16, 8 epochs) ends near 75–80% test accuracy; the paper\'s 90% and 95% are out of its reach.',
+    about: 'Fashion-MNIST, 1,200 training / 500 test images, ResNet-18 width 1/16, 8 epochs of batch 32: five methods × 3 seeds in about 25 minutes on 2 CPU cores without a GPU.',
+  },
+  paper: {
+    data: 'cifar10', trainSubset: 0, testSubset: 0, width: 1, epochs: 200, batchSize: 128, lr: 0.1, adamLr: 0.001, weightDecay: 5e-4, augment: 'crop4+flip',
+    thresholds: [0.9, 0.95], thresholdNote: 'the paper\'s 90% and 95%.',
+    about: 'The paper\'s setting: CIFAR-10, ResNet-18 width 1, 200 epochs of batch 128, learning rate 0.1 (SGD), weight decay 5e-4, random crop and flip. For a GPU.',
+  },
+};
+
+export const COMPARE_HELP = `critdamp compare — train several methods over seeds and report the paper's convergence comparison
+
+Usage: critdamp compare [--preset cpu-small|paper] [options]
+  --preset P            ${Object.entries(COMPARE_PRESETS).map(([k, p]) => `${k}: ${p.about}`).join('\n                        ')}
+  --methods A,B,...     which methods, in this order (default: all five built-ins, then your own):
+                        ${BUILTIN_METHODS.map((m) => `${m.name} (${m.label})`).join(',\n                        ')}
+  --method SPEC         add a method: NAME=OPTIMIZER/LR/MOMENTUM[/wd=X], e.g. fast=sgd/cosine:0.2/physics:lo=0.6
+                        (repeatable; an LR spec without a rate takes the comparison's --lr, or --adam-lr for Adam)
+  --methods-file FILE   add methods from JSON: [{"name","optimizer","lr","momentum","label"?,"weightDecay"?}]
+  --seeds N             seeds 0..N-1 (default 3); every method runs every seed
+  --thresholds A,B      test accuracies to time, as fractions (default: the preset's)
+  --diagnose            also diagnose each final model and report the problem layers and their overlap
+  --out DIR             the comparison's folder (default runs/compare-<preset>); rerun the same command to resume
+  --report-only         write the report from the finished runs in --out, training nothing
+  Overrides of the preset: --data NAME  --data-dir DIR  --width W  --epochs N  --batch-size N  --lr LR
+                        --adam-lr LR  --weight-decay WD  --train-subset N  --test-subset N  --augment A
+  --verbose             print every epoch of every run`;
+
+const OPTIONS = {
+  preset: { type: 'string' }, methods: { type: 'string' }, method: { type: 'string', multiple: true }, 'methods-file': { type: 'string' },
+  seeds: { type: 'string' }, thresholds: { type: 'string' }, diagnose: { type: 'boolean' }, out: { type: 'string' }, 'report-only': { type: 'boolean' },
+  data: { type: 'string' }, 'data-dir': { type: 'string' }, width: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' },
+  lr: { type: 'string' }, 'adam-lr': { type: 'string' }, 'weight-decay': { type: 'string' }, 'train-subset': { type: 'string' },
+  'test-subset': { type: 'string' }, augment: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+function number(v: string | undefined, fallback: number, flag: string, ok: (x: number) => boolean, want: string): number {
+  if (v === undefined) return fallback;
+  const x = Number(v);
+  if (v.trim() === '' || !ok(x)) throw new Error(`--${flag}: '${v}' is not ${want}`);
+  return x;
+}
+
+function parseWidth(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(s);
+  const w = m ? Number(m[1]) / (m[2] ? Number(m[2]) : 1) : NaN;
+  if (!(w > 0 && w <= 8)) throw new Error(`--width: '${s}' is not a number in (0, 8] or a fraction like 1/16`);
+  return w;
+}
+
+function parseAugment(a: string): { crop: number; flip: boolean } | null {
+  const m = /^(?:none|crop(\d+)?(\+flip)?|flip)$/.exec(a);
+  if (!m) throw new Error(`--augment: '${a}' is not none, flip, crop4 or crop4+flip`);
+  const crop = a.startsWith('crop') ? Number(m[1] ?? 4) : 0, flip = a === 'flip' || Boolean(m[2]);
+  return crop || flip ? { crop, flip } : null;
+}
+
+/** What makes two comparisons the same: the settings and each method's resolved config (seeds, thresholds and the method list may grow). */
+interface Identity { version: 1; settings: CompareSettings; methods: Record<string, Method> }
+
+function differences(a: Identity, b: Identity): string[] {
+  const out: string[] = [];
+  for (const k of Object.keys(a.settings) as (keyof CompareSettings)[]) {
+    if (JSON.stringify(a.settings[k]) !== JSON.stringify(b.settings[k])) out.push(`${k}: ${JSON.stringify(b.settings[k])} there, ${JSON.stringify(a.settings[k])} now`);
+  }
+  for (const [name, m] of Object.entries(a.methods)) {
+    const old = b.methods[name];
+    if (old && JSON.stringify(old) !== JSON.stringify(m)) out.push(`method ${name}: ${JSON.stringify(old)} there, ${JSON.stringify(m)} now`);
+  }
+  return out;
+}
+
+/** Reads a finished run's result.json, or null when the run has not finished (or the file is damaged: the run is then redone). */
+async function readResult(dir: string): Promise<RunResult | null> {
+  try {
+    const r = JSON.parse(await readFile(join(dir, 'result.json'), 'utf8')) as RunResult;
+    return Array.isArray(r.epochs) && r.epochs.length > 0 && r.regime && Array.isArray(r.trajectory) ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Up to `max` evenly spaced steps of the schedule, plus the last. */
+function trajectory(t: Trainer, max = 400): TrajectoryPoint[] {
+  const total = t.schedule.totalSteps, every = Math.max(1, Math.ceil(total / max));
+  const out: TrajectoryPoint[] = [];
+  for (let i = 0; i < total; i += every) {
+    const p = t.schedule.at(i);
+    out.push({ t: p.epoch, lr: p.lr, mu: p.momentum, muc: p.muCritical });
+  }
+  // The last step's values hold to the end of training.
+  const last = t.schedule.at(total - 1);
+  out.push({ t: total / t.stepsPerEpoch, lr: last.lr, mu: last.momentum, muc: last.muCritical });
+  return out;
+}
+
+async function epochPoints(logPath: string): Promise<EpochPoint[]> {
+  const text = await readFile(logPath, 'utf8');
+  return text.split('\n').filter((l) => l.includes('"type":"epoch"')).map((l) => JSON.parse(l) as EpochRecord)
+    .map((r) => ({ epoch: r.epoch + 1, accuracy: r.accuracy, testLoss: r.test_loss, trainLoss: r.train_loss, wall: r.wall_s }));
+}
+
+function environment(adapter: string): CompareDoc['environment'] {
+  let version = 'unknown';
+  try { version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version; } catch { /* not from the package */ }
+  try { version += ` (${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()})`; } catch { /* not a git checkout */ }
+  const cpu = cpus();
+  return { critdamp: version, node: process.version, adapter, cpus: `${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}`, date: new Date().toISOString().slice(0, 10) };
+}
+
+/** The whole comparison's progress: one line, redrawn on a TTY, every 10 s otherwise. */
+class CompareProgress {
+  private last = 0;
+  private readonly t0 = performance.now();
+  stepsDone = 0;
+  constructor(private readonly totalSteps: () => number, private readonly tty = Boolean(process.stderr.isTTY)) {}
+  update(what: string, epoch: number, epochs: number, batch: number, batches: number, loss: number | null): void {
+    const elapsed = (performance.now() - this.t0) / 1000;
+    const remaining = this.totalSteps() - this.stepsDone;
+    const eta = this.stepsDone > 0 && elapsed > 5 ? (remaining * elapsed) / this.stepsDone : NaN;
+    const text = `${what} · epoch ${epoch}/${epochs} batch ${batch}/${batches} · loss ${loss === null ? '…' : loss.toFixed(3)} · elapsed ${formatDuration(elapsed)} · ETA ${formatDuration(eta)} for the comparison`;
+    if (this.tty) process.stderr.write(`\r${text}\x1b[K`);
+    else if (elapsed - this.last >= 10) { this.last = elapsed; process.stderr.write(text + '\n'); }
+  }
+  break(): void { if (this.tty) process.stderr.write('\r\x1b[K'); }
+}
+
+export async function compareCommand(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+  if (v.help) return (console.log(COMPARE_HELP), 0);
+  const presetName = v.preset ?? 'cpu-small';
+  const p = COMPARE_PRESETS[presetName];
+  if (!p) throw new Error(`--preset: unknown preset '${presetName}' (${Object.keys(COMPARE_PRESETS).join(', ')})`);
+  const int0 = (x: number) => Number.isInteger(x) && x >= 0, int1 = (x: number) => Number.isInteger(x) && x >= 1, pos = (x: number) => Number.isFinite(x) && x > 0;
+  const settings: CompareSettings = {
+    data: v.data ?? p.data,
+    trainSubset: number(v['train-subset'], p.trainSubset, 'train-subset', int0, 'an integer ≥ 0 (0 = all)'),
+    testSubset: number(v['test-subset'], p.testSubset, 'test-subset', int0, 'an integer ≥ 0 (0 = all)'),
+    width: v.width === undefined ? p.width : parseWidth(v.width),
+    epochs: number(v.epochs, p.epochs, 'epochs', int1, 'an integer ≥ 1'),
+    batchSize: number(v['batch-size'], p.batchSize, 'batch-size', int1, 'an integer ≥ 1'),
+    lr: number(v.lr, p.lr, 'lr', pos, 'a learning rate > 0'),
+    adamLr: number(v['adam-lr'], p.adamLr, 'adam-lr', pos, 'a learning rate > 0'),
+    weightDecay: number(v['weight-decay'], p.weightDecay, 'weight-decay', (x) => Number.isFinite(x) && x >= 0, 'a number ≥ 0'),
+    augment: v.augment ?? p.augment,
+  };
+  const augment = parseAugment(settings.augment);
+  const seeds = Array.from({ length: number(v.seeds, 3, 'seeds', int1, 'a positive integer') }, (_, i) => i);
+  const thresholds = v.thresholds === undefined ? p.thresholds : v.thresholds.split(',').map((s) => {
+    const x = Number(s);
+    checkThreshold(s.trim() === '' ? NaN : x, `--thresholds '${v.thresholds}'`);
+    return x;
+  });
+  const extra: MethodDef[] = [];
+  if (v['methods-file']) {
+    let text: string;
+    try { text = await readFile(resolve(v['methods-file']), 'utf8'); } catch (e) { throw new Error(`--methods-file: cannot read ${v['methods-file']} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+    extra.push(...parseMethodsFile(text, v['methods-file']));
+  }
+  for (const spec of v.method ?? []) extra.push(parseMethodSpec(spec));
+  const table = methodTable(extra);
+  const names = v.methods ? v.methods.split(',').map((s) => s.trim()).filter(Boolean) : [...BUILTIN_METHODS.map((m) => m.name), ...extra.map((m) => m.name)];
+  const methods = pickMethods(table, names).map((d) => resolveMethod(d, settings));
+  const out = resolve(v.out ?? join('runs', `compare-${presetName}`));
+  const identity: Identity = { version: 1, settings, methods: Object.fromEntries(methods.map((m) => [m.name, m])) };
+
+  // The folder belongs to one comparison.
+  const idPath = join(out, 'compare.json');
+  if (existsSync(idPath)) {
+    let old: Identity;
+    try { old = JSON.parse(await readFile(idPath, 'utf8')); } catch (e) { throw new Error(`${idPath}: not valid JSON (${(e as Error).message}); choose another --out`); }
+    if (!old || old.version !== 1 || !old.settings || !old.methods) throw new Error(`${idPath}: not a critdamp comparison record; choose another --out`);
+    const diff = differences(identity, old);
+    if (diff.length) throw new Error(`--out ${out} holds a different comparison (${diff.join('; ')}); rerun with its settings to resume it, or choose another --out`);
+    identity.methods = { ...old.methods, ...identity.methods };
+  } else if (existsSync(out) && (await readdir(out)).length > 0) {
+    throw new Error(`--out ${out} is not empty and holds no comparison (compare.json); choose another --out`);
+  }
+  const runDir = (m: string, s: number) => join(out, 'runs', m, `seed-${s}`);
+  const command = `critdamp compare ${argv.join(' ')}`.trim();
+
+  // Minutes: the runs' own wall time (training and evaluation, summed over resumed parts).
+  const writeReport = async (runs: RunResult[], adapter: string) => {
+    const done = seeds.filter((s) => methods.every((m) => runs.some((r) => r.method === m.name && r.seed === s)));
+    if (done.length === 0) return null;
+    const doc: CompareDoc = { preset: presetName, about: p.about, thresholdNote: v.thresholds === undefined ? p.thresholdNote : undefined, settings, methods, seeds: done,
+      thresholds, runs: runs.filter((r) => done.includes(r.seed)), command, environment: environment(adapter), minutes: 0 };
+    doc.minutes = doc.runs.reduce((a, r) => a + r.wallSeconds, 0) / 60;
+    const rep = renderReport(doc);
+    await mkdir(join(out, 'figures'), { recursive: true });
+    for (const [k, file] of Object.entries(FIGURE_FILES) as [keyof typeof FIGURE_FILES, string][]) {
+      await writeFile(join(out, 'figures', `${file}.svg`), rep.figures[k]);
+      await sharp(Buffer.from(rep.figures[k])).png().toFile(join(out, 'figures', `${file}.png`));
+    }
+    await writeFileAtomic(join(out, 'compare.md'), rep.markdown);
+    await writeFileAtomic(join(out, 'compare.html'), rep.html);
+    await writeFileAtomic(join(out, 'results.json'), JSON.stringify(doc, null, 1));
+    return done;
+  };
+
+  if (v['report-only']) {
+    const runs = (await Promise.all(seeds.flatMap((s) => methods.map((m) => readResult(runDir(m.name, s)))))).filter((r): r is RunResult => r !== null);
+    let adapter = 'unknown (report written with --report-only)';
+    try { adapter = (JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as CompareDoc).environment.adapter; } catch { /* no earlier report */ }
+    const done = await writeReport(runs, adapter);
+    if (!done) throw new Error(`--report-only: ${out} has no seed with a finished run of every method (${methods.map((m) => m.name).join(', ')})`);
+    console.log(`critdamp compare: wrote ${join(out, 'compare.md')} from ${done.length} seed(s)`);
+    return 0;
+  }
+
+  const full = await loadDataset(settings.data as DatasetName, { dir: v['data-dir'] });
+  const data: DatasetSplit = {
+    train: settings.trainSubset && settings.trainSubset < full.train.n ? subset(full.train, settings.trainSubset, 0) : full.train,
+    test: settings.testSubset && settings.testSubset < full.test.n ? subset(full.test, settings.testSubset, 1) : full.test,
+  };
+  await mkdir(out, { recursive: true });
+  await writeFileAtomic(idPath, JSON.stringify(identity, null, 1));
+  const engine = await Engine.create();
+  const adapter = engine.adapterName;
+  const started = performance.now();
+  const stepsPerRun = settings.epochs * Math.floor(data.train.n / settings.batchSize);
+  const runs: RunResult[] = [];
+  const pending: { m: Method; s: number }[] = [];
+  for (const s of seeds) for (const m of methods) {
+    const r = await readResult(runDir(m.name, s));
+    if (r && !(v.diagnose && !r.diagnosis)) runs.push(r);
+    else pending.push({ m, s });
+  }
+  const log = (s: string) => { progress.break(); console.log(`[${((performance.now() - started) / 60000).toFixed(1)} min] ${s}`); };
+  let remainingRuns = pending.length;
+  const progress = new CompareProgress(() => progress.stepsDone + remainingRuns * stepsPerRun);
+  console.log(`critdamp compare: adapter ${engine.adapterName}`);
+  console.log(`critdamp compare: ${methods.length} methods × ${seeds.length} seeds, ${settings.data} ${data.train.n} train / ${data.test.n} test, ResNet-18 width ${settings.width}, ` +
+    `${settings.epochs} epochs of batch ${settings.batchSize}; ${runs.length} run(s) already finished in ${out}, ${pending.length} to go`);
+  const stop = new AbortController();
+  const onSignal = (sig: string) => () => {
+    log(`${sig}: stopping after the current step; finished runs and the last epoch checkpoint are kept`);
+    stop.abort(new DOMException(`stopped by ${sig}`, 'AbortError'));
+  };
+  const onInt = onSignal('Ctrl-C'), onTerm = onSignal('SIGTERM');
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
+  try {
+    let index = runs.length;
+    for (const { m, s } of pending) {
+      index++;
+      remainingRuns--;
+      const dir = runDir(m.name, s);
+      const finished = await readResult(dir);
+      const config: TrainConfig = {
+        epochs: settings.epochs, batchSize: settings.batchSize, seed: s,
+        model: { numClasses: data.train.classes.length, inChannels: data.train.c, stem: 'cifar', width: settings.width },
+        optimizer: { kind: m.optimizer, weightDecay: m.weightDecay }, lr: m.lr, momentum: m.momentum, augment, labelSmoothing: 0,
+        logEvery: 10, evalBatchSize: 250,
+      };
+      await mkdir(dir, { recursive: true });
+      const logPath = join(dir, 'log.jsonl');
+      const what = `[${index}/${seeds.length * methods.length}] ${m.name} seed ${s}`;
+      let lastLoss: number | null = null;
+      const trainer = Trainer.create(engine, data, config, {
+        progress: (q) => { progress.stepsDone++; progress.update(what, q.epoch + 1, q.epochs, q.batch, q.batches, lastLoss); },
+        log: async (rec: StepRecord | EpochRecord) => {
+          await appendFile(logPath, JSON.stringify(rec) + '\n');
+          if (rec.type === 'step') lastLoss = rec.loss;
+          else if (v.verbose || rec.epoch + 1 === settings.epochs) log(`${m.name} seed ${s} epoch ${rec.epoch + 1}: accuracy ${(100 * rec.accuracy).toFixed(2)}%, test loss ${rec.test_loss.toFixed(4)}`);
+        },
+        checkpoint: async (state, t) => {
+          const logBytes = (await stat(logPath)).size;
+          return saveCheckpoint(dir, t.model.store, t.optimizer, { ...state, logBytes, method: m.name }, 1);
+        },
+      });
+      try {
+        const ckpt = await findCheckpoint(dir);
+        if (ckpt) {
+          const saved = await readRunState<TrainerState>(ckpt);
+          await loadCheckpoint(ckpt, trainer.model.store, trainer.optimizer);
+          trainer.restore(saved);
+          await truncate(logPath, Number(saved.logBytes ?? 0));
+          progress.stepsDone += saved.epoch * trainer.stepsPerEpoch;
+          if (saved.epoch < settings.epochs) log(`${m.name} seed ${s}: resuming after epoch ${saved.epoch} from ${ckpt}`);
+        } else {
+          await writeFile(logPath, '');
+        }
+        await trainer.fit({ signal: stop.signal });
+        const result: RunResult = finished ?? {
+          method: m.name, seed: s, epochs: await epochPoints(logPath), regime: trainer.schedule.summary(), trajectory: trajectory(trainer),
+          wallSeconds: Number(trainer.state().wallSeconds), imagesPerSecond: (settings.epochs * trainer.stepsPerEpoch * settings.batchSize) / Number(trainer.state().wallSeconds),
+        };
+        if (v.diagnose && !result.diagnosis) {
+          const d = await attribute(engine, trainer.model, data.test, { mean: trainer.mean, std: trainer.std, k: 3, granularity: 'group' });
+          result.diagnosis = { accuracy: d.evaluation.accuracy, problem: d.problem, scores: [...d.scores] };
+          log(`${m.name} seed ${s}: problem groups ${d.problem.join(', ')}`);
+        }
+        await writeFileAtomic(join(dir, 'result.json'), JSON.stringify(result));
+        runs.push(result);
+      } catch (e) {
+        if (stop.signal.aborted && e === stop.signal.reason) {
+          progress.break();
+          console.log(`critdamp compare: stopped during ${m.name} seed ${s}; ${runs.length} of ${seeds.length * methods.length} runs are finished. ` +
+            `Run the same command again to continue: ${command}${v.out ? '' : ` --out ${out}`}`);
+          return 130;
+        }
+        throw new Error(`${m.name} seed ${s}: ${(e as Error).message}`);
+      } finally {
+        trainer.destroy();
+      }
+      // A report as soon as a seed is complete for every method (a long comparison shows its first answers early).
+      if (methods.every((mm) => runs.some((r) => r.method === mm.name && r.seed === s))) await writeReport(runs, adapter);
+    }
+  } finally {
+    process.removeListener('SIGINT', onInt);
+    process.removeListener('SIGTERM', onTerm);
+    engine.destroy();
+  }
+  const done = await writeReport(runs, adapter);
+  progress.break();
+  console.log(`critdamp compare: wrote ${join(out, 'compare.md')}, compare.html and figures/ (${done?.length ?? 0} seeds, ${((performance.now() - started) / 60000).toFixed(1)} min)`);
+  return 0;
+}
