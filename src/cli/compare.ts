@@ -21,7 +21,7 @@ import { findCheckpoint, loadCheckpoint, readRunState, saveCheckpoint, writeFile
 import { attribute } from '../attribution';
 import { BUILTIN_METHODS, methodTable, parseMethodSpec, parseMethodsFile, pickMethods, resolveMethod, type Method, type MethodDef } from '../compare/methods';
 import { checkThreshold, type EpochPoint, type RunResult, type TrajectoryPoint } from '../compare/stats';
-import { FIGURE_FILES, renderReport, type CompareDoc, type CompareSettings } from '../compare/report';
+import { FIGURE_FILES, renderReport, widthText, type CompareDoc, type CompareSettings } from '../compare/report';
 import { formatDuration } from './progress';
 
 interface ComparePreset extends CompareSettings { thresholds: number[]; thresholdNote: string; about: string }
@@ -262,7 +262,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
   let remainingRuns = pending.length;
   const progress = new CompareProgress(() => progress.stepsDone + remainingRuns * stepsPerRun);
   console.log(`critdamp compare: adapter ${engine.adapterName}`);
-  console.log(`critdamp compare: ${methods.length} methods × ${seeds.length} seeds, ${settings.data} ${data.train.n} train / ${data.test.n} test, ResNet-18 width ${settings.width}, ` +
+  console.log(`critdamp compare: ${methods.length} methods × ${seeds.length} seeds, ${settings.data} ${data.train.n} train / ${data.test.n} test, ResNet-18 width ${widthText(settings.width)}, ` +
     `${settings.epochs} epochs of batch ${settings.batchSize}; ${runs.length} run(s) already finished in ${out}, ${pending.length} to go`);
   const stop = new AbortController();
   const onSignal = (sig: string) => () => {
@@ -294,7 +294,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
         log: async (rec: StepRecord | EpochRecord) => {
           await appendFile(logPath, JSON.stringify(rec) + '\n');
           if (rec.type === 'step') lastLoss = rec.loss;
-          else if (v.verbose || rec.epoch + 1 === settings.epochs) log(`${m.name} seed ${s} epoch ${rec.epoch + 1}: accuracy ${(100 * rec.accuracy).toFixed(2)}%, test loss ${rec.test_loss.toFixed(4)}`);
+          else if (v.verbose) log(`${m.name} seed ${s} epoch ${rec.epoch + 1}: accuracy ${(100 * rec.accuracy).toFixed(2)}%, test loss ${rec.test_loss.toFixed(4)}`);
         },
         checkpoint: async (state, t) => {
           const logBytes = (await stat(logPath)).size;
@@ -325,6 +325,8 @@ export async function compareCommand(argv: string[]): Promise<number> {
         }
         await writeFileAtomic(join(dir, 'result.json'), JSON.stringify(result));
         runs.push(result);
+        const last = result.epochs[result.epochs.length - 1];
+        log(`${m.name} seed ${s}: finished, accuracy ${(100 * last.accuracy).toFixed(2)}% after ${last.epoch} epochs (${formatDuration(result.wallSeconds)})`);
       } catch (e) {
         if (stop.signal.aborted && e === stop.signal.reason) {
           progress.break();

@@ -7,6 +7,7 @@
  * or a JSON file of such objects. A learning-rate spec that gives no rate takes the comparison's
  * (`lr` for SGD, `adamLr` for Adam), so one preset serves every method. Browser-safe.
  */
+import { parseJson } from '../util/json';
 import { parseLrSpec, parseMomentumSpec, type LrConfig, type MomentumConfig } from '../schedule';
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
@@ -89,19 +90,7 @@ export function parseMethodSpec(spec: string): MethodDef {
 
 /** A methods file: a JSON array of method objects, or { "methods": [...] }; parse errors give line and column. */
 export function parseMethodsFile(text: string, file: string): MethodDef[] {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    const msg = (e as Error).message;
-    const pos = /position (\d+)/.exec(msg);
-    let where = '';
-    if (pos) {
-      const before = text.slice(0, Number(pos[1]));
-      where = ` at line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')}`;
-    }
-    throw new Error(`${file}: not valid JSON${where} (${msg})`);
-  }
+  const data = parseJson(text, file);
   const list = Array.isArray(data) ? data : (data as { methods?: unknown })?.methods;
   if (!Array.isArray(list) || list.length === 0) throw new Error(`${file}: expected a non-empty array of methods, or { "methods": [...] }`);
   return list.map((d, i) => checkMethodDef(d, `${file}: method ${i + 1}`));

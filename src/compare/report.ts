@@ -89,7 +89,7 @@ function verdicts(doc: CompareDoc, summaries: readonly MethodSummary[]): string[
   const label = new Map(doc.methods.map((m) => [m.name, m.label]));
   const out: string[] = [];
   for (const s of summaries) for (const t of s.thresholds) {
-    const text = verdictText(label.get(s.method)!, label.get(base.name)!, t);
+    const text = verdictText(label.get(s.method)!, 'baseline', t);
     if (text) out.push(`- ${text}`);
   }
   return out;

@@ -3,45 +3,11 @@
 // last epoch checkpoint, and the log holds each epoch once.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { idxBytes, idxImages, tempDir } from '../data/helpers';
-
-const root = fileURLToPath(new URL('../../..', import.meta.url));
-
-function writeMnist(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  const labels = (n: number) => idxBytes(0x801, [n], Array.from({ length: n }, (_, i) => i % 10));
-  writeFileSync(join(dir, 'train-images-idx3-ubyte'), idxImages(1, 64, 8, 8));
-  writeFileSync(join(dir, 'train-labels-idx1-ubyte'), labels(64));
-  writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idxImages(2, 32, 8, 8));
-  writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), labels(32));
-}
-
-interface Run { code: number | null; out: string }
-
-/** Runs the CLI; `onLine` may return true to send SIGINT. */
-function cli(args: string[], onLine: (line: string) => boolean = () => false, cwd = root): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join(root, 'tools', 'critdamp.mjs'), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', sent = false;
-    const take = (chunk: Buffer) => {
-      out += chunk.toString();
-      for (const line of chunk.toString().split('\n')) {
-        if (!sent && onLine(line)) {
-          sent = true;
-          p.kill('SIGINT');
-        }
-      }
-    };
-    p.stdout.on('data', take);
-    p.stderr.on('data', take);
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, out }));
-  });
-}
+import { tempDir } from '../data/helpers';
+import { cli, root, writeMnist } from './helpers';
 
 test('cli train: Ctrl-C stops at a step boundary (exit 130), --resume continues from the last epoch', async () => {
   const t = tempDir('cli-train');
