@@ -22,7 +22,8 @@ Usage: critdamp bench [--profile] [options]
   --method M         timestamps | cpu (default: timestamps where offered)
   --width W          channel multiplier (default 1/8)      --stem S   cifar | imagenet
   --batch N          batch size (default 32)               --size S   image side (default 32)
-  --channels C       input channels (default 3)            --steps K  steps timed (default 3)`;
+  --channels C       input channels (default 3)            --steps K  steps timed (default 3)
+  --verbose          show Dawn's and the Vulkan loader's own warnings (hidden otherwise)`;
 
 function fraction(s: string, what: string): number {
   const m = /^(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(s);
@@ -44,11 +45,13 @@ function synthetic(n: number, c: number, h: number): Dataset {
     n, c, h, w: h, classes: Array.from({ length: 10 }, (_, i) => String(i)) };
 }
 
+export const BENCH_OPTIONS = {
+  profile: { type: 'boolean' }, method: { type: 'string' }, width: { type: 'string' }, stem: { type: 'string' },
+  batch: { type: 'string' }, size: { type: 'string' }, channels: { type: 'string' }, steps: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function benchCommand(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: argv, strict: true, options: {
-    profile: { type: 'boolean' }, method: { type: 'string' }, width: { type: 'string' }, stem: { type: 'string' },
-    batch: { type: 'string' }, size: { type: 'string' }, channels: { type: 'string' }, steps: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  } });
+  const { values: v } = parseArgs({ args: argv, strict: true, options: BENCH_OPTIONS });
   if (v.help) {
     console.log(BENCH_HELP);
     return 0;

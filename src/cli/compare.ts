@@ -56,9 +56,9 @@ Usage: critdamp compare [--preset cpu-small|paper] [options]
   --report-only         write the report from the finished runs in --out, training nothing
   Overrides of the preset: --data NAME  --data-dir DIR  --width W  --epochs N  --batch-size N  --lr LR
                         --adam-lr LR  --weight-decay WD  --train-subset N  --test-subset N  --augment A
-  --verbose             print every epoch of every run`;
+  --verbose             print every epoch of every run, and Dawn's and the Vulkan loader's own warnings`;
 
-const OPTIONS = {
+export const COMPARE_OPTIONS = {
   preset: { type: 'string' }, methods: { type: 'string' }, method: { type: 'string', multiple: true }, 'methods-file': { type: 'string' },
   seeds: { type: 'string' }, thresholds: { type: 'string' }, diagnose: { type: 'boolean' }, out: { type: 'string' }, 'report-only': { type: 'boolean' },
   data: { type: 'string' }, 'data-dir': { type: 'string' }, width: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' },
@@ -129,7 +129,7 @@ function trajectory(t: Trainer, max = 400): TrajectoryPoint[] {
 async function epochPoints(logPath: string): Promise<EpochPoint[]> {
   const text = await readFile(logPath, 'utf8');
   return text.split('\n').filter((l) => l.includes('"type":"epoch"')).map((l) => JSON.parse(l) as EpochRecord)
-    .map((r) => ({ epoch: r.epoch + 1, accuracy: r.accuracy, testLoss: r.test_loss, trainLoss: r.train_loss, wall: r.wall_s }));
+    .map((r) => ({ epoch: r.epoch, accuracy: r.accuracy, testLoss: r.test_loss, trainLoss: r.train_loss, wall: r.wall_s }));
 }
 
 function environment(adapter: string): CompareDoc['environment'] {
@@ -158,7 +158,7 @@ class CompareProgress {
 }
 
 export async function compareCommand(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+  const { values: v } = parseArgs({ args: argv, options: COMPARE_OPTIONS, strict: true, allowPositionals: false });
   if (v.help) return (console.log(COMPARE_HELP), 0);
   const presetName = v.preset ?? 'cpu-small';
   const p = COMPARE_PRESETS[presetName];
@@ -290,11 +290,11 @@ export async function compareCommand(argv: string[]): Promise<number> {
       const what = `[${index}/${seeds.length * methods.length}] ${m.name} seed ${s}`;
       let lastLoss: number | null = null;
       const trainer = Trainer.create(engine, data, config, {
-        progress: (q) => { progress.stepsDone++; progress.update(what, q.epoch + 1, q.epochs, q.batch, q.batches, lastLoss); },
+        progress: (q) => { progress.stepsDone++; progress.update(what, q.epoch, q.epochs, q.batch, q.batches, lastLoss); },
         log: async (rec: StepRecord | EpochRecord) => {
           await appendFile(logPath, JSON.stringify(rec) + '\n');
           if (rec.type === 'step') lastLoss = rec.loss;
-          else if (v.verbose) log(`${m.name} seed ${s} epoch ${rec.epoch + 1}: accuracy ${(100 * rec.accuracy).toFixed(2)}%, test loss ${rec.test_loss.toFixed(4)}`);
+          else if (v.verbose) log(`${m.name} seed ${s} epoch ${rec.epoch}: accuracy ${(100 * rec.accuracy).toFixed(2)}%, test loss ${rec.test_loss.toFixed(4)}`);
         },
         checkpoint: async (state, t) => {
           const logBytes = (await stat(logPath)).size;

@@ -19,6 +19,13 @@ import { attribute, compareAttributions, correct, correctWithControls, METRICS, 
 import { barChartSvg } from '../report/chart';
 import { parseLrSpec } from '../schedule';
 
+/** diagnose and correct share one option table (and one help text). */
+export const DIAGNOSE_OPTIONS = {
+  checkpoint: { type: 'string', multiple: true }, granularity: { type: 'string' }, metric: { type: 'string' }, k: { type: 'string', short: 'k' },
+  aggregation: { type: 'string' }, contrast: { type: 'boolean' }, out: { type: 'string' }, layers: { type: 'string' }, epochs: { type: 'string' },
+  'lr-schedule': { type: 'string' }, controls: { type: 'boolean' }, seed: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
 export const DIAGNOSE_HELP = `critdamp diagnose — which layers do a trained network's errors come from?
 
 Usage: critdamp diagnose --checkpoint A [--checkpoint B] [options]
@@ -40,7 +47,9 @@ Usage: critdamp correct --checkpoint A [--layers auto|a,b,c] [options]
   --controls           also: random layers of matched parameter share (3 draws), the last K,
                        full fine-tuning, Auto-RGN (every layer, per-layer rates by relative gradient
                        norm; Lee et al. 2023), and an ablation (diagnosed vs random layers reset to epoch 0)
-  --granularity, --metric, -k, --out as for diagnose`;
+  --seed N             seed of the fine-tuning's data order and of the random controls (default 0)
+  --granularity, --metric, -k, --out as for diagnose
+  --verbose            show Dawn's and the Vulkan loader's own warnings (hidden otherwise)`;
 
 interface Opened {
   dir: string;
@@ -82,11 +91,7 @@ async function writeChart(base: string, svg: string): Promise<void> {
 }
 
 function options(argv: string[]) {
-  const { values } = parseArgs({ args: argv, strict: true, options: {
-    checkpoint: { type: 'string', multiple: true }, granularity: { type: 'string' }, metric: { type: 'string' }, k: { type: 'string', short: 'k' },
-    aggregation: { type: 'string' }, contrast: { type: 'boolean' }, out: { type: 'string' }, layers: { type: 'string' }, epochs: { type: 'string' },
-    'lr-schedule': { type: 'string' }, controls: { type: 'boolean' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  } });
+  const { values } = parseArgs({ args: argv, strict: true, options: DIAGNOSE_OPTIONS });
   const granularity = (values.granularity ?? 'group') as Granularity;
   if (granularity !== 'group' && granularity !== 'layer') throw new Error(`--granularity: '${granularity}' is not group or layer`);
   const metric = (values.metric ?? 'relative') as Metric;

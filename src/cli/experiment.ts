@@ -40,7 +40,8 @@ Usage: critdamp experiment [--preset cpu|paper] [--seeds N] [--out DIR] [-k K]
   --seeds N    training seeds (default 3)
   -k K         problem groups per diagnosis (default 3)
   --out DIR    where the report goes: DIR/diagnosis.md and DIR/diagnosis/ (default docs)
-  --from FILE  write the report again from a run's saved diagnosis/experiment.json (no training)`;
+  --from FILE  write the report again from a run's saved diagnosis/experiment.json (no training)
+  --verbose    show Dawn's and the Vulkan loader's own warnings (hidden otherwise)`;
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1)));
@@ -56,10 +57,13 @@ interface SeedResult {
   ablation: { method: string; layers: string[]; drop: number }[];
 }
 
+export const EXPERIMENT_OPTIONS = {
+  preset: { type: 'string' }, seeds: { type: 'string' }, out: { type: 'string' }, k: { type: 'string', short: 'k' }, from: { type: 'string' },
+  verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function experimentCommand(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: argv, strict: true, options: {
-    preset: { type: 'string' }, seeds: { type: 'string' }, out: { type: 'string' }, k: { type: 'string', short: 'k' }, from: { type: 'string' },
-    help: { type: 'boolean', short: 'h' } } });
+  const { values: v } = parseArgs({ args: argv, strict: true, options: EXPERIMENT_OPTIONS });
   if (v.help) return (console.log(EXPERIMENT_HELP), 0);
   if (v.from) {
     // The report again from a run's saved results: the same text the run wrote, with today's wording.

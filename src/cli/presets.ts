@@ -72,7 +72,9 @@ Options (train):
   --train-subset N       --test-subset N      (seeded random subsets)
   --log-every N          read the loss back and log every N steps
   --out DIR              run directory: log.jsonl and checkpoints/ (default runs/<data>-<momentum>-seed<N>)
-  --resume               continue the run in --out from its latest checkpoint
+  --resume               continue the run in --out from its newest intact checkpoint
+  --divergence X|off     stop when the training loss exceeds X times the run's first logged loss (default 10)
+  --verbose              show Dawn's and the Vulkan loader's own warnings (hidden otherwise)
 
 Presets:
 ${Object.entries(PRESETS).map(([k, p]) => `  ${k.padEnd(14)} ${p.about}`).join('\n')}

@@ -1,6 +1,8 @@
 /**
  * Terminal progress: a bar with ETA on a TTY (redrawn in place), plain lines otherwise (CI logs,
- * pipes), at most one every few seconds.
+ * pipes), at most one every few seconds. The trainer reports steps as the GPU finishes them, so
+ * the bar moves with the work done; the ETA is the remaining steps at the pace of the last minute
+ * (at least the last few steps), so it settles instead of jumping with each queue flush.
  */
 export interface ProgressState { epoch: number; epochs: number; batch: number; batches: number; loss: number | null; lr: number; mu: number; elapsed: number }
 
@@ -10,33 +12,52 @@ export function formatDuration(s: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}` : `${m}:${String(sec).padStart(2, '0')}`;
 }
 
+/** Pace over a sliding window of (seconds, steps done) samples. */
+export class Pace {
+  private samples: [number, number][] = [];
+  constructor(private readonly window = 60, private readonly minSamples = 5) {}
+
+  add(seconds: number, done: number): void {
+    this.samples.push([seconds, done]);
+    while (this.samples.length > this.minSamples && seconds - this.samples[1][0] >= this.window) this.samples.shift();
+  }
+
+  /** Seconds for the remaining steps, or NaN until there is a pace to go by. */
+  eta(remaining: number): number {
+    if (this.samples.length < 2) return NaN;
+    const [t0, d0] = this.samples[0], [t1, d1] = this.samples[this.samples.length - 1];
+    if (d1 <= d0 || t1 - t0 < 1) return NaN;
+    return (remaining * (t1 - t0)) / (d1 - d0);
+  }
+}
+
 export class Progress {
-  private lastPlain = 0;
-  private startDone: number | null = null;
-  private startElapsed = 0;
+  private lastPlain = -Infinity;
+  private readonly pace = new Pace();
+  private open = false;
 
   constructor(private out: NodeJS.WriteStream = process.stderr, private tty = Boolean(process.stderr.isTTY), private plainEvery = 10) {}
 
   update(p: ProgressState): void {
-    const done = p.epoch * p.batches + p.batch, total = p.epochs * p.batches;
-    // ETA from this run's own pace (a resumed run does not count the steps it skipped).
-    if (this.startDone === null) { this.startDone = done - 1; this.startElapsed = p.elapsed; }
-    const rate = (done - this.startDone) / Math.max(1e-9, p.elapsed - this.startElapsed);
-    const eta = p.elapsed - this.startElapsed < 1 ? NaN : (total - done) / rate;
-    const loss = p.loss === null ? '-' : p.loss.toFixed(4);
-    const text = `epoch ${p.epoch + 1}/${p.epochs} batch ${p.batch}/${p.batches} loss ${loss} lr ${p.lr.toPrecision(3)} μ ${p.mu.toFixed(3)} ` +
+    const done = (p.epoch - 1) * p.batches + p.batch, total = p.epochs * p.batches;
+    this.pace.add(p.elapsed, done);
+    const eta = this.pace.eta(total - done);
+    const loss = p.loss === null ? '…' : p.loss.toFixed(4);
+    const text = `epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${loss} lr ${p.lr.toPrecision(3)} μ ${p.mu.toFixed(3)} ` +
       `elapsed ${formatDuration(p.elapsed)} ETA ${formatDuration(eta)}`;
     if (this.tty) {
       const width = 24, filled = Math.round((done / total) * width);
       this.out.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${((100 * done) / total).toFixed(1).padStart(5)}% ${text}\x1b[K`);
+      this.open = true;
     } else if (p.elapsed - this.lastPlain >= this.plainEvery || p.batch === p.batches) {
       this.lastPlain = p.elapsed;
       this.out.write(`${text}\n`);
     }
   }
 
-  /** Ends the bar's line before other output. */
+  /** Ends the bar's line before other output (a no-op when no bar is drawn). */
   break(): void {
-    if (this.tty) this.out.write('\n');
+    if (this.tty && this.open) this.out.write('\n');
+    this.open = false;
   }
 }

@@ -101,7 +101,7 @@ export async function loadCifar(which: 'cifar10' | 'cifar100', opts: LoadOptions
       throw new Error(`${spec.archive.title} not found; looked for ${all.join(', ')} in: ${dirs.join(', ')}. ` +
         `Pass download: true (--download) to fetch ${spec.archive.url} into ` +
         `${join(opts.dir !== undefined ? resolve(opts.dir) : defaultDataDir(), spec.archive.folder)}, ` +
-        `or place the binary files in a folder and pass it as dir (--data DIR).`);
+        `or place the binary files in a folder and pass it as dir (on the command line: --data-dir DIR).`);
     }
     found = await downloadArchive(spec.archive, opts.dir !== undefined ? resolve(opts.dir) : defaultDataDir(),
       { fetch: opts.fetch, log: opts.log });
@@ -146,7 +146,7 @@ export async function loadIdxDataset(which: 'fashion-mnist' | 'mnist', opts: Loa
   const dir = dirs.find((d) => isDir(d) && kinds.some((k) => findFile(d, IDX_FILES[k]) !== null));
   if (dir === undefined) {
     throw new Error(`${set.title} not found; looked for ${IDX_FILES.trainImages[0]}[.gz] and the other IDX files in: ` +
-      `${dirs.join(', ')}. ${set.hint} put the files in a folder and pass it as dir (--data DIR) or set CRITDAMP_DATA.`);
+      `${dirs.join(', ')}. ${set.hint} put the files in a folder and pass it as dir (on the command line: --data-dir DIR) or set CRITDAMP_DATA.`);
   }
   const paths = {} as Record<keyof typeof IDX_FILES, string>;
   for (const k of kinds) {
@@ -185,10 +185,10 @@ export async function loadDataset(name: DatasetName, opts: LoadOptions = {}): Pr
       split = await loadIdxDataset(name, opts);
       break;
     case 'folder':
-      if (opts.dir === undefined) throw new Error(`loadDataset(folder): pass dir (--data DIR), a folder of <class>/<image> files`);
+      if (opts.dir === undefined) throw new Error(`the 'folder' dataset needs a folder of <class>/<image> files: pass it as dir (on the command line: --data-dir DIR)`);
       return loadImageFolder(opts.dir, opts);
     default:
-      throw new Error(`loadDataset: unknown dataset ${JSON.stringify(name)}; expected cifar10, cifar100, fashion-mnist, mnist or folder`);
+      throw new Error(`unknown dataset ${JSON.stringify(name)}; expected cifar10, cifar100, fashion-mnist, mnist or folder`);
   }
   checkSize(name, split.train, opts.size);
   return split;

@@ -102,6 +102,8 @@ export class Engine {
     this.pipelines = new PipelineCache(device, (e) => this.fail(e));
     this.uniformBuffer = device.createBuffer({ size: SLOT * SLOTS, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     device.addEventListener('uncapturederror', (ev) => {
+      // Ours to report (the next sync() throws it): not also printed by the implementation.
+      ev.preventDefault();
       this.fail(new Error(`critdamp: WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
     });
     device.lost.then((info) => {

@@ -4,6 +4,8 @@
  * with Google's SwiftShader Vulkan driver, which Debian's `chromium` package ships.
  */
 import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { create, globals } from 'webgpu';
 import { setGpuProvider, type GpuProvider } from './device';
@@ -26,6 +28,33 @@ async function tryAdapter(options: GPURequestAdapterOptions): Promise<GPUAdapter
   return gpu.requestAdapter(options);
 }
 
+/**
+ * A VK_ICD_FILENAMES that names no existing file: the Vulkan loader then finds no driver at all,
+ * and critdamp must not silently replace the user's choice with SwiftShader. Null when it is unset
+ * or names at least one file.
+ */
+export function badIcdVariable(value = process.env.VK_ICD_FILENAMES, swiftshader = SWIFTSHADER_ICDS.find((p) => existsSync(p))): string | null {
+  if (!value) return null;
+  const files = value.split(':').filter(Boolean);
+  if (files.some((f) => existsSync(f))) return null;
+  return `VK_ICD_FILENAMES is set to ${value}, ${files.length === 1 ? 'a file that does' : 'files that do'} not exist. While it is set the Vulkan loader looks ` +
+    `for drivers nowhere else, and critdamp does not fall back to SwiftShader. Unset it (\`unset VK_ICD_FILENAMES\`)` +
+    `${swiftshader ? `, or point it at a driver manifest such as ${swiftshader}` : ', or point it at your Vulkan driver\'s manifest (.json)'}.`;
+}
+
+/**
+ * Whether the system's own Vulkan drivers give Dawn an adapter, asked in a child process so that
+ * Dawn's and the loader's warnings about drivers it rejects (lavapipe, a GPU node without a
+ * driver) stay out of the user's terminal. CRITDAMP_VERBOSE=1 (`--verbose`) skips the probe.
+ */
+function systemHasAdapter(): boolean {
+  const webgpu = createRequire(import.meta.url).resolve('webgpu');
+  const script = `const { create, globals } = require(${JSON.stringify(webgpu)}); Object.assign(globalThis, globals);
+create([]).requestAdapter().then((a) => { process.stdout.write(a ? 'yes' : 'no'); process.exit(0); }, () => { process.stdout.write('no'); process.exit(0); });`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return r.stdout?.trim() !== 'no';
+}
+
 const dawnProvider: GpuProvider = {
   async adapter(options) {
     if (!globalsInstalled) {
@@ -39,7 +68,11 @@ const dawnProvider: GpuProvider = {
     // With no GPU device node at all, go straight to SwiftShader (and spare the user Dawn's
     // warnings about the system's other software drivers).
     const noGpuHardware = process.platform === 'linux' && !existsSync('/dev/dri') && !existsSync('/dev/nvidia0') && !existsSync('/dev/dxg');
-    let adapter = noGpuHardware && icd && !process.env.VK_ICD_FILENAMES ? null : await tryAdapter(options);
+    const badIcd = badIcdVariable(process.env.VK_ICD_FILENAMES, icd);
+    if (badIcd) return { adapter: null, hint: badIcd };
+    const quiet = process.env.CRITDAMP_VERBOSE !== '1';
+    const skipSystem = icd && !process.env.VK_ICD_FILENAMES && (noGpuHardware || (quiet && process.platform === 'linux' && !systemHasAdapter()));
+    let adapter = skipSystem ? null : await tryAdapter(options);
     if (!adapter && process.platform === 'linux' && !process.env.VK_ICD_FILENAMES) {
       if (icd) {
         // The Vulkan loader reads this when Dawn creates its next instance.

@@ -126,6 +126,24 @@ export async function findCheckpoint(path: string): Promise<string | null> {
   }
 }
 
+/**
+ * A run's complete checkpoints, newest first: the one `latest` names, then the other epoch-N
+ * folders by epoch (a resume falls back along this list past damaged ones).
+ */
+export async function listCheckpoints(outDir: string): Promise<string[]> {
+  const root = join(outDir, 'checkpoints');
+  let names: string[];
+  try {
+    names = (await readdir(root)).filter((d) => /^epoch-\d+$/.test(d)).sort().reverse();
+  } catch {
+    return [];
+  }
+  let latest = '';
+  try { latest = (await readFile(join(root, 'latest'), 'utf8')).trim(); } catch { /* no pointer: by name only */ }
+  if (names.includes(latest)) names = [latest, ...names.filter((n) => n !== latest)];
+  return names.map((n) => join(root, n));
+}
+
 /** Restores weights, BN statistics and optimizer state; returns the saved training state. */
 export async function loadCheckpoint(dir: string, store: ParamStore, opt: Optimizer | null): Promise<CheckpointState> {
   const read = async (f: string) => {

@@ -55,16 +55,16 @@ function parseValue(where: string, text: string): number | number[] {
 /** Splits `name:a:k=v` by its grammar into config fields; `what` is 'lr' or 'momentum'. */
 function parseSpec(what: string, spec: string, kinds: readonly string[], grammars: Record<string, Grammar>):
   { kind: string; fields: Record<string, number | number[]> } {
-  const fn = what === 'lr' ? 'parseLrSpec' : 'parseMomentumSpec';
+  const fn = what === 'lr' ? 'learning-rate spec' : 'momentum spec';
   if (typeof spec !== 'string' || spec.trim() === '') {
-    throw new Error(`${fn}: expected a spec like ${what === 'lr' ? '"cosine:warmup=5"' : '"hybrid:frac=0.5"'}, got ${JSON.stringify(spec)}`);
+    throw new Error(`${fn}: expected something like ${what === 'lr' ? '"cosine:warmup=5"' : '"hybrid:frac=0.5"'}, got ${JSON.stringify(spec)}`);
   }
   const [kind, ...args] = spec.trim().split(':');
   if (!kinds.includes(kind)) {
     throw new Error(`${fn}: unknown ${what} schedule ${JSON.stringify(kind)} in "${spec}" (expected one of ${kinds.join(', ')})`);
   }
   const g = grammars[kind];
-  const where = `${fn}: "${spec}"`;
+  const where = `${fn} "${spec}"`;
   const fields: Record<string, number | number[]> = {};
   let positional = 0, keyed = false;
   for (const arg of args) {
@@ -100,7 +100,7 @@ export function parseLrSpec(spec: string): LrConfig {
   if (kind === 'step') {
     // A list in the first position (or a one-element `at=`) means milestones.
     if (Array.isArray(fields.stepSize)) {
-      if ('milestones' in fields) throw new Error(`parseLrSpec: "${spec}": milestones given twice`);
+      if ('milestones' in fields) throw new Error(`learning-rate spec "${spec}": milestones given twice`);
       fields.milestones = fields.stepSize;
       delete fields.stepSize;
     }
@@ -117,7 +117,7 @@ export function parseMomentumSpec(spec: string): MomentumConfig {
   if (kind === 'hybrid') {
     const switches = (['epoch', 'frac', 'acc'] as const).filter((k) => k in fields);
     if (switches.length > 1) {
-      throw new Error(`parseMomentumSpec: "${spec}": give one switch (epoch, frac or acc), got ${switches.join(' and ')}`);
+      throw new Error(`momentum spec "${spec}": give one switch (epoch, frac or acc), got ${switches.join(' and ')}`);
     }
     for (const k of switches) {
       out.switchAt = { [k]: fields[k] };

@@ -33,6 +33,17 @@ export class NonFiniteLossError extends Error {
   override name = 'NonFiniteLossError';
 }
 
+/** The loss grew past the run's divergence limit (TrainConfig.divergence). */
+export class DivergenceError extends Error {
+  override name = 'DivergenceError';
+}
+
+/** Steps queued ahead of the GPU: enough to keep it busy, few enough that progress tracks finished work. */
+const IN_FLIGHT = 2;
+
+/** The divergence guard's default: a mean loss 10× the run's first logged loss (ln 10 ≈ 2.3 for 10 classes). */
+export const DEFAULT_DIVERGENCE = 10;
+
 /** What a Trainer works on: a model and its optimizer (the caller's), the data and the run's settings. */
 export interface TrainerParts {
   model: ResNet18;
@@ -71,7 +82,11 @@ export class Trainer {
   private batcher: GpuBatcher | null = null;
   /** Each step's loss of the current epoch, on the GPU; read every logEvery steps. */
   private losses: Tensor | null = null;
-  private epochLoss = { sum: 0, read: 0 };
+  private epochLoss = { sum: 0, read: 0, logged: 0 };
+  /** The newest loss read back (shown by progress from the run's first step on). */
+  private lastLoss: number | null = null;
+  /** The mean loss of the run's first logged window: what the divergence guard compares with. */
+  private lossReference: number | null = null;
   private destroyed = false;
   /** The datasets this trainer keeps resident on the GPU. */
   private readonly held: Dataset[];
@@ -82,6 +97,7 @@ export class Trainer {
     if (optimizer.store !== model.store) throw new Error("train: the optimizer was made for another model's parameters");
     if (config.batchSize < 1 || config.batchSize > train.n) throw new RangeError(`train: batch size ${config.batchSize} must be between 1 and the ${train.n} training samples`);
     if (train.c !== model.config.inChannels) throw new RangeError(`train: the data has ${train.c} channels but the model expects ${model.config.inChannels}`);
+    if (config.divergence != null && !(config.divergence > 1)) throw new RangeError(`train: divergence must be a number > 1 (a multiple of the first loss) or null for off, got ${config.divergence}`);
     if (train.classes.length > model.config.numClasses) throw new RangeError(`train: ${train.classes.length} classes but the model has ${model.config.numClasses} outputs`);
     this.model = model;
     this.optimizer = optimizer;
@@ -117,7 +133,7 @@ export class Trainer {
 
   state(): TrainerState {
     return { epoch: this.epoch, step: this.stepsTaken, schedule: this.schedule.state(), seed: this.config.seed, wallSeconds: this.wallSeconds,
-      config: this.config, mean: this.mean, std: this.std };
+      config: this.config, mean: this.mean, std: this.std, lossReference: this.lossReference };
   }
 
   /** Continues from a state saved after an epoch (weights and optimizer are loaded by the caller). */
@@ -130,7 +146,8 @@ export class Trainer {
     this.schedule = schedule;
     this.epoch = state.epoch;
     this.wallSeconds = state.wallSeconds;
-    this.epochLoss = { sum: 0, read: 0 };
+    this.epochLoss = { sum: 0, read: 0, logged: 0 };
+    this.lossReference = typeof state.lossReference === 'number' ? state.lossReference : null;
   }
 
   /**
@@ -161,6 +178,12 @@ export class Trainer {
    * Trains until `untilEpoch` epochs are complete (default: all), evaluating and checkpointing
    * after each; continues from wherever the trainer is, mid-epoch included. Returns the last
    * evaluation (null if no epoch completed).
+   *
+   * At most IN_FLIGHT steps are queued ahead of the GPU: each step is submitted on its own and
+   * the progress hook fires as the GPU finishes it (not as it is recorded), so a progress bar
+   * tracks work done. Losses are read back at the first step of the run and every `logEvery`
+   * steps; a NaN or Inf loss, or (with `divergence`) a mean loss above that multiple of the
+   * run's first logged loss, stops training before the epoch is evaluated or checkpointed.
    */
   async fit(opts: FitOptions | number = {}): Promise<EvalResult | null> {
     const { untilEpoch = this.config.epochs, signal } = typeof opts === 'number' ? { untilEpoch: opts } : opts;
@@ -170,14 +193,16 @@ export class Trainer {
     this.batcher ??= new GpuBatcher(e, this.data.train, { batchSize: cfg.batchSize, shuffle: true, augment: cfg.augment, mean: this.mean, std: this.std, seed: cfg.seed, dropLast: true });
     this.losses ??= e.empty([spe]);
     const batcher = this.batcher, losses = this.losses;
+    let firstOfFit = true;
     for (; this.epoch < Math.min(untilEpoch, cfg.epochs); ) {
       const epoch = this.epoch, t0 = this.now();
       batcher.startEpoch(epoch);
-      let tLog = t0, lastLoss: number | null = null;
+      let tLog = t0;
+      const inFlight: Promise<void>[] = [];
       for (let i = this.stepsTaken - epoch * spe; i < spe; i++) {
         if (signal?.aborted) {
-          this.wallSeconds += this.now() - t0;
           await e.sync();
+          this.wallSeconds += this.now() - t0;
           throw signal.reason;
         }
         const g = new Graph(e);
@@ -189,30 +214,50 @@ export class Trainer {
         } finally {
           g.dispose();
         }
-        if ((i + 1) % cfg.logEvery === 0 || i === spe - 1) {
-          // Reading the losses is the step's only sync point.
+        e.flush();
+        const done = { epoch: epoch + 1, epochs: cfg.epochs, batch: i + 1, batches: spe, lr: pt.lr, mu: pt.momentum };
+        inFlight.push(e.device.queue.onSubmittedWorkDone().then(() => {
+          this.hooks.progress?.({ ...done, loss: this.lastLoss, elapsed: this.wallSeconds + this.now() - t0 });
+        }));
+        if (inFlight.length > IN_FLIGHT) await inFlight.shift();
+        const first = firstOfFit;
+        firstOfFit = false;
+        if (first || (i + 1) % cfg.logEvery === 0 || i === spe - 1) {
+          // Reading the losses is the loop's only full sync point.
           const all = await losses.read();
+          await Promise.all(inFlight.splice(0));
           const from = this.epochLoss.read;
           for (let j = from; j <= i; j++) {
-            if (!Number.isFinite(all[j])) {
-              const where = this.lastCheckpoint ? `the last good checkpoint, ${this.lastCheckpoint}, is untouched` : 'no checkpoint was written yet';
-              throw new NonFiniteLossError(`train: the loss is ${all[j]} at step ${epoch * spe + j} (epoch ${epoch}, batch ${j}); ${where}. ` +
-                'Lower the learning rate, or check the data.');
-            }
+            if (!Number.isFinite(all[j])) throw this.stopped(new NonFiniteLossError(`the loss is ${all[j]} at step ${epoch * spe + j + 1} (epoch ${epoch + 1}, batch ${j + 1})`));
             this.epochLoss.sum += all[j];
           }
+          const windowMean = (this.epochLoss.sum - this.epochLoss.logged) / (i + 1 - from);
+          this.lossReference ??= windowMean;
+          const limit = cfg.divergence ?? null;
+          if (limit !== null && windowMean > limit * this.lossReference) {
+            throw this.stopped(new DivergenceError(`the mean loss of steps ${epoch * spe + from + 1}–${epoch * spe + i + 1} is ${windowMean.toPrecision(4)}, ` +
+              `more than ${limit}× the run's first logged loss (${this.lossReference.toPrecision(4)}): training diverged (epoch ${epoch + 1})`));
+          }
+          this.epochLoss.logged = this.epochLoss.sum;
           const tNow = this.now();
-          lastLoss = all[i];
+          this.lastLoss = all[i];
           this.epochLoss.read = i + 1;
-          await this.hooks.log?.({ type: 'step', epoch, step: epoch * spe + i + 1, lr: pt.lr, mu: pt.momentum, muc: pt.muCritical, regime: pt.regime,
-            loss: lastLoss, images_per_s: ((i + 1 - from) * cfg.batchSize) / Math.max(1e-9, tNow - tLog), wall_s: this.wallSeconds + tNow - t0 });
+          await this.hooks.log?.({ type: 'step', epoch: epoch + 1, step: epoch * spe + i + 1, lr: pt.lr, mu: pt.momentum, muc: pt.muCritical, regime: pt.regime,
+            loss: this.lastLoss, images_per_s: ((i + 1 - from) * cfg.batchSize) / Math.max(1e-9, tNow - tLog), wall_s: this.wallSeconds + tNow - t0 });
+          this.hooks.progress?.({ ...done, loss: this.lastLoss, elapsed: this.wallSeconds + tNow - t0 });
           tLog = tNow;
         }
-        this.hooks.progress?.({ epoch, epochs: cfg.epochs, batch: i + 1, batches: spe, loss: lastLoss, lr: pt.lr, mu: pt.momentum, elapsed: this.wallSeconds + this.now() - t0 });
       }
       await this.finishEpoch(epoch, t0);
     }
     return this.lastEval;
+  }
+
+  /** The error that stops a run, naming what is safe: the last checkpoint is never touched. */
+  private stopped<T extends Error>(err: T): T {
+    err.message += `; ${this.lastCheckpoint ? `the last good checkpoint, ${this.lastCheckpoint}, is untouched` : 'no checkpoint was written yet'}. ` +
+      (err instanceof DivergenceError ? 'Lower the learning rate (or raise the limit, or turn the guard off).' : 'Lower the learning rate, or check the data.');
+    return err;
   }
 
   /** Evaluates, reports the accuracy to the schedule, logs the epoch and checkpoints. */
@@ -225,10 +270,10 @@ export class Trainer {
     this.wallSeconds += this.now() - t0;
     this.epoch = epoch + 1;
     const trainLoss = this.epochLoss.sum / spe;
-    this.epochLoss = { sum: 0, read: 0 };
+    this.epochLoss = { sum: 0, read: 0, logged: 0 };
     const pt = this.schedule.at(this.epoch * spe - 1);
     const regime = this.schedule.summary().perEpoch[epoch] ?? pt.regime;
-    await this.hooks.log?.({ type: 'epoch', epoch, step: this.epoch * spe, lr: pt.lr, mu: pt.momentum, muc: pt.muCritical, regime,
+    await this.hooks.log?.({ type: 'epoch', epoch: epoch + 1, step: this.epoch * spe, lr: pt.lr, mu: pt.momentum, muc: pt.muCritical, regime,
       train_loss: trainLoss, test_loss: result.loss, accuracy: result.accuracy, per_class_accuracy: result.perClassAccuracy,
       confusion: result.confusion, misclassified: result.misclassified, images_per_s: (spe * cfg.batchSize) / trainSeconds, wall_s: this.wallSeconds });
     if (this.hooks.checkpoint) this.lastCheckpoint = await this.hooks.checkpoint(this.state(), this);

@@ -22,14 +22,21 @@ export interface TrainConfig {
   /** Read losses back (and log a step record) every this many steps. */
   logEvery: number;
   evalBatchSize: number;
+  /**
+   * The divergence guard: stop when a logged window's mean training loss exceeds this multiple of
+   * the run's first logged loss (null or absent: off). The CLI's default is DEFAULT_DIVERGENCE.
+   */
+  divergence?: number | null;
   /** Per-channel normalisation; computed from the training set when absent. */
   mean?: number[];
   std?: number[];
 }
 
+/** Log records count epochs and steps from 1: epoch 1 is the first pass, step N the N-th optimizer step. */
 export interface StepRecord {
   type: 'step';
   epoch: number;
+  /** Steps completed, this one included. */
   step: number;
   lr: number;
   mu: number;
@@ -69,12 +76,14 @@ export interface TrainerState {
   /** The normalisation the run used (evaluation must use the same). */
   mean: number[];
   std: number[];
+  /** The divergence guard's reference loss (the run's first logged window), once known. */
+  lossReference?: number | null;
   [key: string]: unknown;
 }
 
 export interface TrainerHooks {
   log?(record: StepRecord | EpochRecord): void | Promise<void>;
-  /** Progress within an epoch (for a progress bar). */
+  /** Progress as the GPU finishes steps (epoch and batch count from 1), for a progress bar. */
   progress?(p: { epoch: number; epochs: number; batch: number; batches: number; loss: number | null; lr: number; mu: number; elapsed: number }): void;
   /** Persist a checkpoint after an epoch; returns where it went. */
   checkpoint?(state: TrainerState, trainer: Trainer): Promise<string>;

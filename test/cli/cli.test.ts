@@ -1,8 +1,12 @@
 // The command line: presets, flags overriding them, and errors that name the flag and value.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildRun } from '../../src/cli/main';
-import { PRESETS } from '../../src/cli/presets';
+import { buildRun, EVAL_HELP, EVAL_OPTIONS, TRAIN_OPTIONS, userMessage } from '../../src/cli/main';
+import { BENCH_HELP, BENCH_OPTIONS } from '../../src/cli/bench';
+import { COMPARE_HELP, COMPARE_OPTIONS } from '../../src/cli/compare';
+import { DIAGNOSE_HELP, DIAGNOSE_OPTIONS } from '../../src/cli/diagnose';
+import { EXPERIMENT_HELP, EXPERIMENT_OPTIONS } from '../../src/cli/experiment';
+import { HELP, PRESETS } from '../../src/cli/presets';
 
 test('cli: the default preset is the CPU main job (Fashion-MNIST, width 1/8, physics momentum)', () => {
   const r = buildRun({});
@@ -32,10 +36,35 @@ test('cli: bad values are named', () => {
   assert.throws(() => buildRun({ preset: 'huge' }), /--preset: unknown preset 'huge'/);
   assert.throws(() => buildRun({ optimizer: 'lion' }), /--optimizer: 'lion' is not sgd, adam or adamw/);
   assert.throws(() => buildRun({ width: 'wide' }), /--width: 'wide'/);
-  assert.throws(() => buildRun({ epochs: '0' }), /--epochs: '0' is not valid/);
+  assert.throws(() => buildRun({ epochs: '0' }), /--epochs: '0' is not a whole number of epochs ≥ 1/);
+  assert.throws(() => buildRun({ lr: '-1' }), /--lr: '-1' is not a learning rate > 0/);
+  assert.throws(() => buildRun({ divergence: '0.5' }), /--divergence: '0\.5' is not a multiple > 1 of the first loss, or 'off'/);
+  assert.is(buildRun({ divergence: 'off' }).config.divergence, null);
+  assert.is(buildRun({}).config.divergence, 10);
+  assert.throws(() => buildRun({ momentum: 'hybrid:when=3' }), (e: Error) => /^--momentum: "hybrid:when=3": unknown key "when"/.test(e.message) || assert.unreachable(e.message));
+  assert.throws(() => buildRun({ 'lr-schedule': 'linear' }), (e: Error) => /^--lr-schedule: unknown lr schedule "linear"/.test(e.message) || assert.unreachable(e.message));
   assert.throws(() => buildRun({ stem: 'resnet' }), /--stem: 'resnet'/);
   assert.throws(() => buildRun({ augment: 'rotate' }), /--augment: 'rotate'/);
   assert.throws(() => buildRun({ momentum: 'critical' }), /critical/);
+});
+
+test('cli: the help of every command lists every flag it accepts', () => {
+  const commands: [string, string, Record<string, { type: string; short?: string }>][] = [['train', HELP, TRAIN_OPTIONS], ['eval', EVAL_HELP, EVAL_OPTIONS],
+    ['bench', BENCH_HELP, BENCH_OPTIONS], ['diagnose/correct', DIAGNOSE_HELP, DIAGNOSE_OPTIONS], ['experiment', EXPERIMENT_HELP, EXPERIMENT_OPTIONS],
+    ['compare', COMPARE_HELP, COMPARE_OPTIONS]];
+  for (const [name, help, options] of commands) {
+    for (const [flag, o] of Object.entries(options)) {
+      if (flag === 'help') continue;
+      const listed = new RegExp(`(^|[\\s,(|\\[])--${flag}\\b`).test(help) || (o.short !== undefined && new RegExp(`(^|\\s|\\[)-${o.short}\\b`).test(help));
+      assert.ok(listed, `critdamp ${name} --help lists --${flag}`);
+    }
+  }
+});
+
+test('cli: errors carry one prefix and no internal names', () => {
+  assert.is(userMessage('eval', new Error('critdamp: no WebGPU adapter found.')), 'critdamp eval: no WebGPU adapter found.');
+  assert.is(userMessage('train', new Error('train: the loss is NaN')), 'critdamp train: the loss is NaN');
+  assert.is(userMessage('compare', new Error('--seeds: bad')), 'critdamp compare: --seeds: bad');
 });
 
 test.run();

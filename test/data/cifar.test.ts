@@ -125,7 +125,7 @@ test('cifar10: a missing batch is named; an empty folder says where it looked an
     assert.match(none, 'CIFAR-10 not found');
     assert.match(none, join(t.dir, 'empty', 'cifar-10-batches-bin'));
     assert.match(none, 'download: true');
-    assert.match(none, '--data DIR');
+    assert.match(none, '--data-dir DIR');
   } finally { t.cleanup(); }
 });
 

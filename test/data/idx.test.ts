@@ -125,7 +125,7 @@ test('idx: missing dataset says where it looked and what to install; a missing f
     assert.match(msg, 'Fashion-MNIST not found');
     assert.match(msg, join(t.dir, 'fashion-mnist'));
     assert.match(msg, 'apt-get install dataset-fashion-mnist');
-    assert.match(msg, '--data DIR');
+    assert.match(msg, '--data-dir DIR');
     writeIdx(t.dir, false);
     rmSync(join(t.dir, 'train-labels-idx1-ubyte'));
     const one = await errorOf(() => loadDataset('mnist', { dir: t.dir }));

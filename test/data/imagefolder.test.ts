@@ -115,7 +115,7 @@ test('folder: an unreadable image, an empty class and no classes are named', asy
         assert.match(await errorOf(() => loadImageFolder(t3.dir)), `${t3.dir}: no class folders`);
         assert.match(await errorOf(() => loadImageFolder(join(t3.dir, 'nope'))), 'cannot read image folder');
         assert.match(await errorOf(() => loadImageFolder(t3.dir, { testFraction: 1 })), 'testFraction must be in [0, 1)');
-        assert.match(await errorOf(() => loadDataset('folder', {})), 'pass dir');
+        assert.match(await errorOf(() => loadDataset('folder', {})), 'pass it as dir');
       } finally { t3.cleanup(); }
     } finally { t2.cleanup(); }
   } finally { t.cleanup(); }

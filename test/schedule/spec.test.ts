@@ -40,11 +40,11 @@ test('specs build the schedule they describe', () => {
 });
 
 const badSpecs: [string, 'lr' | 'momentum', RegExp][] = [
-  ['', 'lr', /^parseLrSpec: expected a spec like "cosine:warmup=5", got ""$/],
-  ['linear', 'lr', /^parseLrSpec: unknown lr schedule "linear" in "linear" \(expected one of constant, step, cosine, onecycle\)$/],
-  ['nesterov:0.9', 'momentum', /^parseMomentumSpec: unknown momentum schedule "nesterov"/],
-  ['cosine:warmpu=5', 'lr', /^parseLrSpec: "cosine:warmpu=5": unknown key "warmpu" \(cosine takes lr, min, warmup, start\)$/],
-  ['cosine:abc', 'lr', /^parseLrSpec: "cosine:abc": "abc" is not a number$/],
+  ['', 'lr', /^learning-rate spec: expected something like "cosine:warmup=5", got ""$/],
+  ['linear', 'lr', /^learning-rate spec: unknown lr schedule "linear" in "linear" \(expected one of constant, step, cosine, onecycle\)$/],
+  ['nesterov:0.9', 'momentum', /^momentum spec: unknown momentum schedule "nesterov"/],
+  ['cosine:warmpu=5', 'lr', /^learning-rate spec "cosine:warmpu=5": unknown key "warmpu" \(cosine takes lr, min, warmup, start\)$/],
+  ['cosine:abc', 'lr', /^learning-rate spec "cosine:abc": "abc" is not a number$/],
   ['constant:0.1:0.2', 'lr', /too many values \(constant takes 1; use key=value\)$/],
   ['hybrid:0.5', 'momentum', /too many values \(hybrid takes none; use key=value\)$/],
   ['cosine:min=0:0.1', 'lr', /positional value "0.1" after a key=value$/],
