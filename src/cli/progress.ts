@@ -33,6 +33,7 @@ export class Pace {
 
 export class Progress {
   private lastPlain = -Infinity;
+  private lastPlainDone = -1;
   private readonly pace = new Pace();
   private open = false;
 
@@ -49,8 +50,9 @@ export class Progress {
       const width = 24, filled = Math.round((done / total) * width);
       this.out.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${((100 * done) / total).toFixed(1).padStart(5)}% ${text}\x1b[K`);
       this.open = true;
-    } else if (p.elapsed - this.lastPlain >= this.plainEvery || p.batch === p.batches) {
+    } else if ((p.elapsed - this.lastPlain >= this.plainEvery || p.batch === p.batches) && done !== this.lastPlainDone) {
       this.lastPlain = p.elapsed;
+      this.lastPlainDone = done;
       this.out.write(`${text}\n`);
     }
   }
