@@ -16,7 +16,7 @@ import sharp from 'sharp';
 import { Engine } from '../gpu/engine';
 import { loadDataset, type DatasetName } from '../data/index.node';
 import { subset, type DatasetSplit } from '../data/dataset';
-import { Trainer, type EpochRecord, type StepRecord, type TrainConfig, type TrainerState } from '../train/trainer';
+import { Trainer, DEFAULT_DIVERGENCE, DivergenceError, NonFiniteLossError, type EpochRecord, type StepRecord, type TrainConfig, type TrainerState } from '../train/trainer';
 import { findCheckpoint, loadCheckpoint, readRunState, saveCheckpoint, writeFileAtomic } from '../io/checkpoint.node';
 import { attribute } from '../attribution';
 import { BUILTIN_METHODS, methodTable, parseMethodSpec, parseMethodsFile, pickMethods, resolveMethod, type Method, type MethodDef } from '../compare/methods';
@@ -106,7 +106,7 @@ function differences(a: Identity, b: Identity): string[] {
 async function readResult(dir: string): Promise<RunResult | null> {
   try {
     const r = JSON.parse(await readFile(join(dir, 'result.json'), 'utf8')) as RunResult;
-    return Array.isArray(r.epochs) && r.epochs.length > 0 && r.regime && Array.isArray(r.trajectory) ? r : null;
+    return Array.isArray(r.epochs) && (r.epochs.length > 0 || r.diverged) && r.regime && Array.isArray(r.trajectory) ? r : null;
   } catch {
     return null;
   }
@@ -283,7 +283,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
         epochs: settings.epochs, batchSize: settings.batchSize, seed: s,
         model: { numClasses: data.train.classes.length, inChannels: data.train.c, stem: 'cifar', width: settings.width },
         optimizer: { kind: m.optimizer, weightDecay: m.weightDecay }, lr: m.lr, momentum: m.momentum, augment, labelSmoothing: 0,
-        logEvery: 10, evalBatchSize: 250,
+        logEvery: 10, evalBatchSize: 250, divergence: DEFAULT_DIVERGENCE,
       };
       await mkdir(dir, { recursive: true });
       const logPath = join(dir, 'log.jsonl');
@@ -313,12 +313,21 @@ export async function compareCommand(argv: string[]): Promise<number> {
         } else {
           await writeFile(logPath, '');
         }
-        await trainer.fit({ signal: stop.signal });
+        // A run the NaN or divergence guard stops is a result too (the report says so), not the end of the comparison.
+        let diverged: string | undefined;
+        try {
+          await trainer.fit({ signal: stop.signal });
+        } catch (e) {
+          if (!(e instanceof NonFiniteLossError || e instanceof DivergenceError)) throw e;
+          diverged = (e as Error).message.replace(/;.*$/, '');
+          log(`${m.name} seed ${s}: stopped early, ${diverged}`);
+        }
         const result: RunResult = finished ?? {
+          ...(diverged ? { diverged } : {}),
           method: m.name, seed: s, epochs: await epochPoints(logPath), regime: trainer.schedule.summary(), trajectory: trajectory(trainer),
           wallSeconds: Number(trainer.state().wallSeconds), imagesPerSecond: (settings.epochs * trainer.stepsPerEpoch * settings.batchSize) / Number(trainer.state().wallSeconds),
         };
-        if (v.diagnose && !result.diagnosis) {
+        if (v.diagnose && !result.diagnosis && !result.diverged) {
           const d = await attribute(engine, trainer.model, data.test, { mean: trainer.mean, std: trainer.std, k: 3, granularity: 'group' });
           result.diagnosis = { accuracy: d.evaluation.accuracy, problem: d.problem, scores: [...d.scores] };
           log(`${m.name} seed ${s}: problem groups ${d.problem.join(', ')}`);
@@ -326,7 +335,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
         await writeFileAtomic(join(dir, 'result.json'), JSON.stringify(result));
         runs.push(result);
         const last = result.epochs[result.epochs.length - 1];
-        log(`${m.name} seed ${s}: finished, accuracy ${(100 * last.accuracy).toFixed(2)}% after ${last.epoch} epochs (${formatDuration(result.wallSeconds)})`);
+        if (last && !result.diverged) log(`${m.name} seed ${s}: finished, accuracy ${(100 * last.accuracy).toFixed(2)}% after ${last.epoch} epochs (${formatDuration(result.wallSeconds)})`);
       } catch (e) {
         if (stop.signal.aborted && e === stop.signal.reason) {
           progress.break();

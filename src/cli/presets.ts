@@ -41,7 +41,7 @@ export const PRESETS: Record<string, Preset> = {
 
 export const HELP = `critdamp — train ResNet-18 on WebGPU with critically damped momentum, μ(t) = 1 − 2√α(t)
 
-Usage:
+Usage (in a clone, after \`bash tools/setup && npm run build\`: npx critdamp ...):
   critdamp train [options]       train (and evaluate after every epoch)
   critdamp eval --checkpoint DIR evaluate a checkpoint on its test set
   critdamp bench [--profile]     time a training step here; --profile: time per layer and op (bench --help)
@@ -51,6 +51,7 @@ Usage:
                                  retrain only those layers and report fixed/broken errors (correct --help)
   critdamp compare [--preset cpu-small|paper] [--methods A,B] [--seeds N]
                                  train the paper's five methods over seeds; report, table and figures (compare --help)
+  critdamp serve [--port N]      the training page: train in your browser, watch α(t), μ(t) and the regime (serve --help)
   critdamp experiment [--preset cpu|paper] [--seeds N]
                                  SGD vs Adam diagnosis, correction and controls over seeds: docs/diagnosis.md
 
@@ -79,4 +80,4 @@ Options (train):
 Presets:
 ${Object.entries(PRESETS).map(([k, p]) => `  ${k.padEnd(14)} ${p.about}`).join('\n')}
 
-Docs: README.md, docs/schedules.md`;
+Docs: README.md, docs/schedules.md, docs/runs.md (folders, numbering, resume, guards)`;

@@ -76,7 +76,8 @@ function table(doc: CompareDoc, summaries: readonly MethodSummary[]): string[] {
       t.verdict === 'baseline' ? '1.00×' : t.speedup === null ? '–' : `${t.speedup.toFixed(2)}×`,
       t.reached === 0 ? '–' : `${minutes(t.wallStat.mean)}`,
     ]),
-    pmPct(s.final), pmPct(s.best),
+    s.final.n === 0 ? `diverged (${s.diverged}/${s.seeds.length})` : `${pmPct(s.final)}${s.diverged ? ` (${s.diverged}/${s.seeds.length} diverged)` : ''}`,
+    s.best.n === 0 ? '–' : pmPct(s.best),
     `${pct(s.regimeSteps.underdamped, 0)} / ${pct(s.regimeSteps.critical, 0)} / ${pct(s.regimeSteps.overdamped, 0)}`,
     minutes(s.wall.mean),
   ]);
@@ -88,6 +89,9 @@ function verdicts(doc: CompareDoc, summaries: readonly MethodSummary[]): string[
   if (!base) return ['No baseline method was in this comparison, so no speed-ups are computed.'];
   const label = new Map(doc.methods.map((m) => [m.name, m.label]));
   const out: string[] = [];
+  for (const s of summaries) for (const r of doc.runs.filter((x) => x.method === s.method && x.diverged)) {
+    out.push(`- ${label.get(s.method)}, seed ${r.seed}: stopped early, ${r.diverged}`);
+  }
   for (const s of summaries) for (const t of s.thresholds) {
     const text = verdictText(label.get(s.method)!, 'baseline', t);
     if (text) out.push(`- ${text}`);

@@ -31,6 +31,8 @@ export interface RunResult {
   trajectory: TrajectoryPoint[];
   wallSeconds: number;
   imagesPerSecond: number;
+  /** Why the run stopped early (the NaN or divergence guard), when it did: its epochs end there. */
+  diverged?: string;
   /** With --diagnose: the final model's problem groups and every group's score. */
   diagnosis?: { accuracy: number; problem: string[]; scores: [string, number][] };
 }
@@ -60,7 +62,9 @@ export const sd = (xs: readonly number[]) => {
 };
 
 export interface Stat { mean: number; sd: number; n: number }
-const stat = (xs: readonly number[]): Stat => ({ mean: mean(xs), sd: sd(xs), n: xs.length });
+/** Mean ± sd of the finite values (a diverged run has no final accuracy). */
+const stat = (values: readonly number[]): Stat => { const xs = values.filter(Number.isFinite); return { mean: mean(xs), sd: sd(xs), n: xs.length }; };
+const lastOf = (r: RunResult, k: 'accuracy' | 'testLoss') => (r.diverged || r.epochs.length === 0 ? NaN : r.epochs[r.epochs.length - 1][k]);
 
 /** How a method's time to a threshold compares with the baseline's, over the seeds both ran. */
 export type Verdict =
@@ -97,6 +101,8 @@ export interface MethodSummary {
   best: Stat;
   finalLoss: Stat;
   wall: Stat;
+  /** Seeds whose run was stopped by the NaN or divergence guard. */
+  diverged: number;
   regimeSteps: RegimeFractions;
   regimeEpochs: RegimeFractions;
   /** Mean accuracy per epoch over seeds, with min and max (the band in the figure). */
@@ -151,9 +157,10 @@ export function summarize(runs: readonly RunResult[], methods: readonly string[]
       underdamped: mean(rs.map((r) => pick(r).underdamped)), critical: mean(rs.map((r) => pick(r).critical)), overdamped: mean(rs.map((r) => pick(r).overdamped)) });
     return {
       method: m, seeds, thresholds: ths,
-      final: stat(rs.map((r) => r.epochs[r.epochs.length - 1].accuracy)),
-      best: stat(rs.map((r) => Math.max(...r.epochs.map((e) => e.accuracy)))),
-      finalLoss: stat(rs.map((r) => r.epochs[r.epochs.length - 1].testLoss)),
+      final: stat(rs.map((r) => lastOf(r, 'accuracy'))),
+      best: stat(rs.map((r) => (r.epochs.length ? Math.max(...r.epochs.map((e) => e.accuracy)) : NaN))),
+      finalLoss: stat(rs.map((r) => lastOf(r, 'testLoss'))),
+      diverged: rs.filter((r) => r.diverged).length,
       wall: stat(rs.map((r) => r.wallSeconds)),
       regimeSteps: avgFractions((r) => r.regime.steps), regimeEpochs: avgFractions((r) => r.regime.epochs), curve,
     };

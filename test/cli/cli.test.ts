@@ -67,4 +67,13 @@ test('cli: errors carry one prefix and no internal names', () => {
   assert.is(userMessage('compare', new Error('--seeds: bad')), 'critdamp compare: --seeds: bad');
 });
 
+test('cli: `npx critdamp` runs the command by its name in a clone after the set-up (as the README writes it)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const cwd = fileURLToPath(new URL('../../..', import.meta.url));
+  const r = spawnSync('npx', ['--offline', '--no-install', 'critdamp', '--help'], { cwd, encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^critdamp — train ResNet-18 on WebGPU/);
+});
+
 test.run();

@@ -78,4 +78,16 @@ test('summarize: unreached thresholds, one seed, and only seeds every method fin
   assert.is(sd([2]), 0);
 });
 
+test('summarize: a diverged run counts as not reaching, has no final accuracy, and is counted', () => {
+  const ok = run('physics', 0, [0.5, 0.8, 0.9]);
+  const bad = { ...run('physics', 1, [0.6]), diverged: 'the loss is NaN at step 12 (epoch 2, batch 4)' };
+  const [base, phys] = summarize([run('baseline', 0, [0.5, 0.7, 0.9]), run('baseline', 1, [0.5, 0.7, 0.9]), ok, bad], ['baseline', 'physics'], [0.8], 'baseline');
+  assert.is(phys.diverged, 1);
+  assert.is(phys.final.n, 1, 'only the finished run has a final accuracy');
+  assert.is(phys.final.mean, 0.9);
+  assert.equal(phys.thresholds[0].epochs, [2, null]);
+  assert.is(phys.thresholds[0].verdict, 'not-reached');
+  assert.is(base.diverged, 0);
+});
+
 test.run();
