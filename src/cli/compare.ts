@@ -31,7 +31,7 @@ export const COMPARE_PRESETS: Record<string, ComparePreset> = {
     data: 'fashion-mnist', trainSubset: 1200, testSubset: 500, width: 1 / 16, epochs: 8, batchSize: 32, lr: 0.05, adamLr: 0.001, weightDecay: 5e-4, augment: 'none',
     thresholds: [0.7, 0.75],
     thresholdNote: '70% and 75%, because this small run (1,200 training images, width 1/16, 8 epochs) ends near 75–80% test accuracy; the paper\'s 90% and 95% are out of its reach.',
-    about: 'Fashion-MNIST, 1,200 training / 500 test images, ResNet-18 width 1/16, 8 epochs of batch 32: five methods × 3 seeds in about 25 minutes on 2 CPU cores without a GPU.',
+    about: 'Fashion-MNIST, 1,200 training / 500 test images, ResNet-18 width 1/16, 8 epochs of batch 32: five methods × 3 seeds in about 23 minutes on 2 CPU cores without a GPU.',
   },
   paper: {
     data: 'cifar10', trainSubset: 0, testSubset: 0, width: 1, epochs: 200, batchSize: 128, lr: 0.1, adamLr: 0.001, weightDecay: 5e-4, augment: 'crop4+flip',
@@ -212,11 +212,11 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const command = `critdamp compare ${argv.join(' ')}`.trim();
 
   // Minutes: the runs' own wall time (training and evaluation, summed over resumed parts).
-  const writeReport = async (runs: RunResult[], adapter: string) => {
+  const writeReport = async (runs: RunResult[], adapter: string, trainedBy = command, trainedOn?: CompareDoc['environment']) => {
     const done = seeds.filter((s) => methods.every((m) => runs.some((r) => r.method === m.name && r.seed === s)));
     if (done.length === 0) return null;
     const doc: CompareDoc = { preset: presetName, about: p.about, thresholdNote: v.thresholds === undefined ? p.thresholdNote : undefined, settings, methods, seeds: done,
-      thresholds, runs: runs.filter((r) => done.includes(r.seed)), command, environment: environment(adapter), minutes: 0 };
+      thresholds, runs: runs.filter((r) => done.includes(r.seed)), command: trainedBy, environment: trainedOn ?? environment(adapter), minutes: 0 };
     doc.minutes = doc.runs.reduce((a, r) => a + r.wallSeconds, 0) / 60;
     const rep = renderReport(doc);
     await mkdir(join(out, 'figures'), { recursive: true });
@@ -232,9 +232,15 @@ export async function compareCommand(argv: string[]): Promise<number> {
 
   if (v['report-only']) {
     const runs = (await Promise.all(seeds.flatMap((s) => methods.map((m) => readResult(runDir(m.name, s)))))).filter((r): r is RunResult => r !== null);
-    let adapter = 'unknown (report written with --report-only)';
-    try { adapter = (JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as CompareDoc).environment.adapter; } catch { /* no earlier report */ }
-    const done = await writeReport(runs, adapter);
+    // The adapter and the command are those of the run that trained, as its last report recorded them.
+    let adapter = 'unknown (report written with --report-only)', trained: string | undefined, env: CompareDoc['environment'] | undefined;
+    try {
+      const prev = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as CompareDoc;
+      adapter = prev.environment.adapter;
+      trained = prev.command;
+      env = prev.environment;
+    } catch { /* no earlier report */ }
+    const done = await writeReport(runs, adapter, trained, env);
     if (!done) throw new Error(`--report-only: ${out} has no seed with a finished run of every method (${methods.map((m) => m.name).join(', ')})`);
     console.log(`critdamp compare: wrote ${join(out, 'compare.md')} from ${done.length} seed(s)`);
     return 0;

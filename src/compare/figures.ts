@@ -76,7 +76,7 @@ export function accuracyFigure(methods: readonly FigureMethod[], summaries: read
   for (const m of methods) {
     const s = summaries.find((x) => x.method === m.name);
     if (!s) continue;
-    series.push({ label: `${m.label}${s.seeds.length > 1 ? ` (${s.seeds.length} seeds)` : ''}`, color: colors.get(m.name)!, markers: true,
+    series.push({ label: m.label, color: colors.get(m.name)!, markers: true,
       points: s.curve.map((c) => [c.epoch, c.mean]), band: s.seeds.length > 1 ? s.curve.map((c) => [c.epoch, c.min, c.max]) : undefined });
   }
   const lows = summaries.flatMap((s) => s.curve.map((c) => c.min));

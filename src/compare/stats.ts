@@ -81,6 +81,8 @@ export interface ThresholdSummary {
   epochs: (number | null)[];
   walls: (number | null)[];
   reached: number;
+  /** How many seeds of the baseline reached it (null without a baseline). */
+  baseReached: number | null;
   /** Over the seeds that reached it. */
   epochStat: Stat;
   wallStat: Stat;
@@ -141,12 +143,13 @@ export function summarize(runs: readonly RunResult[], methods: readonly string[]
       const epochs = mine.map((r) => r.epoch), walls = mine.map((r) => r.wall);
       const reachedE = epochs.filter((x): x is number => x !== null), reachedW = walls.filter((x): x is number => x !== null);
       let speedup: number | null = null, v: Pick<ThresholdSummary, 'lead' | 'spread' | 'verdict'> = { lead: null, spread: null, verdict: 'baseline' };
+      const baseReached = hasBase ? reaches(baseline!, t).filter((r) => r.epoch !== null).length : null;
       if (hasBase && m !== baseline) {
         const base = reaches(baseline!, t).map((r) => r.epoch);
         v = verdictOf(base, epochs);
         if (v.verdict !== 'not-reached') speedup = mean(base as number[]) / mean(reachedE);
       } else if (!hasBase) v = { lead: null, spread: null, verdict: 'within' };
-      return { threshold: t, epochs, walls, reached: reachedE.length, epochStat: stat(reachedE), wallStat: stat(reachedW), speedup, ...v };
+      return { threshold: t, epochs, walls, reached: reachedE.length, baseReached, epochStat: stat(reachedE), wallStat: stat(reachedW), speedup, ...v };
     });
     const nEpochs = Math.min(...rs.map((r) => r.epochs.length));
     const curve = Array.from({ length: nEpochs }, (_, i) => {
@@ -173,7 +176,8 @@ export function verdictText(label: string, baseLabel: string, t: ThresholdSummar
   const e = (x: number) => `${Math.round(x * 10) / 10} epoch${Math.abs(x - 1) < 1e-9 ? '' : 's'}`;
   switch (t.verdict) {
     case 'baseline': return '';
-    case 'not-reached': return `${label}: ${pctT} was not reached in every seed by it or by the ${baseLabel}, so no lead can be measured (it reached it in ${t.reached} of ${t.epochs.length}).`;
+    case 'not-reached': return `${label} reached ${pctT} in ${t.reached} of ${t.epochs.length} seeds, the ${baseLabel} in ${t.baseReached ?? '?'} of ${t.epochs.length}: ` +
+      'with a seed where one of them never got there, no paired lead is measured.';
     case 'one-seed': return `${label} reaches ${pctT} ${t.lead! >= 0 ? `${e(t.lead!)} sooner than` : `${e(-t.lead!)} later than`} the ${baseLabel} in the one seed run; one seed has no spread to weigh that against.`;
     case 'ahead': return `${label} reaches ${pctT} ${e(t.lead!)} sooner than the ${baseLabel} on average, sooner in every seed, and the lead is larger than the seed-to-seed spread (sd ${e(t.spread!)}).`;
     case 'behind': return `${label} reaches ${pctT} ${e(-t.lead!)} later than the ${baseLabel} on average, later in every seed, by more than the seed-to-seed spread (sd ${e(t.spread!)}).`;
