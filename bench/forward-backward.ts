@@ -1,5 +1,5 @@
-// A quick forward/backward timing of ResNet-18 on random data (WIDTH, BATCH, SIZE from the
-// environment), printing the adapter and per-step timings: `npm run demo`.
+// Forward and backward timed separately for ResNet-18 on random data (WIDTH, BATCH, SIZE from the
+// environment), printing the adapter and per-step timings: `npm run bench:forward-backward`.
 import '../src/gpu/node';
 import { Engine } from '../src/gpu/engine';
 import { Graph } from '../src/autograd/graph';

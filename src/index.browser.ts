@@ -14,7 +14,7 @@ export * from './data/index';
 export { GpuBatcher } from './data/batcher';
 export { encodeSafetensors, decodeSafetensors, toFloat32, SafetensorsError } from './io/safetensors';
 export { encodeWeights, decodeWeights } from './io/weights';
-export { Trainer, NonFiniteLossError, type TrainerParts, type FitOptions, type TrainConfig, type TrainerHooks, type TrainerState, type StepRecord, type EpochRecord } from './train/trainer';
+export { Trainer, NonFiniteLossError, DivergenceError, DEFAULT_DIVERGENCE, type TrainerParts, type FitOptions, type TrainConfig, type TrainerHooks, type TrainerState, type StepRecord, type EpochRecord } from './train/trainer';
 export { evaluate, type EvalResult } from './train/evaluate';
 export { Rng } from './util/rng';
 export * from './attribution';

@@ -80,7 +80,7 @@ await Promise.all([
   build({ ...common, platform: 'node', entryPoints: { 'critdamp.node': 'src/index.node.ts', cli: 'src/cli/main.ts' },
     outdir: 'dist', packages: 'external' }),
   build({ ...common, platform: 'browser', entryPoints: { 'critdamp.browser': 'src/index.browser.ts',
-    schedule: 'src/schedule/index.ts' }, outdir: 'dist' }),
+    schedule: 'src/schedule/index.ts', 'web/app': 'web/app.ts' }, outdir: 'dist' }),
   // Runnable entry points: tests, benchmarks, tools. Packages stay external (node_modules).
   build({ ...common, platform: 'node', packages: 'external', outdir: 'build', outbase: '.',
     outExtension: { '.js': '.mjs' },

@@ -20,6 +20,7 @@ import { benchCommand } from './bench';
 import { correctCommand, diagnoseCommand } from './diagnose';
 import { experimentCommand } from './experiment';
 import { compareCommand } from './compare';
+import { serveCommand } from './serve';
 
 const OPTIONS = {
   preset: { type: 'string' },
@@ -354,7 +355,7 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   // Dawn's and the Vulkan loader's own warnings only with --verbose (src/gpu/node.ts reads this).
   if (rest.includes('--verbose')) process.env.CRITDAMP_VERBOSE = '1';
-  const sub = { bench: benchCommand, diagnose: diagnoseCommand, correct: correctCommand, experiment: experimentCommand, compare: compareCommand }[command];
+  const sub = { bench: benchCommand, diagnose: diagnoseCommand, correct: correctCommand, experiment: experimentCommand, compare: compareCommand, serve: serveCommand }[command];
   if (sub) {
     try {
       return await sub(rest);
@@ -368,7 +369,7 @@ export async function main(argv: string[]): Promise<number> {
     return command ? 0 : 1;
   }
   if (command !== 'train' && command !== 'eval') {
-    console.error(`critdamp: unknown command '${command}' (train, eval, bench, diagnose, correct, experiment, compare; critdamp --help)`);
+    console.error(`critdamp: unknown command '${command}' (train, eval, bench, diagnose, correct, experiment, compare, serve; critdamp --help)`);
     return 2;
   }
   let values: Values;

@@ -138,11 +138,13 @@ const IDX_SETS = {
   },
 } as const;
 
-/** MNIST or Fashion-MNIST from the four IDX files (raw or gzipped). */
-export async function loadIdxDataset(which: 'fashion-mnist' | 'mnist', opts: LoadOptions = {}): Promise<DatasetSplit> {
+export type IdxFileKind = keyof typeof IDX_FILES;
+
+/** Where the four IDX files of MNIST or Fashion-MNIST are (raw or gzipped), searched as loadDataset does. */
+export function findIdxFiles(which: 'fashion-mnist' | 'mnist', where?: string): Record<IdxFileKind, string> {
   const set = IDX_SETS[which];
   const kinds = Object.keys(IDX_FILES) as (keyof typeof IDX_FILES)[];
-  const dirs = candidateDirs(set.subfolders, opts.dir);
+  const dirs = candidateDirs(set.subfolders, where);
   const dir = dirs.find((d) => isDir(d) && kinds.some((k) => findFile(d, IDX_FILES[k]) !== null));
   if (dir === undefined) {
     throw new Error(`${set.title} not found; looked for ${IDX_FILES.trainImages[0]}[.gz] and the other IDX files in: ` +
@@ -154,6 +156,13 @@ export async function loadIdxDataset(which: 'fashion-mnist' | 'mnist', opts: Loa
     if (p === null) throw new Error(`${join(dir, IDX_FILES[k][0])}[.gz]: missing (${dir} holds other ${set.title} files)`);
     paths[k] = p;
   }
+  return paths;
+}
+
+/** MNIST or Fashion-MNIST from the four IDX files (raw or gzipped). */
+export async function loadIdxDataset(which: 'fashion-mnist' | 'mnist', opts: LoadOptions = {}): Promise<DatasetSplit> {
+  const set = IDX_SETS[which];
+  const paths = findIdxFiles(which, opts.dir);
   const [ti, tl, vi, vl] = await Promise.all(
     [paths.trainImages, paths.trainLabels, paths.testImages, paths.testLabels].map(readDataFile));
   const train = parseIdx(`${which}-train`, set.classes, ti, tl);

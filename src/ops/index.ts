@@ -10,4 +10,5 @@ export { linear } from './linear';
 export { crossEntropy, type CrossEntropyOptions } from './cross_entropy';
 export { OPS, bounds, type OpEntry, type Tolerance } from './registry';
 export { OP_NAMES, defineOp, type OpDef, type OpName } from './op';
+export { checkOps, type OpCheck } from './selfcheck';
 export { ShapeError } from './check';

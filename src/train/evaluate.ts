@@ -16,6 +16,8 @@ export interface EvalResult {
   /** confusion[true][predicted]. */
   confusion: number[][];
   misclassified: number[];
+  /** The predicted class of every sample, by index. */
+  predictions: Uint8Array;
   n: number;
 }
 
@@ -24,6 +26,7 @@ export async function evaluate(engine: Engine, model: ResNet18, data: Dataset, o
   const batcher = new GpuBatcher(engine, data, { batchSize: Math.min(opts.batchSize, data.n), shuffle: false, augment: null, mean: opts.mean, std: opts.std, seed: 0 });
   const confusion = Array.from({ length: K }, () => new Array<number>(K).fill(0));
   const misclassified: number[] = [];
+  const predictions = new Uint8Array(data.n);
   let lossSum = 0, correct = 0;
   try {
     batcher.startEpoch(0);
@@ -48,6 +51,7 @@ export async function evaluate(engine: Engine, model: ResNet18, data: Dataset, o
         const label = data.labels[idx];
         lossSum += max + Math.log(s) - row[label];
         confusion[label][best]++;
+        predictions[idx] = best;
         if (best === label) correct++;
         else misclassified.push(idx);
       });
@@ -59,5 +63,5 @@ export async function evaluate(engine: Engine, model: ResNet18, data: Dataset, o
     const total = row.reduce((a, b) => a + b, 0);
     return total ? row[k] / total : NaN;
   });
-  return { accuracy: correct / data.n, loss: lossSum / data.n, perClassAccuracy, confusion, misclassified, n: data.n };
+  return { accuracy: correct / data.n, loss: lossSum / data.n, perClassAccuracy, confusion, misclassified, predictions, n: data.n };
 }
