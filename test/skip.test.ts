@@ -13,7 +13,15 @@ test('skip: fails under CI=true and CRITDAMP_REQUIRE_GPU=1, never silently', () 
 test('skip: outside CI it is recorded, so the runner counts it as skipped rather than passed', () => {
   const g = globalThis as { __critdampSkips?: string[] };
   const before = g.__critdampSkips?.length ?? 0;
-  skip('a reason', {});
+  // Its banner is captured, not printed: the suite's output shows real skips only.
+  const log = console.log, printed: string[] = [];
+  console.log = (...a: unknown[]) => { printed.push(a.join(' ')); };
+  try {
+    skip('a reason', {});
+  } finally {
+    console.log = log;
+  }
+  assert.match(printed.join('\n'), /!!! SKIPPED: a reason/, 'a skip says so loudly');
   assert.is(g.__critdampSkips!.length, before + 1);
   assert.is(g.__critdampSkips!.pop(), 'a reason'); // this test's own skip is not a real one
 });
