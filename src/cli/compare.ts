@@ -23,6 +23,7 @@ import { BUILTIN_METHODS, methodTable, parseMethodSpec, parseMethodsFile, pickMe
 import { checkThreshold, type EpochPoint, type RunResult, type TrajectoryPoint } from '../compare/stats';
 import { FIGURE_FILES, renderReport, widthText, type CompareDoc, type CompareSettings } from '../compare/report';
 import { formatDuration } from './progress';
+import { acquireLock, inUseMessage, lockHolder } from '../io/lock.node';
 
 interface ComparePreset extends CompareSettings { thresholds: number[]; thresholdNote: string; about: string }
 
@@ -251,7 +252,11 @@ export async function compareCommand(argv: string[]): Promise<number> {
     train: settings.trainSubset && settings.trainSubset < full.train.n ? subset(full.train, settings.trainSubset, 0) : full.train,
     test: settings.testSubset && settings.testSubset < full.test.n ? subset(full.test, settings.testSubset, 1) : full.test,
   };
+  const holder = lockHolder(out);
+  if (holder !== null) throw new Error(inUseMessage(out, holder));
   await mkdir(out, { recursive: true });
+  const release = acquireLock(out);
+  process.once('exit', release);
   await writeFileAtomic(idPath, JSON.stringify(identity, null, 1));
   const engine = await Engine.create();
   const adapter = engine.adapterName;
@@ -360,6 +365,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     process.removeListener('SIGINT', onInt);
     process.removeListener('SIGTERM', onTerm);
     engine.destroy();
+    release();
   }
   const done = await writeReport(runs, adapter);
   progress.break();

@@ -15,6 +15,7 @@ import { evaluate } from '../train/evaluate';
 import { findCheckpoint, listCheckpoints, loadCheckpoint, readRunState, saveCheckpoint } from '../io/checkpoint.node';
 import { ResNet18 } from '../nn/resnet';
 import { Progress } from './progress';
+import { acquireLock, inUseMessage, lockHolder } from '../io/lock.node';
 import { PRESETS, HELP } from './presets';
 import { benchCommand } from './bench';
 import { correctCommand, diagnoseCommand } from './diagnose';
@@ -186,6 +187,8 @@ async function train(v: Values): Promise<number> {
     run.out = `${run.out}-${n}`;
   }
   const logPath = join(run.out, 'log.jsonl');
+  const holder = lockHolder(run.out);
+  if (holder !== null) throw new Error(inUseMessage(run.out, holder));
   // --resume: the newest checkpoint whose state.json reads back; its weights are checked when loaded below.
   const candidates = v.resume ? await listCheckpoints(run.out) : [];
   if (v.resume && candidates.length === 0) throw new Error(`--resume: no checkpoint under ${run.out}/checkpoints; start the run without --resume`);
@@ -223,6 +226,13 @@ async function train(v: Values): Promise<number> {
   const engine = await Engine.create();
   // Only now that data and device are ready does the run get a folder: a failed start leaves nothing behind.
   await mkdir(run.out, { recursive: true });
+  let release: () => void;
+  try {
+    release = acquireLock(run.out);
+  } catch (e) {
+    engine.destroy();
+    throw e;
+  }
   console.log(`critdamp train: adapter ${engine.adapterName}`);
   console.log(`critdamp train: ${run.data} ${data.train.n} train / ${data.test.n} test, ${data.train.c}×${data.train.h}×${data.train.w}; ` +
     `resnet18 width ${config.model.width} (${config.model.stem} stem); ${config.optimizer.kind}, lr ${JSON.stringify(config.lr)}, momentum ${JSON.stringify(config.momentum)}; ` +
@@ -309,6 +319,7 @@ async function train(v: Values): Promise<number> {
   } finally {
     trainer.destroy();
     engine.destroy();
+    release();
   }
 }
 
