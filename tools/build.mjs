@@ -86,9 +86,13 @@ await Promise.all([
     outExtension: { '.js': '.mjs' },
     entryPoints: [
       ...walk('test', /\.test\.ts$/),
-      ...walk('bench', /\.ts$/),
+      ...walk('bench', /\.ts$/).filter((f) => !f.endsWith('peer.ts')),
       ...walk('tools', /\.ts$/),
     ] }),
+  // The peer benchmark bundles TensorFlow.js (its ESM files use extensionless imports Node cannot
+  // load); Dawn and sharp stay external, and CommonJS parts get a require.
+  build({ ...common, platform: 'node', outdir: 'build/bench', outExtension: { '.js': '.mjs' }, entryPoints: ['bench/peer.ts'],
+    external: ['webgpu', 'sharp'], banner: { js: "import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));" } }),
 ]);
 if (!quiet) console.log(`build: ${((performance.now() - started) / 1000).toFixed(2)} s`);
 export { root, walk, relative };
