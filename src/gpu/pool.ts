@@ -23,6 +23,8 @@ export class BufferPool {
   bytesAllocated = 0;
   /** Buffers created over the pool's life (a steady training loop stops increasing it). */
   created = 0;
+  /** The most bytes ever in use at once: the GPU memory high-water mark of the engine's tensors. */
+  peakInUse = 0;
 
   constructor(private device: GPUDevice, private onOutOfMemory: (bytes: number) => void = () => {}) {}
 
@@ -44,6 +46,7 @@ export class BufferPool {
       this.created++;
     }
     this.bytesInUse += size;
+    if (this.bytesInUse > this.peakInUse) this.peakInUse = this.bytesInUse;
     return buffer;
   }
 

@@ -242,4 +242,20 @@ test('training: ResNet-18 width 1/16 learns a Fashion-MNIST subset (accuracy ≥
   assert.is(r!.misclassified.length, Math.round(500 * (1 - r!.accuracy)));
 });
 
+test('memory: once warm, epochs of training and evaluation allocate nothing (pool bytes and buffer count stay put)', async () => {
+  const e = await requireEngine();
+  const data: DatasetSplit = { train: blobs(64, 11), test: blobs(32, 12) };
+  const seen: { held: number; created: number }[] = [];
+  const t = Trainer.create(e, data, tiny({ epochs: 4 }), { log: async (r) => {
+    if (r.type !== 'epoch') return;
+    await e.sync();
+    seen.push({ held: e.pool.bytesAllocated, created: e.pool.created });
+  } });
+  await t.fit();
+  t.destroy();
+  assert.is(seen.length, 4);
+  assert.equal(seen[3], seen[1], 'epochs 2 to 4 hold the same buffers');
+  assert.ok(e.pool.peakInUse >= e.pool.bytesInUse, 'the high-water mark bounds what is in use');
+});
+
 test.run();
