@@ -2,12 +2,11 @@
 // momentum, then constant 0.9, overlaid) and a diagnosis. Run: node tools/build.mjs --quiet && node build/tools/page-screenshot.mjs
 import { join } from 'node:path';
 import { startServer, packageRoot } from '../src/cli/serve';
+import { launchChromium } from './chromium';
 
 const root = packageRoot();
 const server = await startServer({ port: 0, root });
-const { chromium } = await import('playwright-core');
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--enable-unsafe-webgpu',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-features=Vulkan'] });
+const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const wait = () => page.waitForFunction(() => ['done', 'error'].includes((window as any).critdamp.state), null, { timeout: 900_000 });

@@ -8,11 +8,11 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { requireEngine } from '../engine';
 import { skip } from '../skip';
+import { CHROMIUM, launchChromium } from '../../tools/chromium';
 import { Graph } from '../../src/autograd/graph';
 import { ResNet18 } from '../../src/nn/resnet';
 import { crossEntropy } from '../../src/ops';
 
-const CHROMIUM = '/usr/bin/chromium';
 const bundle = fileURLToPath(new URL('../../../dist/critdamp.browser.js', import.meta.url));
 
 // Runs in the page and in Node alike: a width-1/16 ResNet-18 step on fixed inputs.
@@ -40,9 +40,7 @@ test('browser: the bundle trains in headless Chromium and matches Node bit for b
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--enable-unsafe-webgpu',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-features=Vulkan'] });
+  const browser = await launchChromium();
   let text = '';
   try {
     const page = await browser.newPage();

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { requireEngine } from '../engine';
 import { skip } from '../skip';
+import { CHROMIUM, launchChromium } from '../../tools/chromium';
 import { root } from '../cli/helpers';
 import { startServer } from '../../src/cli/serve';
 import { loadDataset } from '../../src/data/index.node';
@@ -20,7 +21,6 @@ import { Graph } from '../../src/autograd/graph';
 import { decodeWeights } from '../../src/io/weights';
 import { parseLrSpec, parseMomentumSpec } from '../../src/schedule';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OUT = join(root, 'build', 'test-output');
 const RUN = { dataset: 'fashion-mnist', train: 64, test: 32, width: 0.0625, epochs: 2, batch: 16, seed: 3, lr: 'cosine:0.05', momentum: 'physics', optimizer: 'sgd' };
 
@@ -42,9 +42,7 @@ test('page: trains in headless Chromium, plots drawn, losses equal Node\'s, op c
   }
   mkdirSync(OUT, { recursive: true });
   const server = await startServer({ port: 0, root });
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--enable-unsafe-webgpu',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-features=Vulkan'] });
+  const browser = await launchChromium();
   const consoleErrors: string[] = [];
   let web: { state: string; errors: string[]; adapter: string; stepLosses: number[]; checks: { op: string; ok: boolean }[]; logits: number[] };
   let downloaded: Buffer;
@@ -134,9 +132,7 @@ ${body}
 } catch (e) { out.textContent += 'ERROR ' + e.message; out.dataset.done = '1'; }
 </script>`;
   const server = await startServer({ port: 0, root, pages: { '/example.html': html } });
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--enable-unsafe-webgpu',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-features=Vulkan'] });
+  const browser = await launchChromium();
   let text = '';
   try {
     const page = await browser.newPage();
