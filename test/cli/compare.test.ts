@@ -82,4 +82,23 @@ test('cli compare: unknown methods, bad thresholds and a methods file that does 
   }
 });
 
+test('cli compare --diagnose: each final model\'s problem groups, and the SGD–Adam overlap with its p-value', async () => {
+  const t = tempDir('cli-compare-diag');
+  try {
+    const data = join(t.dir, 'data'), out = join(t.dir, 'cmp');
+    writeMnist(data);
+    const r = await cli(['compare', '--data', 'mnist', '--data-dir', data, '--methods', 'physics,adam', '--seeds', '1', '--epochs', '1', '--batch-size', '16',
+      '--width', '1/16', '--train-subset', '0', '--test-subset', '0', '--thresholds', '0.2', '--diagnose', '--out', out]);
+    assert.is(r.code, 0, r.out);
+    assert.match(r.out, /physics seed 0: problem groups \w+, \w+, \w+/);
+    const md = readFileSync(join(out, 'compare.md'), 'utf8');
+    assert.match(md, /## Diagnosis of the final checkpoints/);
+    assert.match(md, /\| SGD, physics μ\(t\) \| \w+, \w+, \w+ \|/);
+    assert.match(md, /\| SGD, physics μ\(t\) \| Adam, cosine \| \d\/3 \(p = [\d.e-]+\) \| \d+% \|/);
+    assert.match(md, /No baseline method was in this comparison/);
+  } finally {
+    t.cleanup();
+  }
+});
+
 test.run();
