@@ -71,13 +71,35 @@ function resnetConvs(N: number, width: number): ConvCase[] {
   return out;
 }
 
+/**
+ * The adapter's ceilings that kernels are measured against: the copy bandwidth (copyBufferToBuffer
+ * of 32 MiB, read + write) and a plain GEMM through critdamp's convolution (a 1×1 convolution,
+ * 512×512×1024). The best matmul-shaped kernel critdamp has here is the best of that GEMM and every
+ * convolution measured below (convTable raises it), so "of best" is at most 100%.
+ */
+async function ceilings(e: Engine): Promise<{ gflops: number; copyGBs: number }> {
+  const g: ConvGeometry = { N: 1, C: 512, H: 32, W: 32, O: 512, KH: 1, KW: 1, OH: 32, OW: 32, stride: 1, pad: 0 };
+  const x = e.tensor(rand(512 * 1024, 1), [1, 512, 32, 32]), w = e.tensor(rand(512 * 512, 2), [512, 512, 1, 1]), y = e.empty([1, 512, 32, 32]);
+  const mm = await time(e, () => convForward(e, g, x, w, y), () => resetGraph());
+  const n = 8 * 2 ** 20, src = e.tensor(rand(n, 3), [n]), dst = e.empty([n]);
+  const cp = await time(e, () => e.copy(src, dst));
+  for (const t of [x, w, y, src, dst]) t.dispose();
+  return { gflops: (2 * 512 * 512 * 1024) / mm.ms / 1e6, copyGBs: (2 * 4 * n) / cp.ms / 1e6 };
+}
+
+let CEIL = { gflops: NaN, copyGBs: NaN };
+const pct = (v: number, of: number) => `${Math.round((100 * v) / of)}%`;
+
 const f1 = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const shape = (g: ConvGeometry) => `${g.C}→${g.O}, ${g.H}², ${g.KH}×${g.KW}/${g.stride}`;
 
 async function convTable(e: Engine, lines: string[]): Promise<void> {
   lines.push('### conv2d (ResNet-18 width 1, cifar stem, batch 8, 32×32)', '',
-    '| layer | shape | forward ms | GFLOP/s | backward_data ms | GFLOP/s | backward_weight ms | GFLOP/s |',
-    '|---|---|---:|---:|---:|---:|---:|---:|');
+    '', '',
+    '| layer | shape | forward ms | GFLOP/s | of best | backward_data ms | GFLOP/s | of best | backward_weight ms | GFLOP/s | of best |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const header = lines.length - 4;
+  const measured: { layer: string; g: ConvGeometry; ms: number[]; flop: number }[] = [];
   for (const { layer, g } of resnetConvs(8, 1)) {
     const x = e.tensor(rand(g.N * g.C * g.H * g.W, 1), [g.N, g.C, g.H, g.W]);
     const w = e.tensor(rand(g.O * g.C * g.KH * g.KW, 2), [g.O, g.C, g.KH, g.KW]);
@@ -88,10 +110,15 @@ async function convTable(e: Engine, lines: string[]): Promise<void> {
     const bd = await time(e, () => convBackwardData(e, g, w, dy, dx, 0), reset);
     const bw = await time(e, () => convBackwardWeight(graphOf(e), g, x, dy, dw, 0), reset);
     const flop = 2 * g.N * g.O * g.OH * g.OW * g.C * g.KH * g.KW;
-    const gf = (ms: number) => f1(flop / ms / 1e6);
-    lines.push(`| ${layer} | ${shape(g)} | ${f1(fwd.ms)} | ${gf(fwd.ms)} | ${f1(bd.ms)} | ${gf(bd.ms)} | ${f1(bw.ms)} | ${gf(bw.ms)} |`);
-    console.log(lines[lines.length - 1]);
+    measured.push({ layer, g, ms: [fwd.ms, bd.ms, bw.ms], flop });
+    CEIL.gflops = Math.max(CEIL.gflops, ...[fwd.ms, bd.ms, bw.ms].map((ms) => flop / ms / 1e6));
     for (const t of [x, w, dy, y, dx, dw]) t.dispose();
+  }
+  lines[header] = `"of best": GFLOP/s as a share of the best matmul-shaped kernel critdamp has here (${f1(CEIL.gflops)} GFLOP/s, the best of the rows below and a 512×512×1024 GEMM).`;
+  for (const { layer, g, ms, flop } of measured) {
+    const gf = (t: number) => `${f1(flop / t / 1e6)} | ${pct(flop / t / 1e6, CEIL.gflops)}`;
+    lines.push(`| ${layer} | ${shape(g)} | ${f1(ms[0])} | ${gf(ms[0])} | ${f1(ms[1])} | ${gf(ms[1])} | ${f1(ms[2])} | ${gf(ms[2])} |`);
+    console.log(lines[lines.length - 1]);
   }
   lines.push('');
 }
@@ -100,7 +127,7 @@ async function convTable(e: Engine, lines: string[]): Promise<void> {
 async function opRow(e: Engine, name: string, shapeText: string, inputs: Tensor[], f: (t: Tensor[]) => Tensor, bytesFwd: number, bytesBwd: number): Promise<string> {
   for (const t of inputs) t.requiresGrad = false;
   const fwd = await time(e, () => { f(inputs); }, () => resetGraph());
-  let bwdText = '– | –';
+  let bwdText = '– | – | –';
   if (bytesBwd > 0) {
     for (const t of inputs) t.requiresGrad = t.dtype === 'f32';
     const y = f(inputs);
@@ -109,16 +136,16 @@ async function opRow(e: Engine, name: string, shapeText: string, inputs: Tensor[
     const bwd = await time(e, () => graphOf(e).backward(y, y.size === 1 ? undefined : dy));
     resetGraph();
     dy.dispose();
-    bwdText = `${f1(bwd.ms)} | ${f1(bytesBwd / bwd.ms / 1e6)}`;
+    bwdText = `${f1(bwd.ms)} | ${f1(bytesBwd / bwd.ms / 1e6)} | ${pct(bytesBwd / bwd.ms / 1e6, CEIL.copyGBs)}`;
     for (const t of inputs) t.requiresGrad = false;
   }
-  return `| ${name} | ${shapeText} | ${f1(fwd.ms)} | ${f1(bytesFwd / fwd.ms / 1e6)} | ${bwdText} |`;
+  return `| ${name} | ${shapeText} | ${f1(fwd.ms)} | ${f1(bytesFwd / fwd.ms / 1e6)} | ${pct(bytesFwd / fwd.ms / 1e6, CEIL.copyGBs)} | ${bwdText} |`;
 }
 
 async function opTable(e: Engine, lines: string[]): Promise<void> {
   lines.push('### other ops (ResNet-18 width 1, batch 8, 32×32)', '',
-    'GB/s counts each tensor an op must read or write once (4 bytes a value).', '',
-    '| op | shape | forward ms | GB/s | backward ms | GB/s |', '|---|---|---:|---:|---:|---:|');
+    `GB/s counts each tensor an op must read or write once (4 bytes a value); "of copy": as a share of the copy bandwidth here (${f1(CEIL.copyGBs)} GB/s).`, '',
+    '| op | shape | forward ms | GB/s | of copy | backward ms | GB/s | of copy |', '|---|---|---:|---:|---:|---:|---:|---:|');
   const B = 4;
   for (const [N, C, H] of [[8, 64, 32], [8, 512, 4]]) {
     const n = N * C * H * H, shp = [N, C, H, H], text = `[${shp.join(', ')}]`;
@@ -177,7 +204,10 @@ const started = performance.now();
 const date = new Date().toISOString().slice(0, 10);
 const heading = `## bench/kernels · ${e.adapterName} · ${date}`;
 console.log(heading);
-const lines: string[] = [`Kernel variant: conv2d '${e.kernels.conv.variant}'. ${quick ? 'Quick run: median of 3.' : `Median of ${REPS} runs.`}`, ''];
+CEIL = await ceilings(e);
+console.log(`ceilings: best matmul ${f1(CEIL.gflops)} GFLOP/s, copy ${f1(CEIL.copyGBs)} GB/s`);
+const lines: string[] = [`Kernel variant: conv2d '${e.kernels.conv.variant}'. ${quick ? 'Quick run: median of 3.' : `Median of ${REPS} runs.`}`, '',
+  `Ceilings on this adapter: copy ${f1(CEIL.copyGBs)} GB/s (copyBufferToBuffer of 32 MiB, read + write); a 512×512×1024 GEMM through critdamp's convolution ${f1(CEIL.gflops)} GFLOP/s (the conv table takes the best of it and its rows).`, ''];
 await convTable(e, lines);
 await opTable(e, lines);
 await stepTable(e, lines);
