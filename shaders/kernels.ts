@@ -14,6 +14,7 @@ import conv2dDirect from './conv2d_direct.wgsl';
 import conv2dDirectDw from './conv2d_direct_dw.wgsl';
 import conv2dTiled from './conv2d_tiled.wgsl';
 import crossEntropy from './cross_entropy.wgsl';
+import elementwiseVec4 from './elementwise_vec4.wgsl';
 import elementwise from './elementwise.wgsl';
 import maxPool from './max_pool.wgsl';
 import optimizer from './optimizer.wgsl';
@@ -127,6 +128,17 @@ export const ELEMENTWISE = kernel({ name: 'elementwise.wgsl', code: elementwise 
   },
 });
 
+export const ELEMENTWISE_VEC4 = kernel({ name: 'elementwise_vec4.wgsl', code: elementwiseVec4 }, {
+  params: { n: 'u32', acc: 'u32' },
+  bindings: { a: read(1, 'vec4f'), b: read(2, 'vec4f'), out: readWrite(3, 'vec4f') },
+  entries: {
+    relu_forward: ['a', 'out'],
+    relu_backward: ['a', 'b', 'out'],
+    add_forward: ['a', 'b', 'out'],
+    accumulate: ['a', 'out'],
+  },
+});
+
 export const MAX_POOL = kernel({ name: 'max_pool.wgsl', code: maxPool }, {
   params: {
     NC: 'u32', H: 'u32', W: 'u32', OH: 'u32',
@@ -164,5 +176,5 @@ export const ATTRIBUTION = kernel({ name: 'attribution.wgsl', code: attribution 
 /** Every kernel, for the interface test and for compiling them all. */
 export const KERNELS: readonly Kernel[] = [
   ATTRIBUTION, AVG_POOL, BATCH, BATCH_NORM, CONV2D, CONV2D_TILED, CONV2D_DIRECT, CONV2D_DIRECT_DW,
-  CROSS_ENTROPY, ELEMENTWISE, MAX_POOL, OPTIMIZER, REDUCE,
+  CROSS_ENTROPY, ELEMENTWISE, ELEMENTWISE_VEC4, MAX_POOL, OPTIMIZER, REDUCE,
 ];

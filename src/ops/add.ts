@@ -6,8 +6,7 @@ import type { Tensor } from '../tensor';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype, expectSameShape } from './check';
-import { accumulateInto } from './elementwise';
-import { ELEMENTWISE } from '../../shaders/kernels';
+import { accumulateInto, elementwise } from './elementwise';
 
 export const addOp = defineOp({
   name: 'add',
@@ -17,8 +16,7 @@ export const addOp = defineOp({
     expectDtype('add', 'input b', b, 'f32');
     const e = g.engine;
     const y = g.empty(a.shape);
-    e.run(ELEMENTWISE, 'add_forward', { params: { n: a.size, acc: 0, C: 0, inner: 1, value: 0 },
-      bindings: { a, b, out: y }, invocations: a.size });
+    elementwise(e, 'add_forward', a.size, { a, b, out: y });
     return { y, saved: { a, b } };
   },
   backward(g, { a, b }, dy) {

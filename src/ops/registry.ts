@@ -20,7 +20,7 @@ import { maxPool, maxPoolOp } from './max_pool';
 import { avgPool, avgPoolOp } from './avg_pool';
 import { linear, linearOp } from './linear';
 import { crossEntropy, crossEntropyOp } from './cross_entropy';
-import { AVG_POOL, BATCH_NORM, CROSS_ENTROPY, ELEMENTWISE, MAX_POOL, REDUCE } from '../../shaders/kernels';
+import { AVG_POOL, BATCH_NORM, CROSS_ENTROPY, ELEMENTWISE, ELEMENTWISE_VEC4, MAX_POOL, REDUCE } from '../../shaders/kernels';
 
 /** |gpu − ref| ≤ atol·max|ref| + rtol·|ref|, elementwise. */
 export interface Tolerance { atol: number; rtol: number }
@@ -45,9 +45,9 @@ export const OPS: { readonly [K in OpName]: OpEntry<K> } = {
     reference: { forward: ref.conv2dForward, backward: ref.conv2dBackward }, tolerance: { forward: SUMS, backward: SUMS } },
   batch_norm: { fn: batchNorm, def: batchNormOp, shaders: [BATCH_NORM],
     reference: { forward: ref.batchNormTrainForward, backward: ref.batchNormTrainBackward }, tolerance: { forward: SUMS, backward: SUMS } },
-  relu: { fn: relu, def: reluOp, shaders: [ELEMENTWISE],
+  relu: { fn: relu, def: reluOp, shaders: [ELEMENTWISE, ELEMENTWISE_VEC4],
     reference: { forward: ref.reluForward, backward: ref.reluBackward }, tolerance: { forward: EXACT, backward: EXACT } },
-  add: { fn: add, def: addOp, shaders: [ELEMENTWISE],
+  add: { fn: add, def: addOp, shaders: [ELEMENTWISE, ELEMENTWISE_VEC4],
     reference: { forward: ref.addForward, backward: ref.addBackward }, tolerance: { forward: EXACT, backward: EXACT } },
   max_pool: { fn: maxPool, def: maxPoolOp, shaders: [MAX_POOL],
     reference: { forward: ref.maxPoolForward, backward: ref.maxPoolBackward }, tolerance: { forward: EXACT, backward: { atol: 1e-6, rtol: 1e-6 } } },

@@ -6,7 +6,7 @@ import type { Tensor } from '../tensor';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype } from './check';
-import { ELEMENTWISE } from '../../shaders/kernels';
+import { elementwise } from './elementwise';
 
 export const reluOp = defineOp({
   name: 'relu',
@@ -14,14 +14,13 @@ export const reluOp = defineOp({
     expectDtype('relu', 'input x', x, 'f32');
     const e = g.engine;
     const y = g.empty(x.shape);
-    e.run(ELEMENTWISE, 'relu_forward', { params: { n: x.size, acc: 0, C: 0, inner: 1, value: 0 }, bindings: { a: x, out: y }, invocations: x.size });
+    elementwise(e, 'relu_forward', x.size, { a: x, out: y });
     return { y, saved: { x, y } };
   },
   backward(g, { x, y }, dy) {
     const e = g.engine;
     const { grad, acc } = g.gradTarget(x);
-    e.run(ELEMENTWISE, 'relu_backward', { params: { n: x.size, acc, C: 0, inner: 1, value: 0 },
-      bindings: { a: dy, b: y, out: grad }, invocations: x.size });
+    elementwise(e, 'relu_backward', x.size, { a: dy, b: y, out: grad }, acc);
   },
 });
 

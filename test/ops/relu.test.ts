@@ -31,4 +31,18 @@ test('relu: gradient of a value used twice accumulates', async () => {
   assertClose(r.grads[0]!, dx, { atol: 0, rtol: 0, name: '2·dx' });
 });
 
+test('relu, add, accumulate: the vec4 kernels (size a multiple of 4) and the scalar ones agree bit for bit', async () => {
+  const e = await requireEngine();
+  const n = 1024, x = randomFloats(n, 5), y = randomFloats(n, 6), dy = randomFloats(n, 7);
+  const vec = await runOp(e, [{ data: x, shape: [n], grad: true }, { data: y, shape: [n], grad: true }], (g: Graph, [a, b]) => relu(g, add(g, a, b)), dy);
+  // The same values with one more element take the scalar path; the first n results must match.
+  const pad = (v: Float32Array) => Float32Array.from([...v, 0.5]);
+  const sca = await runOp(e, [{ data: pad(x), shape: [n + 1], grad: true }, { data: pad(y), shape: [n + 1], grad: true }], (g: Graph, [a, b]) => relu(g, add(g, a, b)), pad(dy));
+  assert.equal(Array.from(vec.y), Array.from(sca.y.subarray(0, n)), 'forward');
+  assert.equal(Array.from(vec.grads[0]!), Array.from(sca.grads[0]!.subarray(0, n)), 'gradient through relu and add');
+  assert.equal(Array.from(vec.grads[1]!), Array.from(sca.grads[1]!.subarray(0, n)));
+  const want = ref.reluForward(f64(x).map((v, i) => Math.fround(v + y[i])));
+  assertClose(vec.y, want, { atol: 0, rtol: 0, name: 'relu(a + b) against float64' });
+});
+
 test.run();
