@@ -16,7 +16,7 @@ import {
 import { lineChartSvg, regimeBarsSvg, PALETTE, REGIME_COLORS, type Series, type Zone } from '../src/report/plot';
 import { barChartSvg } from '../src/report/chart';
 import { DEFAULT_DELTA } from '../src/schedule/regime';
-import { loadDroppedFolder } from './folder';
+import { imagesToDataset, loadDroppedFolder } from './folder';
 
 type State = 'loading' | 'idle' | 'training' | 'paused' | 'done' | 'error';
 
@@ -40,6 +40,11 @@ const page = {
   errors: [] as string[],
   adapter: '',
   logits: (x: number[], shape: number[]) => logits(x, shape),
+  /** What a dropped folder becomes (tests call it with generated images: a real drop cannot be synthesised). */
+  fromImages: async (root: string, folders: { name: string; files: File[] }[]) => {
+    const d = await imagesToDataset(root, folders);
+    return { train: d.train.n, test: d.test.n, classes: d.train.classes, c: d.train.c, h: d.train.h, w: d.train.w };
+  },
 };
 (window as unknown as { critdamp: typeof page }).critdamp = page;
 

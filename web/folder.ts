@@ -28,15 +28,29 @@ export async function loadDroppedFolder(dt: DataTransfer, progress: (s: string) 
   const entry = dt.items[0]?.webkitGetAsEntry();
   if (!entry || !entry.isDirectory) throw new Error(`drop a folder, not ${entry ? `the file ${entry.name}` : 'this'}: ${SHAPE}`);
   const root = entry as FileSystemDirectoryEntry;
-  const classDirs = (await readAll(root)).filter((e): e is FileSystemDirectoryEntry => e.isDirectory).sort((a, b) => a.name.localeCompare(b.name));
-  const files: { file: FileSystemFileEntry; label: number }[] = [];
-  const classes: string[] = [];
+  const classDirs = (await readAll(root)).filter((e): e is FileSystemDirectoryEntry => e.isDirectory);
+  const folders: { name: string; files: File[] }[] = [];
   for (const d of classDirs) {
     const imgs = (await readAll(d)).filter((e): e is FileSystemFileEntry => e.isFile && IMAGE.test(e.name));
+    folders.push({ name: d.name, files: await Promise.all(imgs.map(fileOf)) });
+  }
+  return imagesToDataset(root.name, folders, progress);
+}
+
+/**
+ * Class folders of image files as a dataset: folders without images are left out; the classes are
+ * the rest, sorted by name; the images are decoded, scaled to one square size and split 80/20.
+ */
+export async function imagesToDataset(rootName: string, folders: readonly { name: string; files: readonly File[] }[], progress: (s: string) => void = () => {}): Promise<DatasetSplit> {
+  const files: { file: File; label: number }[] = [];
+  const classes: string[] = [];
+  for (const d of [...folders].sort((a, b) => a.name.localeCompare(b.name))) {
+    const imgs = d.files.filter((f) => IMAGE.test(f.name));
     if (imgs.length === 0) continue;
-    for (const f of imgs.sort((a, b) => a.name.localeCompare(b.name))) files.push({ file: f, label: classes.length });
+    for (const f of [...imgs].sort((a, b) => a.name.localeCompare(b.name))) files.push({ file: f, label: classes.length });
     classes.push(d.name);
   }
+  const root = { name: rootName };
   if (files.length === 0) throw new Error(`the dropped folder "${root.name}" has no images in class subfolders; expected ${SHAPE}`);
   if (classes.length < 2) throw new Error(`the dropped folder "${root.name}" has images for one class only (${classes[0]}); a classifier needs at least two class subfolders`);
   if (classes.length > 255) throw new Error(`the dropped folder "${root.name}" has ${classes.length} classes; at most 255 are supported`);
@@ -45,7 +59,7 @@ export async function loadDroppedFolder(dt: DataTransfer, progress: (s: string) 
   const bitmaps: ImageBitmap[] = [];
   for (let i = 0; i < files.length; i++) {
     if (i % 50 === 0) progress(`decoding images: ${i}/${files.length}`);
-    const f = await fileOf(files[i].file);
+    const f = files[i].file;
     try {
       bitmaps.push(await createImageBitmap(f));
     } catch {

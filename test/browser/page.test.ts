@@ -109,6 +109,49 @@ test('page: trains in headless Chromium, plots drawn, losses equal Node\'s, op c
   }
 });
 
+test('page: a dropped folder becomes a dataset (classes, size, grey or colour, split), and a bad folder gets a message', async () => {
+  if (!existsSync(CHROMIUM)) return skip(`no ${CHROMIUM} (apt-get install chromium; tools/setup does it)`);
+  const server = await startServer({ port: 0, root });
+  const browser = await launchChromium();
+  let r: { colour: unknown; grey: unknown; errors: string[] };
+  try {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.waitForFunction(() => (window as any).critdamp.state === 'idle', null, { timeout: 60_000 });
+    // A real drop cannot be synthesised, so the page's own function gets generated image files.
+    r = await page.evaluate(async () => {
+      const png = async (name: string, fill: string, w = 20, h = 12) => {
+        const c = new OffscreenCanvas(w, h), x = c.getContext('2d')!;
+        x.fillStyle = fill;
+        x.fillRect(0, 0, w, h);
+        return new File([await c.convertToBlob({ type: 'image/png' })], name);
+      };
+      const many = (prefix: string, fill: string) => Promise.all([0, 1, 2, 3, 4].map((i) => png(`${prefix}${i}.png`, fill)));
+      const c = (window as any).critdamp;
+      const colour = await c.fromImages('pets', [{ name: 'dogs', files: await many('d', '#3060c0') }, { name: 'cats', files: await many('c', '#c03020') },
+        { name: 'notes', files: [new File(['hello'], 'readme.txt')] }]);
+      const grey = await c.fromImages('shades', [{ name: 'dark', files: await many('a', '#202020') }, { name: 'light', files: await many('b', '#d0d0d0') }]);
+      const errors: string[] = [];
+      for (const folders of [
+        [{ name: 'notes', files: [new File(['hello'], 'readme.txt')] }],
+        [{ name: 'cats', files: await many('c', '#c03020') }],
+        [{ name: 'cats', files: await many('c', '#c03020') }, { name: 'dogs', files: [new File([new Uint8Array([1, 2, 3])], 'broken.png')] }],
+      ]) {
+        try { await c.fromImages('bad', folders); errors.push('no error'); } catch (e) { errors.push((e as Error).message); }
+      }
+      return { colour, grey, errors };
+    });
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  assert.equal(r.colour, { train: 8, test: 2, classes: ['cats', 'dogs'], c: 3, h: 20, w: 20 }, 'classes sorted, the empty folder left out, square at the first image\'s larger side');
+  assert.equal(r.grey, { train: 8, test: 2, classes: ['dark', 'light'], c: 1, h: 20, w: 20 }, 'grey images give one channel');
+  assert.match(r.errors[0], /the dropped folder "bad" has no images in class subfolders; expected a folder with one subfolder per class/);
+  assert.match(r.errors[1], /has images for one class only \(cats\); a classifier needs at least two class subfolders/);
+  assert.match(r.errors[2], /bad\/dogs\/broken\.png cannot be decoded as an image; remove it or convert it to PNG or JPEG/);
+});
+
 test('page: the README\'s example for your own page runs as written in headless Chromium', async () => {
   if (!existsSync(CHROMIUM)) return skip(`no ${CHROMIUM} (apt-get install chromium; tools/setup does it)`);
   try {
