@@ -19,6 +19,12 @@ export interface KernelConfig {
   /** Workgroup size of elementwise and reduction kernels. */
   wg: number;
   /**
+   * Per-channel reductions (batch norm): about this many values an invocation, in a workgroup of
+   * 4 to `wg` invocations (CPU rasterizers, where each barrier of the sum costs a switch per 4
+   * invocations); null: always `wg` (GPUs).
+   */
+  valuesPerInvocation: number | null;
+  /**
    * Host threads that run the kernels of a CPU rasterizer (SwiftShader spreads a dispatch over
    * them): the direct conv kernels' cost model divides work by it.
    */
@@ -42,7 +48,7 @@ export interface KernelConfig {
 export function defaultKernelConfig(info: Pick<AdapterDescription, 'software' | 'hostCores'>): KernelConfig {
   const register = { TM: 4, TN: 4, WG: 8 };
   const tiled = { WX: 16, WY: 16, TM: 4, TN: 4, BK: 16 };
-  return { wg: 64, cores: info.hostCores, conv: { variant: info.software ? 'direct' : 'tiled', register, tiled } };
+  return { wg: 64, valuesPerInvocation: info.software ? 16 : null, cores: info.hostCores, conv: { variant: info.software ? 'direct' : 'tiled', register, tiled } };
 }
 
 const SLOT = UNIFORM_BYTES;

@@ -9,6 +9,7 @@
  * network differentiates): dx = γ·invstd·dy, dγ = Σdy·x̂, dβ = Σdy.
  */
 import type { Tensor } from '../tensor';
+import type { Engine } from '../gpu/engine';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype, expectRank, expectShape, ShapeError } from './check';
@@ -42,6 +43,21 @@ interface BnAttrs extends BatchNormOptions { state: BatchNormState }
 /** stats: the batch's (mean, invstd) per channel in training mode; null in eval mode. */
 interface BnSaved { x: Tensor; gamma: Tensor; beta: Tensor; stats: Tensor | null; state: BatchNormState; eps: number; momentum: number }
 
+/**
+ * Invocations per channel's workgroup. Each workgroup sums its channel's M values with a tree in
+ * workgroup memory, log2(WG) barriers a sum; on CPU rasterizers a barrier switches every group of
+ * 4 invocations, so a channel with few values (layer4: M = N·4·4) wants a small workgroup: about
+ * KernelConfig.valuesPerInvocation values an invocation, between 4 and the engine's WG. GPUs keep
+ * the engine's WG.
+ */
+function channelWorkgroup(e: Engine, M: number): number {
+  const per = e.kernels.valuesPerInvocation;
+  if (per === null) return e.kernels.wg;
+  let wg = 4;
+  while (wg < e.kernels.wg && wg * per < M) wg *= 2;
+  return wg;
+}
+
 export const batchNormOp = defineOp({
   name: 'batch_norm',
   forward(g: Graph, [x, gamma, beta]: readonly [Tensor, Tensor, Tensor], attrs: BnAttrs): { y: Tensor; saved: BnSaved } {
@@ -56,7 +72,7 @@ export const batchNormOp = defineOp({
     expectShape(op, 'running_mean', state.runningMean, [C], why);
     expectShape(op, 'running_var', state.runningVar, [C], why);
     const momentum = attrs.momentum ?? 0.1, eps = attrs.eps ?? 1e-5;
-    const e = g.engine, wg = e.kernels.wg, HW = H * W;
+    const e = g.engine, HW = H * W, wg = channelWorkgroup(e, N * HW);
     const y = g.empty(x.shape);
     const running = { running_mean: state.runningMean, running_var: state.runningVar };
     const params = (update: boolean) => ({
@@ -75,8 +91,8 @@ export const batchNormOp = defineOp({
     return { y, saved: { x, gamma, beta, stats, state, eps, momentum } };
   },
   backward(g, { x, gamma, beta, stats, state, eps, momentum }, dy) {
-    const e = g.engine, wg = e.kernels.wg;
     const [N, C, H, W] = x.shape;
+    const e = g.engine, wg = channelWorkgroup(e, N * H * W);
     // Gradients nobody wants go to scratch buffers (the shader writes them unconditionally).
     const target = (t: Tensor) => (t.requiresGrad ? g.gradTarget(t) : { grad: g.empty(t.shape), acc: 0 });
     const dx = target(x), dg = target(gamma), db = target(beta);
