@@ -255,9 +255,8 @@ async function start(): Promise<void> {
       decodeWeights(trainer.model.store, loadedWeights.bytes, loadedWeights.name);
       message(`training continues from ${loadedWeights.name}`, 'info');
     }
-    const m = readConfig(data).momentum;
     page.runs.push({ label: `run ${page.runs.length + 1}: ${config.optimizer.kind}, ${field('momentum')}${loadedWeights ? ' (from file)' : ''}`,
-      color: PALETTE[(page.runs.length + 1) % PALETTE.length], config: { ...config, momentum: m }, steps: [], losses: [], accuracy: [], stepLosses: [] });
+      color: PALETTE[(page.runs.length + 1) % PALETTE.length], config, steps: [], losses: [], accuracy: [], stepLosses: [] });
     loadedWeights = null;
     document.body.classList.remove('has-model');
     await fit();

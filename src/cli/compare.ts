@@ -17,12 +17,14 @@ import { Engine } from '../gpu/engine';
 import { loadDataset, type DatasetName } from '../data/index.node';
 import { subset, type DatasetSplit } from '../data/dataset';
 import { Trainer, DEFAULT_DIVERGENCE, DivergenceError, NonFiniteLossError, type EpochRecord, type StepRecord, type TrainConfig, type TrainerState } from '../train/trainer';
-import { findCheckpoint, loadCheckpoint, readRunState, saveCheckpoint, writeFileAtomic } from '../io/checkpoint.node';
+import { restoreNewest, saveCheckpoint, writeFileAtomic } from '../io/checkpoint.node';
 import { attribute } from '../attribution';
 import { BUILTIN_METHODS, methodTable, parseMethodSpec, parseMethodsFile, pickMethods, resolveMethod, type Method, type MethodDef } from '../compare/methods';
 import { checkThreshold, type EpochPoint, type RunResult, type TrajectoryPoint } from '../compare/stats';
 import { FIGURE_FILES, renderReport, widthText, type CompareDoc, type CompareSettings } from '../compare/report';
 import { formatDuration } from './progress';
+import { parseAugment, parseWidth } from './flags';
+import { packageRoot } from './serve';
 import { acquireLock, inUseMessage, lockHolder } from '../io/lock.node';
 
 interface ComparePreset extends CompareSettings { thresholds: number[]; thresholdNote: string; about: string }
@@ -74,20 +76,6 @@ function number(v: string | undefined, fallback: number, flag: string, ok: (x: n
   return x;
 }
 
-function parseWidth(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(s);
-  const w = m ? Number(m[1]) / (m[2] ? Number(m[2]) : 1) : NaN;
-  if (!(w > 0 && w <= 8)) throw new Error(`--width: '${s}' is not a number in (0, 8] or a fraction like 1/16`);
-  return w;
-}
-
-function parseAugment(a: string): { crop: number; flip: boolean } | null {
-  const m = /^(?:none|crop(\d+)?(\+flip)?|flip)$/.exec(a);
-  if (!m) throw new Error(`--augment: '${a}' is not none, flip, crop4 or crop4+flip`);
-  const crop = a.startsWith('crop') ? Number(m[1] ?? 4) : 0, flip = a === 'flip' || Boolean(m[2]);
-  return crop || flip ? { crop, flip } : null;
-}
-
 /** What makes two comparisons the same: the settings and each method's resolved config (seeds, thresholds and the method list may grow). */
 interface Identity { version: 1; settings: CompareSettings; methods: Record<string, Method> }
 
@@ -135,7 +123,7 @@ async function epochPoints(logPath: string): Promise<EpochPoint[]> {
 
 function environment(adapter: string): CompareDoc['environment'] {
   let version = 'unknown';
-  try { version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version; } catch { /* not from the package */ }
+  try { version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version; } catch { /* not from the package */ }
   try { version += ` (${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()})`; } catch { /* not a git checkout */ }
   const cpu = cpus();
   return { critdamp: version, node: process.version, adapter, cpus: `${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}`, date: new Date().toISOString().slice(0, 10) };
@@ -313,14 +301,15 @@ export async function compareCommand(argv: string[]): Promise<number> {
         },
       });
       try {
-        const ckpt = await findCheckpoint(dir);
-        if (ckpt) {
-          const saved = await readRunState<TrainerState>(ckpt);
-          await loadCheckpoint(ckpt, trainer.model.store, trainer.optimizer);
-          trainer.restore(saved);
-          await truncate(logPath, Number(saved.logBytes ?? 0));
-          progress.stepsDone += saved.epoch * trainer.stepsPerEpoch;
-          if (saved.epoch < settings.epochs) log(`${m.name} seed ${s}: resuming after epoch ${saved.epoch} from ${ckpt}`);
+        // The newest checkpoint that loads (a damaged one is skipped, as train --resume does); none: from the start.
+        const r = await restoreNewest<TrainerState>(dir, trainer.model.store, trainer.optimizer, (st) => trainer.restore(st));
+        for (const x of r.skipped) log(`${m.name} seed ${s}: skipped the damaged checkpoint ${x}`);
+        // A failed load may have written part of the weights: never train on from those.
+        if (!r.dir && r.skipped.length) throw new Error(`no checkpoint under ${dir} loads; remove that folder to train this run again`);
+        if (r.dir && r.state) {
+          await truncate(logPath, Number(r.state.logBytes ?? 0));
+          progress.stepsDone += r.state.epoch * trainer.stepsPerEpoch;
+          if (r.state.epoch < settings.epochs) log(`${m.name} seed ${s}: resuming after epoch ${r.state.epoch} from ${r.dir}`);
         } else {
           await writeFile(logPath, '');
         }

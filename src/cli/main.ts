@@ -12,9 +12,10 @@ import { channelStats, subset, type DatasetSplit } from '../data/dataset';
 import { parseLrSpec, parseMomentumSpec, type LrConfig } from '../schedule';
 import { Trainer, DEFAULT_DIVERGENCE, type TrainConfig, type TrainerState, type EpochRecord, type StepRecord } from '../train/trainer';
 import { evaluate } from '../train/evaluate';
-import { findCheckpoint, listCheckpoints, loadCheckpoint, readRunState, saveCheckpoint } from '../io/checkpoint.node';
+import { findCheckpoint, listCheckpoints, loadCheckpoint, readRunState, restoreNewest, saveCheckpoint } from '../io/checkpoint.node';
 import { ResNet18 } from '../nn/resnet';
 import { Progress } from './progress';
+import { parseAugment, parseWidth } from './flags';
 import { acquireLock, inUseMessage, lockHolder } from '../io/lock.node';
 import { PRESETS, HELP } from './presets';
 import { benchCommand } from './bench';
@@ -88,14 +89,6 @@ function spec<T>(flag: string, text: string, parse: (s: string) => T): T {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-function parseWidth(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(s);
-  if (!m) throw new Error(`--width: '${s}' is not a number or fraction like 1/8`);
-  const w = Number(m[1]) / (m[2] ? Number(m[2]) : 1);
-  if (!(w > 0 && w <= 8)) throw new Error(`--width: ${s} must be in (0, 8]`);
-  return w;
-}
-
 interface RunOptions {
   config: TrainConfig;
   data: DatasetName;
@@ -120,11 +113,7 @@ export function buildRun(v: Values): RunOptions {
   }
   const stem = v.stem ?? p.stem;
   if (stem !== 'cifar' && stem !== 'imagenet') throw new Error(`--stem: '${stem}' is not cifar or imagenet`);
-  const augment = v.augment ?? p.augment;
-  const am = /^(?:none|crop(\d+)?(\+flip)?|flip)$/.exec(augment);
-  if (!am) throw new Error(`--augment: '${augment}' is not none, flip, crop4, crop4+flip`);
-  const crop = augment.startsWith('crop') ? Number(am[1] ?? 4) : 0;
-  const flip = augment === 'flip' || Boolean(am[2]);
+  const augment = parseAugment(v.augment ?? p.augment);
   const data = (v.data ?? p.data) as DatasetName;
   const classes = data === 'cifar100' ? 100 : 10;
   const config: TrainConfig = {
@@ -135,7 +124,7 @@ export function buildRun(v: Values): RunOptions {
     optimizer: { kind: optimizer, weightDecay: num(v, 'weight-decay', p.weightDecay, (x) => Number.isFinite(x) && x >= 0, 'a number ≥ 0'), nesterov: v.nesterov ?? false },
     lr,
     momentum: spec('momentum', v.momentum ?? p.momentum, parseMomentumSpec),
-    augment: crop || flip ? { crop, flip } : null,
+    augment,
     labelSmoothing: num(v, 'label-smoothing', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1)'),
     logEvery: num(v, 'log-every', p.logEvery, INT1, 'an integer ≥ 1'),
     evalBatchSize: 256,
@@ -189,22 +178,24 @@ async function train(v: Values): Promise<number> {
   const logPath = join(run.out, 'log.jsonl');
   const holder = lockHolder(run.out);
   if (holder !== null) throw new Error(inUseMessage(run.out, holder));
-  // --resume: the newest checkpoint whose state.json reads back; its weights are checked when loaded below.
+  // --resume: the run's config from the newest state.json that reads back (the model and data depend
+  // on it); restoreNewest below loads the newest checkpoint that loads whole, skipping damaged ones.
   const candidates = v.resume ? await listCheckpoints(run.out) : [];
   if (v.resume && candidates.length === 0) throw new Error(`--resume: no checkpoint under ${run.out}/checkpoints; start the run without --resume`);
-  const skipped: string[] = [];
+  const unreadable: string[] = [];
   let config = run.config;
   let saved: TrainerState | null = null;
   for (const dir of candidates) {
     try {
-      const st = await readRunState<TrainerState>(dir);
-      if (!st.config) throw new Error(`${join(dir, 'state.json')}: no run config`);
-      saved ??= st;
+      saved = await readRunState<TrainerState>(dir);
+      if (!saved.config) throw new Error(`${join(dir, 'state.json')}: no run config`);
+      break;
     } catch (e) {
-      skipped.push(`${dir} (${(e as Error).message})`);
+      saved = null;
+      unreadable.push(`${dir} (${(e as Error).message})`);
     }
   }
-  if (v.resume && !saved) throw new Error(`--resume: no intact checkpoint under ${run.out}: ${skipped.join('; ')}`);
+  if (v.resume && !saved) throw new Error(`--resume: no intact checkpoint under ${run.out}: ${unreadable.join('; ')}`);
   if (saved) {
     // The run continues exactly as it was configured: the schedule (a cosine over all epochs, say)
     // depends on the epoch count, so other settings cannot continue it.
@@ -258,22 +249,11 @@ async function train(v: Values): Promise<number> {
   try {
     if (saved) {
       // Newest first; a checkpoint whose files do not load is skipped, and the user told which and why.
-      let resumed: string | null = null;
-      for (const dir of candidates) {
-        if (skipped.some((x) => x.startsWith(dir + ' '))) continue;
-        try {
-          const st = await readRunState<TrainerState>(dir);
-          await loadCheckpoint(dir, trainer.model.store, trainer.optimizer);
-          trainer.restore(st);
-          saved = st;
-          resumed = dir;
-          break;
-        } catch (e) {
-          skipped.push(`${dir} (${(e as Error).message})`);
-        }
-      }
-      for (const x of skipped) console.log(`critdamp train: skipped the damaged checkpoint ${x}`);
-      if (!resumed) throw new Error(`--resume: no checkpoint under ${run.out} loads; see the reasons above`);
+      const r = await restoreNewest<TrainerState>(run.out, trainer.model.store, trainer.optimizer, (st) => trainer.restore(st));
+      for (const x of r.skipped) console.log(`critdamp train: skipped the damaged checkpoint ${x}`);
+      if (!r.dir || !r.state) throw new Error(`--resume: no checkpoint under ${run.out} loads; see the reasons above`);
+      const resumed = r.dir;
+      saved = r.state;
       trainer.lastCheckpoint = resumed;
       // The log continues from where the checkpoint was taken.
       const logBytes = Number(saved.logBytes ?? 0);

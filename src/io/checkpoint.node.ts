@@ -144,6 +144,28 @@ export async function listCheckpoints(outDir: string): Promise<string[]> {
   return names.map((n) => join(root, n));
 }
 
+/**
+ * Restores a trainer from the newest of a run's checkpoints that loads: weights, optimizer state
+ * and the trainer's position (`restore`). A checkpoint that fails (damaged state.json, weights or
+ * optimizer state, or a state the trainer refuses) is skipped, with the reason, for the next one.
+ * Returns the checkpoint used (null when none loads) and what was skipped.
+ */
+export async function restoreNewest<T extends CheckpointState>(outDir: string, store: ParamStore, opt: Optimizer, restore: (state: T) => void):
+  Promise<{ dir: string | null; state: T | null; skipped: string[] }> {
+  const skipped: string[] = [];
+  for (const dir of await listCheckpoints(outDir)) {
+    try {
+      const state = await readRunState<T>(dir);
+      await loadCheckpoint(dir, store, opt);
+      restore(state);
+      return { dir, state, skipped };
+    } catch (e) {
+      skipped.push(`${dir} (${(e as Error).message})`);
+    }
+  }
+  return { dir: null, state: null, skipped };
+}
+
 /** Restores weights, BN statistics and optimizer state; returns the saved training state. */
 export async function loadCheckpoint(dir: string, store: ParamStore, opt: Optimizer | null): Promise<CheckpointState> {
   const read = async (f: string) => {

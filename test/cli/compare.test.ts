@@ -37,6 +37,7 @@ test('cli compare: stopped by SIGTERM, it resumes without redoing a finished run
     assert.match(md, /\| SGD, physics μ\(t\) \|/);
     assert.match(md, /epochs to 15%/);
     assert.match(md, /seeds: 0, 1/);
+    assert.match(md, /critdamp \d+\.\d+\.\d+ \([0-9a-f]{7,}\), Node v\d+/, 'the version and commit that made it');
     const html = readFileSync(join(out, 'compare.html'), 'utf8');
     assert.is((html.match(/<svg /g) ?? []).length, 3);
     for (const f of ['schedule', 'accuracy', 'regime']) {
