@@ -129,16 +129,36 @@ function environment(adapter: string): CompareDoc['environment'] {
   return { critdamp: version, node: process.version, adapter, cpus: `${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}`, date: new Date().toISOString().slice(0, 10) };
 }
 
-/** The whole comparison's progress: one line, redrawn on a TTY, every 10 s otherwise. */
+/**
+ * The whole comparison's progress: one line, redrawn on a TTY, every 10 s otherwise. The ETA is
+ * the steps still to train at this process's pace (steps a resumed run had already trained count
+ * as neither done here nor remaining).
+ */
 class CompareProgress {
   private last = 0;
   private readonly t0 = performance.now();
-  stepsDone = 0;
-  constructor(private readonly totalSteps: () => number, private readonly tty = Boolean(process.stderr.isTTY)) {}
+  /** Steps trained by this process in runs it finished. */
+  private trainedBefore = 0;
+  /** The current run: where it started in this process, and where it is. */
+  private start = 0;
+  private at = 0;
+  constructor(private readonly stepsPerRun: number, private runsLeft: number, private readonly tty = Boolean(process.stderr.isTTY)) {}
+  /** A run begins (at `from` steps, when resumed); runsLeft counts it. */
+  begin(from: number): void {
+    this.start = this.at = from;
+  }
+  /** The current run has ended. */
+  end(): void {
+    this.trainedBefore += this.at - this.start;
+    this.runsLeft--;
+    this.start = this.at = 0;
+  }
   update(what: string, epoch: number, epochs: number, batch: number, batches: number, loss: number | null): void {
+    this.at = (epoch - 1) * batches + batch;
     const elapsed = (performance.now() - this.t0) / 1000;
-    const remaining = this.totalSteps() - this.stepsDone;
-    const eta = this.stepsDone > 0 && elapsed > 5 ? (remaining * elapsed) / this.stepsDone : NaN;
+    const done = this.trainedBefore + this.at - this.start;
+    const remaining = this.runsLeft * this.stepsPerRun - this.at;
+    const eta = done > 0 && elapsed > 5 ? (remaining * elapsed) / done : NaN;
     const text = `${what} · epoch ${epoch}/${epochs} batch ${batch}/${batches} · loss ${loss === null ? '…' : loss.toFixed(3)} · elapsed ${formatDuration(elapsed)} · ETA ${formatDuration(eta)} for the comparison`;
     if (this.tty) process.stderr.write(`\r${text}\x1b[K`);
     else if (elapsed - this.last >= 10) { this.last = elapsed; process.stderr.write(text + '\n'); }
@@ -258,8 +278,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     else pending.push({ m, s });
   }
   const log = (s: string) => { progress.break(); console.log(`[${((performance.now() - started) / 60000).toFixed(1)} min] ${s}`); };
-  let remainingRuns = pending.length;
-  const progress = new CompareProgress(() => progress.stepsDone + remainingRuns * stepsPerRun);
+  const progress = new CompareProgress(stepsPerRun, pending.length);
   console.log(`critdamp compare: adapter ${engine.adapterName}`);
   console.log(`critdamp compare: ${methods.length} methods × ${seeds.length} seeds, ${settings.data} ${data.train.n} train / ${data.test.n} test, ResNet-18 width ${widthText(settings.width)}, ` +
     `${settings.epochs} epochs of batch ${settings.batchSize}; ${runs.length} run(s) already finished in ${out}, ${pending.length} to go`);
@@ -275,7 +294,6 @@ export async function compareCommand(argv: string[]): Promise<number> {
     let index = runs.length;
     for (const { m, s } of pending) {
       index++;
-      remainingRuns--;
       const dir = runDir(m.name, s);
       const finished = await readResult(dir);
       const config: TrainConfig = {
@@ -289,7 +307,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
       const what = `[${index}/${seeds.length * methods.length}] ${m.name} seed ${s}`;
       let lastLoss: number | null = null;
       const trainer = Trainer.create(engine, data, config, {
-        progress: (q) => { progress.stepsDone++; progress.update(what, q.epoch, q.epochs, q.batch, q.batches, lastLoss); },
+        progress: (q) => progress.update(what, q.epoch, q.epochs, q.batch, q.batches, lastLoss),
         log: async (rec: StepRecord | EpochRecord) => {
           await appendFile(logPath, JSON.stringify(rec) + '\n');
           if (rec.type === 'step') lastLoss = rec.loss;
@@ -306,9 +324,9 @@ export async function compareCommand(argv: string[]): Promise<number> {
         for (const x of r.skipped) log(`${m.name} seed ${s}: skipped the damaged checkpoint ${x}`);
         // A failed load may have written part of the weights: never train on from those.
         if (!r.dir && r.skipped.length) throw new Error(`no checkpoint under ${dir} loads; remove that folder to train this run again`);
+        progress.begin(r.state ? r.state.epoch * trainer.stepsPerEpoch : 0);
         if (r.dir && r.state) {
           await truncate(logPath, Number(r.state.logBytes ?? 0));
-          progress.stepsDone += r.state.epoch * trainer.stepsPerEpoch;
           if (r.state.epoch < settings.epochs) log(`${m.name} seed ${s}: resuming after epoch ${r.state.epoch} from ${r.dir}`);
         } else {
           await writeFile(logPath, '');
@@ -347,6 +365,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
       } finally {
         trainer.destroy();
       }
+      progress.end();
       // A report as soon as a seed is complete for every method (a long comparison shows its first answers early).
       if (methods.every((mm) => runs.some((r) => r.method === mm.name && r.seed === s))) await writeReport(runs, adapter);
     }

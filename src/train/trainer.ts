@@ -201,6 +201,8 @@ export class Trainer {
       const inFlight: Promise<void>[] = [];
       for (let i = this.stepsTaken - epoch * spe; i < spe; i++) {
         if (signal?.aborted) {
+          // Every queued step finishes (and reports progress) before fit() rejects.
+          await Promise.all(inFlight);
           await e.sync();
           this.wallSeconds += this.now() - t0;
           throw signal.reason;
