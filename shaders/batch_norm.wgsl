@@ -7,6 +7,8 @@
 //   backward_eval  through the running statistics, which are constants here:
 //                  invstd = 1/√(running_var+ε), x̂ = (x−running_mean)·invstd;
 //                  dβ = Σ dy; dγ = Σ dy·x̂; dx = dy·γ·invstd
+// relu = 1 fuses a ReLU after the normalisation: y = max(…, 0) and every backward entry takes
+// dy·[y > 0] for dy (y, the fused output, is read for the mask).
 // The per-channel entries (forward_train, backward, backward_eval) run one workgroup per channel (WG invocations stride over its M values, then
 // a tree reduction in workgroup memory); forward_eval runs one invocation per element.
 // Bindings: 0 params, 1 x, 2 gamma, 3 beta, 4 y, 5 stats [2·C], 6 running_mean, 7 running_var,
@@ -15,7 +17,7 @@
 struct Params {
   N: u32, C: u32, HW: u32, update_running: u32,
   acc_dx: u32, acc_dgamma: u32, acc_dbeta: u32, need_dx: u32,
-  eps: f32, momentum: f32,
+  eps: f32, momentum: f32, relu: u32,
 }
 
 override WG: u32 = 64u;
@@ -40,6 +42,16 @@ fn at(e: u32, c: u32) -> u32 {
   return ((e / p.HW) * p.C + c) * p.HW + e % p.HW;
 }
 
+// The gradient at the normalisation's output: dy, masked by the fused ReLU's [y > 0].
+fn grad_out(i: u32) -> f32 {
+  return select(0.0, dy[i], (p.relu == 0u) | (y[i] > 0.0));
+}
+
+// max(v, 0) with the fused ReLU, else v.
+fn activate(v: f32) -> f32 {
+  return select(v, max(v, 0.0), p.relu == 1u);
+}
+
 // (Σ dy, Σ dy·x̂) over channel c, written (+)= to dβ and dγ; every invocation gets both sums.
 fn parameter_grads(c: u32, mean: f32, invstd: f32, lid: u32) -> vec2f {
   let M = p.N * p.HW;
@@ -47,7 +59,7 @@ fn parameter_grads(c: u32, mean: f32, invstd: f32, lid: u32) -> vec2f {
   var sdyx = 0.0;
   for (var e = lid; e < M; e += WG) {
     let i = at(e, c);
-    let g = dy[i];
+    let g = grad_out(i);
     sdy += g;
     sdyx += g * (x[i] - mean) * invstd;
   }
@@ -74,7 +86,7 @@ fn forward_train(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   let invstd = 1.0 / sqrt(var_b + p.eps);
   let g = gamma[c] * invstd;
   let b = beta[c] - mean * g;
-  for (var e = lid; e < M; e += WG) { let i = at(e, c); y[i] = x[i] * g + b; }
+  for (var e = lid; e < M; e += WG) { let i = at(e, c); y[i] = activate(x[i] * g + b); }
   if (lid == 0u) {
     stats[2u * c] = mean;
     stats[2u * c + 1u] = invstd;
@@ -92,7 +104,7 @@ fn forward_eval(inv: Invocation) {
   if (i >= p.N * p.C * p.HW) { return; }
   let c = (i / p.HW) % p.C;
   let g = gamma[c] / sqrt(running_var[c] + p.eps);
-  y[i] = (x[i] - running_mean[c]) * g + beta[c];
+  y[i] = activate((x[i] - running_mean[c]) * g + beta[c]);
 }
 
 @compute @workgroup_size(WG)
@@ -109,7 +121,7 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
   let mdyx = sums.y;
   for (var e = lid; e < M; e += WG) {
     let i = at(e, c);
-    var v = k * (f32(M) * dy[i] - mdy - (x[i] - mean) * invstd * mdyx);
+    var v = k * (f32(M) * grad_out(i) - mdy - (x[i] - mean) * invstd * mdyx);
     if (p.acc_dx == 1u) { v += dx[i]; }
     dx[i] = v;
   }
@@ -127,7 +139,7 @@ fn backward_eval(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   let k = gamma[c] * invstd;
   for (var e = lid; e < M; e += WG) {
     let i = at(e, c);
-    var v = k * dy[i];
+    var v = k * grad_out(i);
     if (p.acc_dx == 1u) { v += dx[i]; }
     dx[i] = v;
   }

@@ -2,6 +2,7 @@
 //   relu_forward     y = max(x, 0)
 //   relu_backward    dx (+)= dy · [y > 0]
 //   add_forward      y = a + b                       (residual add)
+//   add_relu_forward y = max(a + b, 0)               (residual add with its ReLU fused)
 //   accumulate       out (+)= a                      (passes a gradient on: add's backward)
 //   fill             out = value
 //   add_bias         y[i] += bias[(i / inner) % C]  (linear's bias: inner = 1)
@@ -42,6 +43,14 @@ fn add_forward(inv: Invocation) {
   let i = invocation_index(inv);
   if (i >= p.n) { return; }
   out[i] = a[i] + b[i];
+}
+
+// The residual sum with its ReLU fused: out = max(a + b, 0).
+@compute @workgroup_size(WG)
+fn add_relu_forward(inv: Invocation) {
+  let i = invocation_index(inv);
+  if (i >= p.n) { return; }
+  out[i] = max(a[i] + b[i], 0.0);
 }
 
 @compute @workgroup_size(WG)

@@ -43,6 +43,14 @@ fn add_forward(inv: Invocation) {
   out[i] = a[i] + b[i];
 }
 
+// The residual sum with its ReLU fused: out = max(a + b, 0).
+@compute @workgroup_size(WG)
+fn add_relu_forward(inv: Invocation) {
+  let i = invocation_index(inv);
+  if (i >= p.n) { return; }
+  out[i] = max(a[i] + b[i], vec4f(0.0));
+}
+
 @compute @workgroup_size(WG)
 fn accumulate(inv: Invocation) {
   let i = invocation_index(inv);

@@ -9,6 +9,7 @@ import attribution from './attribution.wgsl';
 import avgPool from './avg_pool.wgsl';
 import batch from './batch.wgsl';
 import batchNorm from './batch_norm.wgsl';
+import batchNormSplit from './batch_norm_split.wgsl';
 import conv2d from './conv2d.wgsl';
 import conv2dDirect from './conv2d_direct.wgsl';
 import conv2dDirectDw from './conv2d_direct_dw.wgsl';
@@ -43,7 +44,7 @@ export const BATCH_NORM = kernel({ name: 'batch_norm.wgsl', code: batchNorm }, {
   params: {
     N: 'u32', C: 'u32', HW: 'u32', update_running: 'u32',
     acc_dx: 'u32', acc_dgamma: 'u32', acc_dbeta: 'u32', need_dx: 'u32',
-    eps: 'f32', momentum: 'f32',
+    eps: 'f32', momentum: 'f32', relu: 'u32',
   },
   bindings: {
     x: read(1), gamma: read(2), beta: read(3), y: readWrite(4), stats: readWrite(5),
@@ -53,8 +54,25 @@ export const BATCH_NORM = kernel({ name: 'batch_norm.wgsl', code: batchNorm }, {
   entries: {
     forward_train: ['x', 'gamma', 'beta', 'y', 'stats', 'running_mean', 'running_var'],
     forward_eval: ['x', 'gamma', 'beta', 'y', 'running_mean', 'running_var'],
-    backward: ['x', 'gamma', 'stats', 'dy', 'dx', 'dgamma', 'dbeta'],
-    backward_eval: ['x', 'gamma', 'running_mean', 'running_var', 'dy', 'dx', 'dgamma', 'dbeta'],
+    backward: ['x', 'gamma', 'y', 'stats', 'dy', 'dx', 'dgamma', 'dbeta'],
+    backward_eval: ['x', 'gamma', 'y', 'running_mean', 'running_var', 'dy', 'dx', 'dgamma', 'dbeta'],
+  },
+});
+
+export const BATCH_NORM_SPLIT = kernel({ name: 'batch_norm_split.wgsl', code: batchNormSplit }, {
+  params: BATCH_NORM.params,
+  bindings: {
+    x: read(1), gamma: read(2), beta: read(3), y: readWrite(4), stats: readWrite(5),
+    running_mean: readWrite(6), running_var: readWrite(7),
+    dy: read(8), dx: readWrite(9), dgamma: readWrite(10), dbeta: readWrite(11), part: readWrite(12), csum: readWrite(13),
+  },
+  entries: {
+    plane_stats: ['x', 'part'],
+    channel_stats: ['stats', 'running_mean', 'running_var', 'part'],
+    apply: ['x', 'gamma', 'beta', 'y', 'stats'],
+    plane_grads: ['x', 'y', 'stats', 'dy', 'part'],
+    channel_grads: ['dgamma', 'dbeta', 'part', 'csum'],
+    backward_apply: ['x', 'gamma', 'y', 'stats', 'dy', 'dx', 'csum'],
   },
 });
 
@@ -121,7 +139,7 @@ export const ELEMENTWISE = kernel({ name: 'elementwise.wgsl', code: elementwise 
   entries: {
     relu_forward: ['a', 'out'],
     relu_backward: ['a', 'b', 'out'],
-    add_forward: ['a', 'b', 'out'],
+    add_forward: ['a', 'b', 'out'], add_relu_forward: ['a', 'b', 'out'],
     accumulate: ['a', 'out'],
     fill: ['out'],
     add_bias: ['b', 'out'],
@@ -134,7 +152,7 @@ export const ELEMENTWISE_VEC4 = kernel({ name: 'elementwise_vec4.wgsl', code: el
   entries: {
     relu_forward: ['a', 'out'],
     relu_backward: ['a', 'b', 'out'],
-    add_forward: ['a', 'b', 'out'],
+    add_forward: ['a', 'b', 'out'], add_relu_forward: ['a', 'b', 'out'],
     accumulate: ['a', 'out'],
   },
 });
@@ -175,6 +193,6 @@ export const ATTRIBUTION = kernel({ name: 'attribution.wgsl', code: attribution 
 
 /** Every kernel, for the interface test and for compiling them all. */
 export const KERNELS: readonly Kernel[] = [
-  ATTRIBUTION, AVG_POOL, BATCH, BATCH_NORM, CONV2D, CONV2D_TILED, CONV2D_DIRECT, CONV2D_DIRECT_DW,
+  ATTRIBUTION, AVG_POOL, BATCH, BATCH_NORM, BATCH_NORM_SPLIT, CONV2D, CONV2D_TILED, CONV2D_DIRECT, CONV2D_DIRECT_DW,
   CROSS_ENTROPY, ELEMENTWISE, ELEMENTWISE_VEC4, MAX_POOL, OPTIMIZER, REDUCE,
 ];

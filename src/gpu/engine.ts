@@ -25,6 +25,12 @@ export interface KernelConfig {
    */
   valuesPerInvocation: number | null;
   /**
+   * Batch norm's training-mode kernels (src/ops/batch_norm.ts): 'workgroup' (one workgroup per
+   * channel, a tree in workgroup memory; GPUs) or 'split' (per-plane then per-channel partial
+   * sums, no barriers; CPU rasterizers).
+   */
+  batchNorm: 'workgroup' | 'split';
+  /**
    * Host threads that run the kernels of a CPU rasterizer (SwiftShader spreads a dispatch over
    * them): the direct conv kernels' cost model divides work by it.
    */
@@ -48,7 +54,7 @@ export interface KernelConfig {
 export function defaultKernelConfig(info: Pick<AdapterDescription, 'software' | 'hostCores'>): KernelConfig {
   const register = { TM: 4, TN: 4, WG: 8 };
   const tiled = { WX: 16, WY: 16, TM: 4, TN: 4, BK: 16 };
-  return { wg: 64, valuesPerInvocation: info.software ? 16 : null, cores: info.hostCores, conv: { variant: info.software ? 'direct' : 'tiled', register, tiled } };
+  return { wg: 64, valuesPerInvocation: info.software ? 16 : null, batchNorm: info.software ? 'split' : 'workgroup', cores: info.hostCores, conv: { variant: info.software ? 'direct' : 'tiled', register, tiled } };
 }
 
 const SLOT = UNIFORM_BYTES;

@@ -107,23 +107,25 @@ export class ResNet18 {
     return g.scope(name, () => conv2d(g, x, this.store.param(`${name}.weight`), { stride, pad }));
   }
 
-  private bn(g: Graph, name: string, x: Tensor, training: boolean): Tensor {
+  /** BatchNorm2d `name`, with the ReLU that follows it fused in when `relu` (src/ops/batch_norm.ts). */
+  private bn(g: Graph, name: string, x: Tensor, training: boolean, relu = false): Tensor {
     const s = this.store;
-    return g.scope(name, () => batchNorm(g, x, s.param(`${name}.weight`), s.param(`${name}.bias`), s.bn(name), { training }));
+    return g.scope(name, () => batchNorm(g, x, s.param(`${name}.weight`), s.param(`${name}.bias`), s.bn(name), { training, relu }));
   }
 
-  /** torchvision's BasicBlock: one `relu` module applied after bn1 and after the residual add. */
+  /**
+   * torchvision's BasicBlock: one `relu` module applied after bn1 and after the residual add. Both
+   * ReLUs are fused into the op before them (batch norm, the add): the same values in fewer passes.
+   */
   private block(g: Graph, name: string, x: Tensor, stride: number, training: boolean): Tensor {
     let out = this.conv(g, `${name}.conv1`, x, stride, 1);
-    out = this.bn(g, `${name}.bn1`, out, training);
-    out = g.scope(`${name}.relu`, () => relu(g, out));
+    out = this.bn(g, `${name}.bn1`, out, training, true);
     out = this.conv(g, `${name}.conv2`, out, 1, 1);
     out = this.bn(g, `${name}.bn2`, out, training);
     const shortcut = this.store.params.has(`${name}.downsample.0.weight`)
       ? this.bn(g, `${name}.downsample.1`, this.conv(g, `${name}.downsample.0`, x, stride, 0), training)
       : x;
-    const sum = g.scope(name, () => add(g, out, shortcut));
-    return g.scope(`${name}.relu`, () => relu(g, sum));
+    return g.scope(`${name}.relu`, () => add(g, out, shortcut, { relu: true }));
   }
 
   /**
@@ -139,8 +141,7 @@ export class ResNet18 {
     }
     const training = opts.training;
     let h = cfg.stem === 'cifar' ? this.conv(g, 'conv1', x, 1, 1) : this.conv(g, 'conv1', x, 2, 3);
-    h = this.bn(g, 'bn1', h, training);
-    h = g.scope('relu', () => relu(g, h));
+    h = this.bn(g, 'bn1', h, training, true);
     if (cfg.stem === 'imagenet') h = g.scope('maxpool', () => maxPool(g, h, { kernel: 3, stride: 2, pad: 1 }));
     for (let s = 0; s < 4; s++) {
       for (let b = 0; b < 2; b++) h = this.block(g, `layer${s + 1}.${b}`, h, s > 0 && b === 0 ? 2 : 1, training);

@@ -13,7 +13,7 @@ import type { Engine } from '../gpu/engine';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype, expectRank, expectShape, ShapeError } from './check';
-import { BATCH_NORM } from '../../shaders/kernels';
+import { BATCH_NORM, BATCH_NORM_SPLIT } from '../../shaders/kernels';
 
 /**
  * A BN layer's state besides its weights: running statistics and batch count. What a training
@@ -35,13 +35,18 @@ export interface BatchNormState {
 
 export interface BatchNormOptions {
   training: boolean;
+  /**
+   * Fuse a ReLU after the normalisation: y = max(BN(x), 0), and the backward masks dy by [y > 0]
+   * in the same passes (no separate relu dispatches, no pre-activation tensor).
+   */
+  relu?: boolean;
   momentum?: number;
   eps?: number;
 }
 
 interface BnAttrs extends BatchNormOptions { state: BatchNormState }
 /** stats: the batch's (mean, invstd) per channel in training mode; null in eval mode. */
-interface BnSaved { x: Tensor; gamma: Tensor; beta: Tensor; stats: Tensor | null; state: BatchNormState; eps: number; momentum: number }
+interface BnSaved { x: Tensor; y: Tensor; gamma: Tensor; beta: Tensor; stats: Tensor | null; state: BatchNormState; eps: number; momentum: number; relu: number }
 
 /**
  * Invocations per channel's workgroup. Each workgroup sums its channel's M values with a tree in
@@ -58,6 +63,16 @@ function channelWorkgroup(e: Engine, M: number): number {
   return wg;
 }
 
+/**
+ * The split kernels' elementwise passes (shaders/batch_norm_split.wgsl): RUN values an invocation,
+ * the largest divisor of the plane up to 16, with the plane size and channel count as constants.
+ */
+function runOf(HW: number, C: number): { RUN: number; PLANE: number; CHANNELS: number } {
+  let run = Math.min(16, HW);
+  while (HW % run !== 0) run--;
+  return { RUN: run, PLANE: HW, CHANNELS: C };
+}
+
 export const batchNormOp = defineOp({
   name: 'batch_norm',
   forward(g: Graph, [x, gamma, beta]: readonly [Tensor, Tensor, Tensor], attrs: BnAttrs): { y: Tensor; saved: BnSaved } {
@@ -71,34 +86,46 @@ export const batchNormOp = defineOp({
     expectShape(op, 'bias (beta)', beta, [C], why);
     expectShape(op, 'running_mean', state.runningMean, [C], why);
     expectShape(op, 'running_var', state.runningVar, [C], why);
-    const momentum = attrs.momentum ?? 0.1, eps = attrs.eps ?? 1e-5;
+    const momentum = attrs.momentum ?? 0.1, eps = attrs.eps ?? 1e-5, relu = attrs.relu ? 1 : 0;
     const e = g.engine, HW = H * W, wg = channelWorkgroup(e, N * HW);
     const y = g.empty(x.shape);
     const running = { running_mean: state.runningMean, running_var: state.runningVar };
     const params = (update: boolean) => ({
-      N, C, HW, update_running: update ? 1 : 0, acc_dx: 0, acc_dgamma: 0, acc_dbeta: 0, need_dx: 0, eps, momentum,
+      N, C, HW, update_running: update ? 1 : 0, acc_dx: 0, acc_dgamma: 0, acc_dbeta: 0, need_dx: 0, eps, momentum, relu,
     });
 
     if (!attrs.training || state.running === 'eval') {
       e.run(BATCH_NORM, 'forward_eval', { params: params(false), bindings: { x, gamma, beta, y, ...running }, invocations: N * C * HW, wg });
-      return { y, saved: { x, gamma, beta, stats: null, state, eps, momentum } };
+      return { y, saved: { x, y, gamma, beta, stats: null, state, eps, momentum, relu } };
     }
     if (N * HW < 2) throw new ShapeError(`${op}: training mode needs more than one value per channel, got input x [${x.shape.join(', ')}]`);
     const stats = g.empty([2 * C]);
     const update = state.running === 'update';
-    e.run(BATCH_NORM, 'forward_train', { params: params(update), bindings: { x, gamma, beta, y, stats, ...running }, invocations: C * wg, wg });
+    if (e.kernels.batchNorm === 'split') {
+      const part = g.empty([2 * N * C]), p = params(update);
+      e.run(BATCH_NORM_SPLIT, 'plane_stats', { params: p, bindings: { x, part }, invocations: N * C });
+      e.run(BATCH_NORM_SPLIT, 'channel_stats', { params: p, bindings: { stats, part, ...running }, invocations: C });
+      e.run(BATCH_NORM_SPLIT, 'apply', { params: p, overrides: runOf(HW, C), bindings: { x, gamma, beta, y, stats }, invocations: (N * C * HW) / runOf(HW, C).RUN });
+    } else {
+      e.run(BATCH_NORM, 'forward_train', { params: params(update), bindings: { x, gamma, beta, y, stats, ...running }, invocations: C * wg, wg });
+    }
     if (update) state.batchesTracked++;
-    return { y, saved: { x, gamma, beta, stats, state, eps, momentum } };
+    return { y, saved: { x, y, gamma, beta, stats, state, eps, momentum, relu } };
   },
-  backward(g, { x, gamma, beta, stats, state, eps, momentum }, dy) {
+  backward(g, { x, y, gamma, beta, stats, state, eps, momentum, relu }, dy) {
     const [N, C, H, W] = x.shape;
     const e = g.engine, wg = channelWorkgroup(e, N * H * W);
     // Gradients nobody wants go to scratch buffers (the shader writes them unconditionally).
     const target = (t: Tensor) => (t.requiresGrad ? g.gradTarget(t) : { grad: g.empty(t.shape), acc: 0 });
     const dx = target(x), dg = target(gamma), db = target(beta);
-    const params = { N, C, HW: H * W, update_running: 0, acc_dx: dx.acc, acc_dgamma: dg.acc, acc_dbeta: db.acc, need_dx: x.requiresGrad ? 1 : 0, eps, momentum };
-    const grads = { dy, dx: dx.grad, dgamma: dg.grad, dbeta: db.grad };
-    if (stats) {
+    const params = { N, C, HW: H * W, update_running: 0, acc_dx: dx.acc, acc_dgamma: dg.acc, acc_dbeta: db.acc, need_dx: x.requiresGrad ? 1 : 0, eps, momentum, relu };
+    const grads = { y, dy, dx: dx.grad, dgamma: dg.grad, dbeta: db.grad };
+    if (stats && e.kernels.batchNorm === 'split') {
+      const part = g.empty([2 * N * C]), csum = g.empty([2 * C]);
+      e.run(BATCH_NORM_SPLIT, 'plane_grads', { params, bindings: { x, y, stats, dy, part }, invocations: N * C });
+      e.run(BATCH_NORM_SPLIT, 'channel_grads', { params, bindings: { dgamma: dg.grad, dbeta: db.grad, part, csum }, invocations: C });
+      if (x.requiresGrad) e.run(BATCH_NORM_SPLIT, 'backward_apply', { params, overrides: runOf(H * W, C), bindings: { x, gamma, y, stats, dy, dx: dx.grad, csum }, invocations: (N * C * H * W) / runOf(H * W, C).RUN });
+    } else if (stats) {
       e.run(BATCH_NORM, 'backward', { params, bindings: { x, gamma, stats, ...grads }, invocations: C * wg, wg });
     } else {
       e.run(BATCH_NORM, 'backward_eval', { params, bindings: { x, gamma, running_mean: state.runningMean, running_var: state.runningVar, ...grads }, invocations: C * wg, wg });
@@ -106,7 +133,7 @@ export const batchNormOp = defineOp({
   },
 });
 
-/** y = γ·(x − μ)/√(σ² + ε) + β per channel; updates `state` in training mode (see BatchNormState). */
+/** y = γ·(x − μ)/√(σ² + ε) + β per channel (then max(y, 0) with `relu`); updates `state` in training mode (see BatchNormState). */
 export function batchNorm(g: Graph, x: Tensor, gamma: Tensor, beta: Tensor, state: BatchNormState, opts: BatchNormOptions): Tensor {
   return g.apply(batchNormOp, [x, gamma, beta] as const, { ...opts, state });
 }

@@ -9,7 +9,7 @@ import type { Tensor } from '../tensor';
 import type { Graph } from '../autograd/graph';
 import { ELEMENTWISE, ELEMENTWISE_VEC4 } from '../../shaders/kernels';
 
-type Entry = 'relu_forward' | 'relu_backward' | 'add_forward' | 'accumulate';
+type Entry = 'relu_forward' | 'relu_backward' | 'add_forward' | 'add_relu_forward' | 'accumulate';
 
 /** Whether these tensors can be read as vec4s: a size that is a multiple of 4, and 16-byte offsets. */
 function fitsVec4(n: number, ts: readonly Tensor[]): boolean {

@@ -54,12 +54,13 @@ function cases(rng: Rng): Record<OpName, Case> {
       run: (g, [x, gamma, beta]) => {
         const state = { runningMean: g.own(g.engine.tensor(new Float32Array(3), [3])), runningVar: g.own(g.engine.tensor(new Float32Array(3).fill(1), [3])),
           batchesTracked: 0, running: 'update' as const };
-        return batchNorm(g, x, gamma, beta, state, { training: true });
+        return batchNorm(g, x, gamma, beta, state, { training: true, relu: true });
       },
+      // With the fused ReLU, as ResNet-18 uses it: y = max(BN(x), 0), dy masked by [y > 0].
       reference: ([x, gamma, beta], dy) => {
         const f = ref.batchNormTrainForward(x, x4, gamma, beta);
-        const b = ref.batchNormTrainBackward(x, x4, gamma, f.mean, f.invstd, dy);
-        return { y: f.y, grads: [b.dx, b.dgamma, b.dbeta] };
+        const b = ref.batchNormTrainBackward(x, x4, gamma, f.mean, f.invstd, ref.reluBackward(f.y, dy));
+        return { y: ref.reluForward(f.y), grads: [b.dx, b.dgamma, b.dbeta] };
       },
     },
     relu: {
@@ -69,8 +70,12 @@ function cases(rng: Rng): Record<OpName, Case> {
     },
     add: {
       inputs: [{ data: rand(rng, 67), shape: [67], grad: true }, { data: rand(rng, 67), shape: [67], grad: true }],
-      run: (g, [a, b]) => add(g, a, b),
-      reference: ([a, b], dy) => { const r = ref.addBackward(dy); return { y: ref.addForward(a, b), grads: [r.da, r.db] }; },
+      // With the fused ReLU, as ResNet-18's blocks end: y = max(a + b, 0).
+      run: (g, [a, b]) => add(g, a, b, { relu: true }),
+      reference: ([a, b], dy) => {
+        const y = ref.addForward(a, b), r = ref.addBackward(ref.reluBackward(y, dy));
+        return { y: ref.reluForward(y), grads: [r.da, r.db] };
+      },
     },
     max_pool: {
       inputs: [{ data: rand(rng, 2 * 3 * 5 * 5), shape: x4, grad: true }],

@@ -14,80 +14,65 @@ import type { Dataset } from '../../src/data/dataset';
 // The (op, layer) records of one training step with the cifar stem, written out by hand from
 // torchvision's resnet18 (torchvision/models/resnet.py). BasicBlock.forward runs conv1, bn1, relu,
 // conv2, bn2, then downsample (first block of layer2..4), `out += identity` (the block's own
-// code, so the block path), and the same `relu` module again. The loss is outside the model.
+// code), and the same `relu` module again. critdamp fuses each ReLU into the op before it: the
+// stem's and bn1's into batch_norm (tagged with the BN module), the block's last one into the
+// residual add (tagged `layerX.Y.relu`, the module that ends the block). The loss is outside the model.
 const CIFAR = `
 conv2d conv1
 batch_norm bn1
-relu relu
 conv2d layer1.0.conv1
 batch_norm layer1.0.bn1
-relu layer1.0.relu
 conv2d layer1.0.conv2
 batch_norm layer1.0.bn2
-add layer1.0
-relu layer1.0.relu
+add layer1.0.relu
 conv2d layer1.1.conv1
 batch_norm layer1.1.bn1
-relu layer1.1.relu
 conv2d layer1.1.conv2
 batch_norm layer1.1.bn2
-add layer1.1
-relu layer1.1.relu
+add layer1.1.relu
 conv2d layer2.0.conv1
 batch_norm layer2.0.bn1
-relu layer2.0.relu
 conv2d layer2.0.conv2
 batch_norm layer2.0.bn2
 conv2d layer2.0.downsample.0
 batch_norm layer2.0.downsample.1
-add layer2.0
-relu layer2.0.relu
+add layer2.0.relu
 conv2d layer2.1.conv1
 batch_norm layer2.1.bn1
-relu layer2.1.relu
 conv2d layer2.1.conv2
 batch_norm layer2.1.bn2
-add layer2.1
-relu layer2.1.relu
+add layer2.1.relu
 conv2d layer3.0.conv1
 batch_norm layer3.0.bn1
-relu layer3.0.relu
 conv2d layer3.0.conv2
 batch_norm layer3.0.bn2
 conv2d layer3.0.downsample.0
 batch_norm layer3.0.downsample.1
-add layer3.0
-relu layer3.0.relu
+add layer3.0.relu
 conv2d layer3.1.conv1
 batch_norm layer3.1.bn1
-relu layer3.1.relu
 conv2d layer3.1.conv2
 batch_norm layer3.1.bn2
-add layer3.1
-relu layer3.1.relu
+add layer3.1.relu
 conv2d layer4.0.conv1
 batch_norm layer4.0.bn1
-relu layer4.0.relu
 conv2d layer4.0.conv2
 batch_norm layer4.0.bn2
 conv2d layer4.0.downsample.0
 batch_norm layer4.0.downsample.1
-add layer4.0
-relu layer4.0.relu
+add layer4.0.relu
 conv2d layer4.1.conv1
 batch_norm layer4.1.bn1
-relu layer4.1.relu
 conv2d layer4.1.conv2
 batch_norm layer4.1.bn2
-add layer4.1
-relu layer4.1.relu
+add layer4.1.relu
 avg_pool avgpool
 linear fc
 cross_entropy
 `.trim().split('\n').map((line) => [line.split(' ')[0], line.split(' ')[1] ?? ''] as [string, string]);
 
-/** The imagenet stem adds torchvision's `maxpool` after the stem's relu; nothing else changes. */
-const IMAGENET: [string, string][] = [...CIFAR.slice(0, 3), ['max_pool', 'maxpool'], ...CIFAR.slice(3)];
+/** The imagenet stem adds torchvision's `maxpool` after the stem's (fused) relu; nothing else changes. */
+const IMAGENET: [string, string][] = [...CIFAR.slice(0, 2), ['max_pool', 'maxpool'], ...CIFAR.slice(2)];
 
 const labelOf = ([op, layer]: [string, string]) => `${layer}:${op}`;
 

@@ -26,6 +26,22 @@ for (const n of [1, 63, 64, 65, 1000]) {
   });
 }
 
+for (const n of [64, 65]) {
+  test(`add with the fused ReLU: y = max(a + b, 0), da = db = dy·[y > 0] (${n} elements: vec4 and scalar kernels)`, async () => {
+    const e = await requireEngine();
+    // Values with exact float32 sums, some of them 0 (the ReLU passes no gradient at 0).
+    const a = Float32Array.from({ length: n }, (_, i) => (i % 7) - 3), b = Float32Array.from({ length: n }, (_, i) => 0.5 * ((i % 5) - 2));
+    const dy = randomFloats(n, n + 2);
+    const s = await runOp(e, [{ data: a, shape: [n], grad: true }, { data: b, shape: [n], grad: true }], (g: Graph, [ta, tb]) => add(g, ta, tb, { relu: true }), dy);
+    const sum = ref.addForward(f64(a), f64(b));
+    const y = ref.reluForward(sum), back = ref.addBackward(ref.reluBackward(sum, f64(dy)));
+    assert.ok(sum.some((v) => v === 0) && sum.some((v) => v < 0), 'the case has sums at and below 0');
+    assertClose(s.y, y, { ...bounds(tol.forward, y), name: 'y' });
+    assertClose(s.grads[0]!, back.da, { ...bounds(tol.backward, back.da), name: 'da' });
+    assertClose(s.grads[1]!, back.db, { ...bounds(tol.backward, back.db), name: 'db' });
+  });
+}
+
 test('add: shape errors name both inputs and shapes', async () => {
   const e = await requireEngine();
   const g = new Graph(e);

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { requireEngine } from '../engine';
 import { assertClose, randomFloats } from '../util';
 import { add, batchNorm } from '../../src/ops';
-import { batchNormEvalBackward, batchNormEvalForward, batchNormRunningUpdate, batchNormTrainBackward, batchNormTrainForward, type Shape4 } from '../../src/reference/ops';
+import { batchNormEvalBackward, batchNormEvalForward, batchNormRunningUpdate, batchNormTrainBackward, batchNormTrainForward, reluBackward, reluForward, type Shape4 } from '../../src/reference/ops';
 import { f64, gpuFiniteDiff, maxAbs } from './helpers';
 import type { Tensor } from '../../src/tensor';
 import type { Engine } from '../../src/gpu/engine';
@@ -21,36 +21,118 @@ function bnState(g: Graph, rm: ArrayLike<number>, rv: ArrayLike<number>, running
 const shapes: Shape4[] = [[2, 3, 5, 7], [4, 5, 3, 3], [3, 70, 2, 2], [1, 2, 9, 9], [2, 1, 1, 1]];
 const tol = (r: ArrayLike<number>) => ({ atol: 1e-5 * maxAbs(r), rtol: 1e-4 });
 
-for (const shape of shapes.filter(([N, , H, W]) => N * H * W > 1)) {
-  test(`batch_norm train: x ${shape}`, async () => {
+/** Runs fn with the engine's batch norm kernels set to `variant`, then restores them. */
+async function withVariant<T>(e: Engine, variant: Engine['kernels']['batchNorm'], fn: () => Promise<T>): Promise<T> {
+  const saved = e.kernels;
+  e.kernels = { ...saved, batchNorm: variant };
+  try {
+    return await fn();
+  } finally {
+    e.kernels = saved;
+  }
+}
+
+const VARIANTS: Engine['kernels']['batchNorm'][] = ['workgroup', 'split'];
+
+for (const variant of VARIANTS) for (const shape of shapes.filter(([N, , H, W]) => N * H * W > 1)) {
+  test(`batch_norm train (${variant}): x ${shape}`, async () => {
     const e = await requireEngine();
-    const [N, C, H, W] = shape;
-    const n = N * C * H * W;
-    const x = randomFloats(n, n + 1).map((v, i) => 3 * v + 0.5 * (i % 7));
-    const gamma = randomFloats(C, 2).map((v) => 1 + 0.5 * v), beta = randomFloats(C, 3);
-    const rm = randomFloats(C, 4), rv = randomFloats(C, 5).map((v) => 1 + 0.5 * v);
-    const dy = randomFloats(n, 6);
-    const tx = e.tensor(x, shape, { requiresGrad: true }), tg = e.tensor(gamma, [C], { requiresGrad: true });
-    const tb = e.tensor(beta, [C], { requiresGrad: true });
-    const g = new Graph(e);
-    const state = bnState(g, rm, rv);
-    const y = batchNorm(g, tx, tg, tb, state, { training: true });
-    g.backward(y, g.own(e.tensor(dy, shape)));
-    const [gy, gdx, gdg, gdb, grm, grv] = await Promise.all([y.read(), tx.grad!.read(), tg.grad!.read(), tb.grad!.read(), state.runningMean.read(), state.runningVar.read()]);
-    assert.is(state.batchesTracked, 1, 'num_batches_tracked counts the batch');
-    const ref = batchNormTrainForward(f64(x), shape, f64(gamma), f64(beta));
-    const refRm = f64(rm), refRv = f64(rv);
-    batchNormRunningUpdate(refRm, refRv, ref.mean, ref.varUnbiased, 0.1);
-    const back = batchNormTrainBackward(f64(x), shape, f64(gamma), ref.mean, ref.invstd, f64(dy));
-    assertClose(gy, ref.y, { ...tol(ref.y), name: 'y' });
-    assertClose(grm, refRm, { ...tol(refRm), name: 'running_mean' });
-    assertClose(grv, refRv, { ...tol(refRv), name: 'running_var' });
-    // dx cancels (Σ terms of size |dy|): its error scales with |dy|, not with |dx|.
-    assertClose(gdx, back.dx, { atol: 1e-5 * Math.max(maxAbs(back.dx), maxAbs(dy)), rtol: 1e-4, name: 'dx' });
-    assertClose(gdg, back.dgamma, { ...tol(back.dgamma), name: 'dgamma' });
-    assertClose(gdb, back.dbeta, { ...tol(back.dbeta), name: 'dbeta' });
-    g.dispose();
-    for (const t of [tx, tg, tb]) t.dispose();
+    await withVariant(e, variant, async () => {
+      const [N, C, H, W] = shape;
+      const n = N * C * H * W;
+      const x = randomFloats(n, n + 1).map((v, i) => 3 * v + 0.5 * (i % 7));
+      const gamma = randomFloats(C, 2).map((v) => 1 + 0.5 * v), beta = randomFloats(C, 3);
+      const rm = randomFloats(C, 4), rv = randomFloats(C, 5).map((v) => 1 + 0.5 * v);
+      const dy = randomFloats(n, 6);
+      const tx = e.tensor(x, shape, { requiresGrad: true }), tg = e.tensor(gamma, [C], { requiresGrad: true });
+      const tb = e.tensor(beta, [C], { requiresGrad: true });
+      const g = new Graph(e);
+      const state = bnState(g, rm, rv);
+      const y = batchNorm(g, tx, tg, tb, state, { training: true });
+      g.backward(y, g.own(e.tensor(dy, shape)));
+      const [gy, gdx, gdg, gdb, grm, grv] = await Promise.all([y.read(), tx.grad!.read(), tg.grad!.read(), tb.grad!.read(), state.runningMean.read(), state.runningVar.read()]);
+      assert.is(state.batchesTracked, 1, 'num_batches_tracked counts the batch');
+      const ref = batchNormTrainForward(f64(x), shape, f64(gamma), f64(beta));
+      const refRm = f64(rm), refRv = f64(rv);
+      batchNormRunningUpdate(refRm, refRv, ref.mean, ref.varUnbiased, 0.1);
+      const back = batchNormTrainBackward(f64(x), shape, f64(gamma), ref.mean, ref.invstd, f64(dy));
+      assertClose(gy, ref.y, { ...tol(ref.y), name: 'y' });
+      assertClose(grm, refRm, { ...tol(refRm), name: 'running_mean' });
+      assertClose(grv, refRv, { ...tol(refRv), name: 'running_var' });
+      // dx cancels (Σ terms of size |dy|): its error scales with |dy|, not with |dx|.
+      assertClose(gdx, back.dx, { atol: 1e-5 * Math.max(maxAbs(back.dx), maxAbs(dy)), rtol: 1e-4, name: 'dx' });
+      assertClose(gdg, back.dgamma, { ...tol(back.dgamma), name: 'dgamma' });
+      assertClose(gdb, back.dbeta, { ...tol(back.dbeta), name: 'dbeta' });
+      g.dispose();
+      for (const t of [tx, tg, tb]) t.dispose();
+    });
+  });
+}
+
+for (const variant of VARIANTS) {
+  test(`batch_norm train (${variant}): gradients accumulate into existing ones, and dx is left out when x needs none`, async () => {
+    const e = await requireEngine();
+    await withVariant(e, variant, async () => {
+      const shape: Shape4 = [3, 4, 5, 5];
+      const [N, C, H, W] = shape, n = N * C * H * W;
+      const x = randomFloats(n, 41), gamma = randomFloats(C, 42).map((v) => 1 + v / 2), beta = randomFloats(C, 43), dy = randomFloats(n, 44);
+      const tx = e.tensor(x, shape, { requiresGrad: true }), tg = e.tensor(gamma, [C], { requiresGrad: true }), tb = e.tensor(beta, [C], { requiresGrad: true });
+      const g = new Graph(e);
+      const state = bnState(g, new Array(C).fill(0), new Array(C).fill(1));
+      // Two uses of the same inputs: the second backward adds into the first one's gradients.
+      const y = add(g, batchNorm(g, tx, tg, tb, state, { training: true }), batchNorm(g, tx, tg, tb, state, { training: true }));
+      g.backward(y, g.own(e.tensor(dy, shape)));
+      const ref = batchNormTrainForward(f64(x), shape, f64(gamma), f64(beta));
+      const back = batchNormTrainBackward(f64(x), shape, f64(gamma), ref.mean, ref.invstd, f64(dy));
+      const twice = (a: Float64Array) => a.map((v) => 2 * v);
+      assertClose(await tx.grad!.read(), twice(back.dx), { atol: 2e-5 * Math.max(maxAbs(back.dx), maxAbs(dy)), rtol: 1e-4, name: 'dx' });
+      assertClose(await tg.grad!.read(), twice(back.dgamma), { ...tol(back.dgamma), name: 'dgamma' });
+      assertClose(await tb.grad!.read(), twice(back.dbeta), { ...tol(back.dbeta), name: 'dbeta' });
+      g.dispose();
+      // Frozen input: only the parameter gradients.
+      const fx = e.tensor(x, shape), g2 = new Graph(e);
+      const y2 = batchNorm(g2, fx, tg, tb, bnState(g2, new Array(C).fill(0), new Array(C).fill(1)), { training: true });
+      tg.gradValid = false;
+      tb.gradValid = false;
+      g2.backward(y2, g2.own(e.tensor(dy, shape)));
+      assert.is(fx.grad, null, 'no gradient for an input that needs none');
+      assertClose(await tg.grad!.read(), back.dgamma, { ...tol(back.dgamma), name: 'dgamma (frozen x)' });
+      g2.dispose();
+      for (const t of [tx, tg, tb, fx]) t.dispose();
+    });
+  });
+}
+
+for (const variant of VARIANTS) for (const training of [true, false]) {
+  test(`batch_norm with the fused ReLU (${variant}, ${training ? 'train' : 'eval'}): y = max(BN(x), 0), dy masked by [y > 0]`, async () => {
+    const e = await requireEngine();
+    await withVariant(e, variant, async () => {
+      const shape: Shape4 = [2, 6, 4, 7];
+      const [, C] = shape, n = shape.reduce((p, q) => p * q);
+      const x = randomFloats(n, 51), gamma = randomFloats(C, 52).map((v) => 1 + v / 2), beta = randomFloats(C, 53), dy = randomFloats(n, 54);
+      const rm = randomFloats(C, 55), rv = randomFloats(C, 56).map((v) => 1 + v / 2);
+      const tx = e.tensor(x, shape, { requiresGrad: true }), tg = e.tensor(gamma, [C], { requiresGrad: true }), tb = e.tensor(beta, [C], { requiresGrad: true });
+      const g = new Graph(e);
+      const y = batchNorm(g, tx, tg, tb, bnState(g, rm, rv), { training, relu: true });
+      g.backward(y, g.own(e.tensor(dy, shape)));
+      let pre: Float64Array, back: { dx: Float64Array; dgamma: Float64Array; dbeta: Float64Array };
+      if (training) {
+        const f = batchNormTrainForward(f64(x), shape, f64(gamma), f64(beta));
+        pre = f.y;
+        back = batchNormTrainBackward(f64(x), shape, f64(gamma), f.mean, f.invstd, reluBackward(pre, f64(dy)));
+      } else {
+        pre = batchNormEvalForward(f64(x), shape, f64(gamma), f64(beta), f64(rm), f64(rv));
+        back = batchNormEvalBackward(f64(x), shape, f64(gamma), f64(rm), f64(rv), reluBackward(pre, f64(dy)));
+      }
+      const ry = reluForward(pre);
+      assert.ok(pre.some((v) => v < 0) && pre.some((v) => v > 0), 'the ReLU cuts some values and passes others');
+      assertClose(await y.read(), ry, { ...tol(ry), name: 'y' });
+      assertClose(await tx.grad!.read(), back.dx, { atol: 1e-5 * Math.max(maxAbs(back.dx), maxAbs(dy)), rtol: 1e-4, name: 'dx' });
+      assertClose(await tg.grad!.read(), back.dgamma, { ...tol(back.dgamma), name: 'dgamma' });
+      assertClose(await tb.grad!.read(), back.dbeta, { ...tol(back.dbeta), name: 'dbeta' });
+      g.dispose();
+      for (const t of [tx, tg, tb]) t.dispose();
+    });
   });
 }
 
