@@ -156,6 +156,9 @@ async function opTable(e: Engine, lines: string[]): Promise<void> {
       await opRow(e, 'batch_norm (train)', text, [x, gamma, beta], ([a, g, b]) => batchNorm(graphOf(e), a, g, b, { runningMean: rm, runningVar: rv, batchesTracked: 0, running: 'update' }, { training: true }), 2 * n * B, 3 * n * B),
       await opRow(e, 'relu', text, [x], ([a]) => relu(graphOf(e), a), 2 * n * B, 3 * n * B),
       await opRow(e, 'add', text, [x, x2], ([a, b]) => add(graphOf(e), a, b), 3 * n * B, 3 * n * B),
+      // As ResNet-18 runs them: each ReLU fused into the op before it (no relu pass of its own).
+      await opRow(e, 'batch_norm + relu (train, fused)', text, [x, gamma, beta], ([a, g, b]) => batchNorm(graphOf(e), a, g, b, { runningMean: rm, runningVar: rv, batchesTracked: 0, running: 'update' }, { training: true, relu: true }), 2 * n * B, 4 * n * B),
+      await opRow(e, 'add + relu (fused)', text, [x, x2], ([a, b]) => add(graphOf(e), a, b, { relu: true }), 3 * n * B, 4 * n * B),
     ];
     for (const r of rows) { lines.push(r); console.log(r); }
     for (const t of [x, x2, gamma, beta, rm, rv]) t.dispose();
@@ -206,7 +209,7 @@ const heading = `## bench/kernels · ${e.adapterName} · ${date}`;
 console.log(heading);
 CEIL = await ceilings(e);
 console.log(`ceilings: best matmul ${f1(CEIL.gflops)} GFLOP/s, copy ${f1(CEIL.copyGBs)} GB/s`);
-const lines: string[] = [`Kernel variant: conv2d '${e.kernels.conv.variant}'. ${quick ? 'Quick run: median of 3.' : `Median of ${REPS} runs.`}`, '',
+const lines: string[] = [`Kernel variants: conv2d '${e.kernels.conv.variant}', batch norm '${e.kernels.batchNorm}'. In ResNet-18 every ReLU is fused into the batch norm or residual add before it, so relu never runs as its own pass. ${quick ? 'Quick run: median of 3.' : `Median of ${REPS} runs.`}`, '',
   `Ceilings on this adapter: copy ${f1(CEIL.copyGBs)} GB/s (copyBufferToBuffer of 32 MiB, read + write); a 512×512×1024 GEMM through critdamp's convolution ${f1(CEIL.gflops)} GFLOP/s (the conv table takes the best of it and its rows).`, ''];
 await convTable(e, lines);
 await opTable(e, lines);

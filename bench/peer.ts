@@ -1,5 +1,6 @@
 // critdamp against its peer on the same machine, in one run: the same ResNet-18 training step
-// (cifar stem, synthetic data, forward + cross-entropy + backward + SGD with momentum) timed with
+// (cifar stem, or the README main job's imagenet stem; synthetic data, forward + cross-entropy +
+// backward + SGD with momentum) timed with
 // critdamp, TensorFlow.js's wasm backend (SIMD, one thread: what a CPU user would pick) and
 // TensorFlow.js's webgpu backend on the same Dawn adapter. One process per (shape, backend), one
 // after another, so nothing runs beside a measurement. Prints and writes its section of
@@ -18,11 +19,11 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-interface Shape { label: string; width: number; batch: number; size: number; channels: number }
+interface Shape { label: string; width: number; batch: number; size: number; channels: number; stem: 'cifar' | 'imagenet' }
 export const SHAPES: Shape[] = [
-  { label: 'width 1/8, batch 32, 3×32×32', width: 1 / 8, batch: 32, size: 32, channels: 3 },
-  { label: 'width 1, batch 8, 3×32×32', width: 1, batch: 8, size: 32, channels: 3 },
-  { label: 'width 1/8, batch 64, 1×28×28 (the README main job)', width: 1 / 8, batch: 64, size: 28, channels: 1 },
+  { label: 'width 1/8, batch 32, 3×32×32', width: 1 / 8, batch: 32, size: 32, channels: 3, stem: 'cifar' },
+  { label: 'width 1, batch 8, 3×32×32', width: 1, batch: 8, size: 32, channels: 3, stem: 'cifar' },
+  { label: 'width 1/8, batch 128, 1×28×28, imagenet stem (the README main job)', width: 1 / 8, batch: 128, size: 28, channels: 1, stem: 'imagenet' },
 ];
 type Backend = 'critdamp' | 'tfjs-wasm' | 'tfjs-webgpu';
 const BACKENDS: Backend[] = ['critdamp', 'tfjs-wasm', 'tfjs-webgpu'];
@@ -39,7 +40,7 @@ async function critdampStep(s: Shape, steps: number): Promise<{ ms: number[]; ad
   const { Rng } = await import('../src/util/rng');
   const e = await Engine.create();
   const rng = new Rng(1);
-  const model = new ResNet18(e, { numClasses: 10, inChannels: s.channels, stem: 'cifar', width: s.width }, 0);
+  const model = new ResNet18(e, { numClasses: 10, inChannels: s.channels, stem: s.stem, width: s.width }, 0);
   const opt = new Optimizer(model.store, { kind: 'sgd', weightDecay: 5e-4 });
   const x = e.tensor(Float32Array.from({ length: s.batch * s.channels * s.size * s.size }, () => rng.normal()), [s.batch, s.channels, s.size, s.size]);
   const labels = e.tensor(Uint32Array.from({ length: s.batch }, () => rng.int(10)), [s.batch]);
@@ -90,7 +91,7 @@ function customConv(tf: Tf): (x: Tx, w: Tx, stride: number, pad: number) => Tx {
   };
 }
 
-/** The custom gradient against TF.js's own conv2d gradient on its CPU backend, at ResNet-18's three conv kinds. */
+/** The custom gradient against TF.js's own conv2d gradient on its CPU backend, at ResNet-18's conv kinds (the imagenet stem's 7×7/2 included). */
 async function checkCustomGrad(): Promise<void> {
   const tf = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
@@ -98,7 +99,7 @@ async function checkCustomGrad(): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   wasm.setWasmPaths(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm')) + '/');
   let worst = 0;
-  for (const [k, stride, pad, h] of [[3, 1, 1, 8], [3, 2, 1, 8], [1, 2, 0, 8], [3, 2, 1, 7]]) {
+  for (const [k, stride, pad, h] of [[3, 1, 1, 8], [3, 2, 1, 8], [1, 2, 0, 8], [3, 2, 1, 7], [7, 2, 3, 8]]) {
     const grads = async (backend: string, custom: boolean) => {
       await tf.setBackend(backend);
       const x = tf.tensor4d(Array.from({ length: 2 * h * h * 3 }, (_, i) => Math.sin(i)), [2, h, h, 3]);
@@ -147,7 +148,7 @@ async function tfjsStep(backend: 'wasm' | 'webgpu', s: Shape, steps: number): Pr
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
     return tf.batchNorm(x as never, mean as never, variance as never, p.b as never, p.g as never, 1e-5);
   };
-  const stem = { w: convW(s.channels, C[0], 3), bn: bnP(C[0]) };
+  const stem = { w: convW(s.channels, C[0], s.stem === 'cifar' ? 3 : 7), bn: bnP(C[0]) };
   const blocks: { w1: ReturnType<typeof tf.zeros>; bn1: ReturnType<typeof bnP>; w2: ReturnType<typeof tf.zeros>; bn2: ReturnType<typeof bnP>; stride: number;
     down: { w: ReturnType<typeof tf.zeros>; bn: ReturnType<typeof bnP> } | null }[] = [];
   for (let st = 0; st < 4; st++) for (let b = 0; b < 2; b++) {
@@ -159,7 +160,9 @@ async function tfjsStep(backend: 'wasm' | 'webgpu', s: Shape, steps: number): Pr
   const x = tf.randomNormal([s.batch, s.size, s.size, s.channels]);
   const y = tf.oneHot(tf.tensor1d(Array.from({ length: s.batch }, (_, i) => (i * 7) % 10), 'int32'), 10);
   const forward = () => {
-    let h = tf.relu(bn(conv(x as never, stem.w, 1, 1), stem.bn));
+    // The cifar stem: 3×3/1 conv; the imagenet stem: 7×7/2 conv, then a 3×3/2 max pool.
+    let h = s.stem === 'cifar' ? tf.relu(bn(conv(x as never, stem.w, 1, 1), stem.bn))
+      : tf.maxPool(tf.relu(bn(conv(x as never, stem.w, 2, 3), stem.bn)) as never, 3, 2, 1) as Tx;
     for (const b of blocks) {
       const o = bn(conv(tf.relu(bn(conv(h, b.w1, b.stride, 1), b.bn1)), b.w2, 1, 1), b.bn2);
       h = tf.relu(tf.add(o, b.down ? bn(conv(h, b.down.w, b.stride, 0), b.down.bn) : h));
@@ -227,7 +230,7 @@ async function main(): Promise<void> {
   const cpu = cpus();
   const peers = Object.values(results).flatMap((r) => Object.values(r)).filter((v): v is { ms: number; adapter: string } => typeof v !== 'string');
   const lines = [
-    `Full ResNet-18 training step (cifar stem, synthetic data, forward + cross-entropy + backward + SGD with momentum), ms per step, median of ${steps} steps after a warm-up step (TF.js webgpu: 1 step); one process per cell, one after another, on ${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}.`,
+    `Full ResNet-18 training step (cifar stem unless the row says otherwise; synthetic data, forward + cross-entropy + backward + SGD with momentum), ms per step, median of ${steps} steps after a warm-up step (TF.js webgpu: 1 step); one process per cell, one after another, on ${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}.`,
     `Peers: ${[...new Set(peers.map((p) => p.adapter).filter((a) => a.startsWith('TF.js')))].join('; ')}. The ratios are the peer's time over critdamp's: above 1, critdamp is faster.`,
     'TF.js wasm has no Conv2DBackpropFilter kernel: its convolutions get a custom gradient built from TF.js ops, the filter gradient as one dilated convolution over the batch (bench/peer.ts). `--check` compares that gradient with TF.js\'s own on its CPU backend.',
     '',

@@ -136,8 +136,26 @@ function outputTileCode(tile: OutputTile, step: number, tapList: Tap[], acc: num
 /** Params of conv2d_direct.wgsl, and whether to add into dst. */
 type OutputPass = ParamValues<typeof CONV2D_DIRECT> & { acc: number };
 
-function outputPass(e: Engine, pass: OutputPass, step: number, tapList: Tap[], bindings: EntryBindings<typeof CONV2D_DIRECT, 'output_tile'>): void {
+/**
+ * The taps that read inside the source for at least one result of the grid. The others only ever
+ * read padding (a 3×3 conv with pad 1 on a 1×1 map, as in layer4 of a 28×28 imagenet-stem run,
+ * has 8 of them): dropping them removes work, not terms, since each would add exactly 0.
+ */
+function liveTaps(pass: Pick<OutputPass, 'gridH' | 'gridW' | 'inStride' | 'offH' | 'offW' | 'srcH' | 'srcW'>, tapList: Tap[]): Tap[] {
+  const reaches = (d: number, grid: number, off: number, src: number) => {
+    for (let i = 0; i < grid; i++) {
+      const at = i * pass.inStride + off + d;
+      if (at >= 0 && at < src) return true;
+      if (at >= src) return false;
+    }
+    return false;
+  };
+  return tapList.filter((t) => reaches(t.du, pass.gridH, pass.offH, pass.srcH) && reaches(t.dv, pass.gridW, pass.offW, pass.srcW));
+}
+
+function outputPass(e: Engine, pass: OutputPass, step: number, allTaps: Tap[], bindings: EntryBindings<typeof CONV2D_DIRECT, 'output_tile'>): void {
   if (pass.gridH <= 0 || pass.gridW <= 0) return;
+  const tapList = liveTaps(pass, allTaps);
   const tile = chooseOutputTile(e, pass.M, pass.N, pass.gridH, pass.gridW, pass.K, step, tapList);
   const inv = Math.ceil(pass.M / tile.TM) * pass.N * Math.ceil(pass.gridH / tile.TR) * Math.ceil(pass.gridW / tile.TQ);
   e.run(CONV2D_DIRECT, 'output_tile', { consts: outputTileCode(tile, step, tapList, pass.acc), params: pass, bindings, invocations: inv, wg: DIRECT_WG });
@@ -145,9 +163,10 @@ function outputPass(e: Engine, pass: OutputPass, step: number, tapList: Tap[], b
 
 /** The direct kernels' tiles for one convolution (backward_data: its phase with the most taps). */
 export function conv2dDirectPlan(e: Engine, g: ConvGeometry): { forward: OutputTile; backwardData: OutputTile; backwardWeight: WeightTile } {
-  const f = dataPhases(g).reduce((a, b) => (b.tapList.length > a.tapList.length ? b : a));
+  const phases = dataPhases(g).map((f) => ({ ...f, tapList: liveTaps({ ...f, inStride: 1, srcH: g.OH, srcW: g.OW }, f.tapList) }));
+  const f = phases.reduce((a, b) => (b.tapList.length > a.tapList.length ? b : a));
   return {
-    forward: chooseOutputTile(e, g.O, g.N, g.OH, g.OW, g.C, g.stride, forwardTaps(g)),
+    forward: chooseOutputTile(e, g.O, g.N, g.OH, g.OW, g.C, g.stride, liveTaps(forwardPass(g), forwardTaps(g))),
     backwardData: chooseOutputTile(e, g.C, g.N, f.gridH, f.gridW, g.O, 1, f.tapList),
     backwardWeight: chooseWeightTile(e, g),
   };
@@ -159,11 +178,15 @@ function forwardTaps(g: ConvGeometry): Tap[] {
   return out;
 }
 
-export function directForward(e: Engine, g: ConvGeometry, x: Tensor, w: Tensor, y: Tensor): void {
-  outputPass(e, {
+function forwardPass(g: ConvGeometry): OutputPass {
+  return {
     N: g.N, K: g.C, srcH: g.H, srcW: g.W, M: g.O, dstH: g.OH, dstW: g.OW, acc: 0, gridH: g.OH, gridW: g.OW,
     dstStride: 1, phaseH: 0, phaseW: 0, inStride: g.stride, offH: -g.pad, offW: -g.pad, wOut: g.C * taps(g), wRed: taps(g),
-  }, g.stride, forwardTaps(g), { src: x, w, dst: y });
+  };
+}
+
+export function directForward(e: Engine, g: ConvGeometry, x: Tensor, w: Tensor, y: Tensor): void {
+  outputPass(e, forwardPass(g), g.stride, forwardTaps(g), { src: x, w, dst: y });
 }
 
 /** Kernel indices k that reach input phase ph, with the dy offset d = (ph + pad − k)/s of each. */

@@ -26,6 +26,9 @@ const cases: Case[] = [
   { x: [2, 9, 12, 10], w: [17, 9, 3, 3], stride: 1, pad: 1 }, // more channels than one tile
   { x: [2, 4, 6, 6], w: [3, 4, 3, 3], stride: 1, pad: 0 },    // no padding
   { x: [1, 1, 1, 1], w: [1, 1, 1, 1], stride: 1, pad: 0 },    // smallest
+  { x: [3, 6, 1, 1], w: [5, 6, 3, 3], stride: 1, pad: 1 },    // 1×1 map: 8 of 9 taps read only padding
+  { x: [3, 4, 2, 2], w: [5, 4, 3, 3], stride: 2, pad: 1 },    // 2×2 → 1×1: 4 of 9 taps reach the input
+  { x: [2, 3, 3, 2], w: [4, 3, 7, 7], stride: 2, pad: 3 },    // 7×7 kernel over a smaller map
 ];
 
 const tol = (r: ArrayLike<number>) => ({ atol: 1e-5 * maxAbs(r), rtol: 1e-4 });
