@@ -266,20 +266,25 @@ function chooseWeightTile(e: Engine, g: ConvGeometry): WeightTile {
 /** The unrolled blocks of conv2d_direct_dw.wgsl. */
 function weightTileCode(g: ConvGeometry, tile: WeightTile, acc: number): Record<string, string | number> {
   const { TM, TC, Q } = tile, s = g.stride, KK = taps(g);
-  const cols = weightCols(Q, s, g.KW);
+  // Kernel rows and columns that read inside x for some output position (as liveTaps): the others
+  // only meet padding, their dw is 0, and nothing is loaded or summed for them.
+  const live = (k: number, out: number, size: number) => Array.from({ length: out }, (_, o) => o * s - g.pad + k).some((i) => i >= 0 && i < size);
+  const khs = Array.from({ length: g.KH }, (_, k) => k).filter((k) => live(k, g.OH, g.H));
+  const kws = Array.from({ length: g.KW }, (_, k) => k).filter((k) => live(k, g.OW, g.W));
+  const cols = [...new Set(Array.from({ length: Q }, (_, q) => kws.map((kw) => q * s + kw)).flat())].sort((a, b) => a - b);
   const setup: string[] = [], accs: string[] = [], body: string[] = [], store: string[] = [];
   for (let i = 0; i < TM; i++) setup.push(`  let dyo${i} = min(o0 + ${i}u, p.O - 1u) * oplane;`);
   for (let c = 0; c < TC; c++) setup.push(`  let xc${c} = min(c0 + ${c}u, p.C - 1u) * plane;`);
   for (let i = 0; i < TM; i++) for (let c = 0; c < TC; c++) for (let t = 0; t < KK; t++) accs.push(`  var a${i}_${c}_${t} = 0.0;`);
   for (let q = 0; q < Q; q++) body.push(`    let okq${q} = ow0 + ${q}u < p.OW;`, `    let dq${q} = dyb + select(0u, ${q}u, okq${q});`);
   for (let i = 0; i < TM; i++) for (let q = 0; q < Q; q++) body.push(`    let d${i}_${q} = select(0.0, dy[dq${q} + dyo${i}], okq${q});`);
-  for (let kh = 0; kh < g.KH; kh++) body.push(`    let okr${kh} = (ih0 + ${kh} >= 0) & (ih0 + ${kh} < H);`, `    let ro${kh} = select(0, ih0 + ${kh}, okr${kh}) * W;`);
+  for (const kh of khs) body.push(`    let okr${kh} = (ih0 + ${kh} >= 0) & (ih0 + ${kh} < H);`, `    let ro${kh} = select(0, ih0 + ${kh}, okr${kh}) * W;`);
   for (const v of cols) body.push(`    let okc${v} = (iw0 + ${v} >= 0) & (iw0 + ${v} < W);`, `    let co${v} = select(0, iw0 + ${v}, okc${v});`);
-  for (let kh = 0; kh < g.KH; kh++) for (const v of cols) body.push(`    let ok${kh}_${v} = okr${kh} & okc${v};`, `    let of${kh}_${v} = xb + u32(ro${kh} + co${v});`);
-  for (let c = 0; c < TC; c++) for (let kh = 0; kh < g.KH; kh++) for (const v of cols) {
+  for (const kh of khs) for (const v of cols) body.push(`    let ok${kh}_${v} = okr${kh} & okc${v};`, `    let of${kh}_${v} = xb + u32(ro${kh} + co${v});`);
+  for (let c = 0; c < TC; c++) for (const kh of khs) for (const v of cols) {
     body.push(`    let x${c}_${kh}_${v} = select(0.0, x[of${kh}_${v} + xc${c}], ok${kh}_${v});`);
   }
-  for (let i = 0; i < TM; i++) for (let c = 0; c < TC; c++) for (let kh = 0; kh < g.KH; kh++) for (let kw = 0; kw < g.KW; kw++) {
+  for (let i = 0; i < TM; i++) for (let c = 0; c < TC; c++) for (const kh of khs) for (const kw of kws) {
     const a = `a${i}_${c}_${kh * g.KW + kw}`;
     const terms = Array.from({ length: Q }, (_, q) => `d${i}_${q} * x${c}_${kh}_${q * s + kw}`);
     body.push(`    ${a} = ${a} + ${terms.join(' + ')};`);
