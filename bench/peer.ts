@@ -23,7 +23,7 @@ interface Shape { label: string; width: number; batch: number; size: number; cha
 export const SHAPES: Shape[] = [
   { label: 'width 1/8, batch 32, 3×32×32', width: 1 / 8, batch: 32, size: 32, channels: 3, stem: 'cifar' },
   { label: 'width 1, batch 8, 3×32×32', width: 1, batch: 8, size: 32, channels: 3, stem: 'cifar' },
-  { label: 'width 1/8, batch 128, 1×28×28, imagenet stem (the README main job)', width: 1 / 8, batch: 128, size: 28, channels: 1, stem: 'imagenet' },
+  { label: 'width 1/8, batch 64, 1×28×28, imagenet stem (the README main job)', width: 1 / 8, batch: 64, size: 28, channels: 1, stem: 'imagenet' },
 ];
 type Backend = 'critdamp' | 'tfjs-wasm' | 'tfjs-webgpu';
 const BACKENDS: Backend[] = ['critdamp', 'tfjs-wasm', 'tfjs-webgpu'];

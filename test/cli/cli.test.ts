@@ -8,13 +8,17 @@ import { DIAGNOSE_HELP, DIAGNOSE_OPTIONS } from '../../src/cli/diagnose';
 import { EXPERIMENT_HELP, EXPERIMENT_OPTIONS } from '../../src/cli/experiment';
 import { HELP, PRESETS } from '../../src/cli/presets';
 
-test('cli: the default preset is the CPU main job (Fashion-MNIST, width 1/8, physics momentum)', () => {
+test('cli: the default preset is the CPU main job (all of Fashion-MNIST, width 1/8, imagenet stem, physics momentum)', () => {
   const r = buildRun({});
   assert.is(r.data, 'fashion-mnist');
   assert.is(r.config.model.width, 1 / 8);
+  assert.is(r.config.model.stem, 'imagenet');
   assert.equal(r.config.momentum, { kind: 'physics' });
-  assert.equal(r.config.lr, { kind: 'cosine', lr: 0.05 });
-  assert.is(r.trainSubset, PRESETS['fashion-cpu'].trainSubset);
+  assert.equal(r.config.lr, { kind: 'cosine', lr: 0.1 });
+  assert.is(r.config.batchSize, 64);
+  assert.is(r.trainSubset, 0, 'every training image');
+  assert.is(r.testSubset, 0, 'the full test set');
+  assert.is(PRESETS['fashion-cpu'].trainSubset, undefined);
   assert.is(r.config.augment, null);
 });
 
