@@ -11,45 +11,15 @@
 // dy·[y > 0] for dy (y, the fused output, is read for the mask).
 // The per-channel entries (forward_train, backward, backward_eval) run one workgroup per channel (WG invocations stride over its M values, then
 // a tree reduction in workgroup memory); forward_eval runs one invocation per element.
-// Bindings: 0 params, 1 x, 2 gamma, 3 beta, 4 y, 5 stats [2·C], 6 running_mean, 7 running_var,
-// 8 dy, 9 dx, 10 dgamma, 11 dbeta.
-
-struct Params {
-  N: u32, C: u32, HW: u32, update_running: u32,
-  acc_dx: u32, acc_dgamma: u32, acc_dbeta: u32, need_dx: u32,
-  eps: f32, momentum: f32, relu: u32,
-}
-
+// Params, bindings and the fused ReLU: common/batch_norm_io.wgsl.
 override WG: u32 = 64u;
 #include "common/invocation.wgsl"
 #include "common/workgroup_sum.wgsl"
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> beta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read_write> stats: array<f32>;
-@group(0) @binding(6) var<storage, read_write> running_mean: array<f32>;
-@group(0) @binding(7) var<storage, read_write> running_var: array<f32>;
-@group(0) @binding(8) var<storage, read> dy: array<f32>;
-@group(0) @binding(9) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(10) var<storage, read_write> dgamma: array<f32>;
-@group(0) @binding(11) var<storage, read_write> dbeta: array<f32>;
+#include "common/batch_norm_io.wgsl"
 
 // Index of the e-th value (e over n, h·w) of channel c.
 fn at(e: u32, c: u32) -> u32 {
   return ((e / p.HW) * p.C + c) * p.HW + e % p.HW;
-}
-
-// The gradient at the normalisation's output: dy, masked by the fused ReLU's [y > 0].
-fn grad_out(i: u32) -> f32 {
-  return select(0.0, dy[i], (p.relu == 0u) | (y[i] > 0.0));
-}
-
-// max(v, 0) with the fused ReLU, else v.
-fn activate(v: f32) -> f32 {
-  return select(v, max(v, 0.0), p.relu == 1u);
 }
 
 // (Σ dy, Σ dy·x̂) over channel c, written (+)= to dβ and dγ; every invocation gets both sums.

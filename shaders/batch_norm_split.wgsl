@@ -14,14 +14,8 @@
 //             backward_apply  dx (+)= γ·invstd/M·(M·dy − Σdy − x̂·Σdy·x̂), per element
 // relu = 1 fuses a ReLU, as in batch_norm.wgsl: y = max(…, 0), and dy·[y > 0] for dy.
 // Planes are contiguous in NCHW, so each invocation of a plane pass reads one run of memory.
-// Bindings: 0 params, 1 x, 2 gamma, 3 beta, 4 y, 5 stats [2·C], 6 running_mean, 7 running_var,
-// 8 dy, 9 dx, 10 dgamma, 11 dbeta, 12 part [2·N·C] (per plane, channel-major), 13 csum [2·C].
-
-struct Params {
-  N: u32, C: u32, HW: u32, update_running: u32,
-  acc_dx: u32, acc_dgamma: u32, acc_dbeta: u32, need_dx: u32,
-  eps: f32, momentum: f32, relu: u32,
-}
+// Bindings: as batch_norm.wgsl (common/batch_norm_io.wgsl), and 12 part [2·N·C] (per plane,
+// channel-major), 13 csum [2·C].
 
 override WG: u32 = 64u;
 // The elementwise entries (apply, backward_apply) give each invocation RUN consecutive values of
@@ -33,29 +27,10 @@ override RUN: u32 = 1u;
 override PLANE: u32 = 1u;
 override CHANNELS: u32 = 1u;
 #include "common/invocation.wgsl"
+#include "common/batch_norm_io.wgsl"
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> beta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read_write> stats: array<f32>;
-@group(0) @binding(6) var<storage, read_write> running_mean: array<f32>;
-@group(0) @binding(7) var<storage, read_write> running_var: array<f32>;
-@group(0) @binding(8) var<storage, read> dy: array<f32>;
-@group(0) @binding(9) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(10) var<storage, read_write> dgamma: array<f32>;
-@group(0) @binding(11) var<storage, read_write> dbeta: array<f32>;
 @group(0) @binding(12) var<storage, read_write> part: array<f32>;
 @group(0) @binding(13) var<storage, read_write> csum: array<f32>;
-
-// The gradient at the normalisation's output: dy, masked by the fused ReLU's [y > 0] (y is only
-// read with the ReLU: the branch is uniform, the same for every invocation).
-fn grad_out(i: u32) -> f32 {
-  let g = dy[i];
-  if (p.relu == 1u) { return select(0.0, g, y[i] > 0.0); }
-  return g;
-}
 
 // Where plane i = n·C + c keeps its two partials: channel-major, so a channel's N are adjacent.
 fn slot(i: u32) -> u32 {
@@ -114,7 +89,7 @@ fn apply(inv: Invocation) {
   let b = beta[c] - stats[2u * c] * g;
   for (var k = 0u; k < RUN; k++) {
     let v = x[i0 + k] * g + b;
-    y[i0 + k] = select(v, max(v, 0.0), p.relu == 1u);
+    y[i0 + k] = activate(v);
   }
 }
 
