@@ -57,15 +57,7 @@ fn forward_train(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   let g = gamma[c] * invstd;
   let b = beta[c] - mean * g;
   for (var e = lid; e < M; e += WG) { let i = at(e, c); y[i] = activate(x[i] * g + b); }
-  if (lid == 0u) {
-    stats[2u * c] = mean;
-    stats[2u * c + 1u] = invstd;
-    if (p.update_running == 1u) {
-      let unbiased = var_b * f32(M) / f32(max(M, 2u) - 1u);
-      running_mean[c] = (1.0 - p.momentum) * running_mean[c] + p.momentum * mean;
-      running_var[c] = (1.0 - p.momentum) * running_var[c] + p.momentum * unbiased;
-    }
-  }
+  if (lid == 0u) { _ = save_stats(c, mean, var_b, M); }
 }
 
 @compute @workgroup_size(WG)

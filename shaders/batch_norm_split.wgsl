@@ -68,15 +68,7 @@ fn channel_stats(inv: Invocation) {
     between += d * d;
   }
   let M = p.N * p.HW;
-  let var_b = (m2 + f32(p.HW) * between) / f32(M);
-  let invstd = 1.0 / sqrt(var_b + p.eps);
-  stats[2u * c] = mean;
-  stats[2u * c + 1u] = invstd;
-  if (p.update_running == 1u) {
-    let unbiased = var_b * f32(M) / f32(max(M, 2u) - 1u);
-    running_mean[c] = (1.0 - p.momentum) * running_mean[c] + p.momentum * mean;
-    running_var[c] = (1.0 - p.momentum) * running_var[c] + p.momentum * unbiased;
-  }
+  _ = save_stats(c, mean, (m2 + f32(p.HW) * between) / f32(M), M);
 }
 
 @compute @workgroup_size(WG)

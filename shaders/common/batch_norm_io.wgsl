@@ -34,3 +34,17 @@ fn grad_out(i: u32) -> f32 {
 fn activate(v: f32) -> f32 {
   return select(v, max(v, 0.0), p.relu == 1u);
 }
+
+// Saves channel c's batch statistics (μ and 1/√(σ²+ε)) for the backward pass and, when asked,
+// moves its running statistics: running ← (1−m)·running + m·(μ, σ²·M/(M−1)).
+fn save_stats(c: u32, mean: f32, var_b: f32, M: u32) -> f32 {
+  let invstd = 1.0 / sqrt(var_b + p.eps);
+  stats[2u * c] = mean;
+  stats[2u * c + 1u] = invstd;
+  if (p.update_running == 1u) {
+    let unbiased = var_b * f32(M) / f32(max(M, 2u) - 1u);
+    running_mean[c] = (1.0 - p.momentum) * running_mean[c] + p.momentum * mean;
+    running_var[c] = (1.0 - p.momentum) * running_var[c] + p.momentum * unbiased;
+  }
+  return invstd;
+}
