@@ -105,7 +105,8 @@ export const batchNormOp = defineOp({
       const part = g.empty([2 * N * C]), p = params(update);
       e.run(BATCH_NORM_SPLIT, 'plane_stats', { params: p, bindings: { x, part }, invocations: N * C });
       e.run(BATCH_NORM_SPLIT, 'channel_stats', { params: p, bindings: { stats, part, ...running }, invocations: C });
-      e.run(BATCH_NORM_SPLIT, 'apply', { params: p, overrides: runOf(HW, C), bindings: { x, gamma, beta, y, stats }, invocations: (N * C * HW) / runOf(HW, C).RUN });
+      const run = runOf(HW, C);
+      e.run(BATCH_NORM_SPLIT, 'apply', { params: p, overrides: run, bindings: { x, gamma, beta, y, stats }, invocations: (N * C * HW) / run.RUN });
     } else {
       e.run(BATCH_NORM, 'forward_train', { params: params(update), bindings: { x, gamma, beta, y, stats, ...running }, invocations: C * wg, wg });
     }
@@ -115,17 +116,21 @@ export const batchNormOp = defineOp({
   backward(g, { x, y, gamma, beta, stats, state, eps, momentum, relu }, dy) {
     const [N, C, H, W] = x.shape;
     const e = g.engine, wg = channelWorkgroup(e, N * H * W);
-    // Gradients nobody wants go to scratch buffers (the shader writes them unconditionally).
+    // Gradients nobody wants go to scratch buffers (the shaders write them unconditionally), except
+    // dx in the split kernels, whose dx pass simply does not run.
+    const split = stats !== null && e.kernels.batchNorm === 'split';
     const target = (t: Tensor) => (t.requiresGrad ? g.gradTarget(t) : { grad: g.empty(t.shape), acc: 0 });
-    const dx = target(x), dg = target(gamma), db = target(beta);
-    const params = { N, C, HW: H * W, update_running: 0, acc_dx: dx.acc, acc_dgamma: dg.acc, acc_dbeta: db.acc, need_dx: x.requiresGrad ? 1 : 0, eps, momentum, relu };
-    const grads = { y, dy, dx: dx.grad, dgamma: dg.grad, dbeta: db.grad };
-    if (stats && e.kernels.batchNorm === 'split') {
-      const part = g.empty([2 * N * C]), csum = g.empty([2 * C]);
+    const dx = x.requiresGrad || !split ? target(x) : null, dg = target(gamma), db = target(beta);
+    const params = { N, C, HW: H * W, update_running: 0, acc_dx: dx?.acc ?? 0, acc_dgamma: dg.acc, acc_dbeta: db.acc, need_dx: x.requiresGrad ? 1 : 0, eps, momentum, relu };
+    if (split) {
+      const part = g.empty([2 * N * C]), csum = g.empty([2 * C]), run = runOf(H * W, C);
       e.run(BATCH_NORM_SPLIT, 'plane_grads', { params, bindings: { x, y, stats, dy, part }, invocations: N * C });
       e.run(BATCH_NORM_SPLIT, 'channel_grads', { params, bindings: { dgamma: dg.grad, dbeta: db.grad, part, csum }, invocations: C });
-      if (x.requiresGrad) e.run(BATCH_NORM_SPLIT, 'backward_apply', { params, overrides: runOf(H * W, C), bindings: { x, gamma, y, stats, dy, dx: dx.grad, csum }, invocations: (N * C * H * W) / runOf(H * W, C).RUN });
-    } else if (stats) {
+      if (dx) e.run(BATCH_NORM_SPLIT, 'backward_apply', { params, overrides: run, bindings: { x, gamma, y, stats, dy, dx: dx.grad, csum }, invocations: (N * C * H * W) / run.RUN });
+      return;
+    }
+    const grads = { y, dy, dx: dx!.grad, dgamma: dg.grad, dbeta: db.grad };
+    if (stats) {
       e.run(BATCH_NORM, 'backward', { params, bindings: { x, gamma, stats, ...grads }, invocations: C * wg, wg });
     } else {
       e.run(BATCH_NORM, 'backward_eval', { params, bindings: { x, gamma, running_mean: state.runningMean, running_var: state.runningVar, ...grads }, invocations: C * wg, wg });

@@ -142,15 +142,14 @@ type OutputPass = ParamValues<typeof CONV2D_DIRECT> & { acc: number };
  * has 8 of them): dropping them removes work, not terms, since each would add exactly 0.
  */
 function liveTaps(pass: Pick<OutputPass, 'gridH' | 'gridW' | 'inStride' | 'offH' | 'offW' | 'srcH' | 'srcW'>, tapList: Tap[]): Tap[] {
-  const reaches = (d: number, grid: number, off: number, src: number) => {
-    for (let i = 0; i < grid; i++) {
-      const at = i * pass.inStride + off + d;
-      if (at >= 0 && at < src) return true;
-      if (at >= src) return false;
-    }
-    return false;
-  };
-  return tapList.filter((t) => reaches(t.du, pass.gridH, pass.offH, pass.srcH) && reaches(t.dv, pass.gridW, pass.offW, pass.srcW));
+  const s = pass.inStride;
+  return tapList.filter((t) => reachesSource(pass.offH + t.du, s, pass.gridH, pass.srcH) && reachesSource(pass.offW + t.dv, s, pass.gridW, pass.srcW));
+}
+
+/** Whether any of the positions first, first + stride, … (count of them) lies in [0, size). */
+function reachesSource(first: number, stride: number, count: number, size: number): boolean {
+  for (let i = 0, at = first; i < count && at < size; i++, at += stride) if (at >= 0) return true;
+  return false;
 }
 
 function outputPass(e: Engine, pass: OutputPass, step: number, allTaps: Tap[], bindings: EntryBindings<typeof CONV2D_DIRECT, 'output_tile'>): void {
@@ -268,9 +267,8 @@ function weightTileCode(g: ConvGeometry, tile: WeightTile, acc: number): Record<
   const { TM, TC, Q } = tile, s = g.stride, KK = taps(g);
   // Kernel rows and columns that read inside x for some output position (as liveTaps): the others
   // only meet padding, their dw is 0, and nothing is loaded or summed for them.
-  const live = (k: number, out: number, size: number) => Array.from({ length: out }, (_, o) => o * s - g.pad + k).some((i) => i >= 0 && i < size);
-  const khs = Array.from({ length: g.KH }, (_, k) => k).filter((k) => live(k, g.OH, g.H));
-  const kws = Array.from({ length: g.KW }, (_, k) => k).filter((k) => live(k, g.OW, g.W));
+  const khs = Array.from({ length: g.KH }, (_, k) => k).filter((k) => reachesSource(k - g.pad, s, g.OH, g.H));
+  const kws = Array.from({ length: g.KW }, (_, k) => k).filter((k) => reachesSource(k - g.pad, s, g.OW, g.W));
   const cols = [...new Set(Array.from({ length: Q }, (_, q) => kws.map((kw) => q * s + kw)).flat())].sort((a, b) => a - b);
   const setup: string[] = [], accs: string[] = [], body: string[] = [], store: string[] = [];
   for (let i = 0; i < TM; i++) setup.push(`  let dyo${i} = min(o0 + ${i}u, p.O - 1u) * oplane;`);

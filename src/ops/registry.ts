@@ -20,7 +20,7 @@ import { maxPool, maxPoolOp } from './max_pool';
 import { avgPool, avgPoolOp } from './avg_pool';
 import { linear, linearOp } from './linear';
 import { crossEntropy, crossEntropyOp } from './cross_entropy';
-import { AVG_POOL, BATCH_NORM, CROSS_ENTROPY, ELEMENTWISE, ELEMENTWISE_VEC4, MAX_POOL, REDUCE } from '../../shaders/kernels';
+import { AVG_POOL, BATCH_NORM, BATCH_NORM_SPLIT, CROSS_ENTROPY, ELEMENTWISE, ELEMENTWISE_VEC4, MAX_POOL, REDUCE } from '../../shaders/kernels';
 
 /** |gpu − ref| ≤ atol·max|ref| + rtol·|ref|, elementwise. */
 export interface Tolerance { atol: number; rtol: number }
@@ -43,7 +43,7 @@ const EXACT: Tolerance = { atol: 0, rtol: 0 };
 export const OPS: { readonly [K in OpName]: OpEntry<K> } = {
   conv2d: { fn: conv2d, def: conv2dOp, shaders: CONV2D_SHADERS,
     reference: { forward: ref.conv2dForward, backward: ref.conv2dBackward }, tolerance: { forward: SUMS, backward: SUMS } },
-  batch_norm: { fn: batchNorm, def: batchNormOp, shaders: [BATCH_NORM],
+  batch_norm: { fn: batchNorm, def: batchNormOp, shaders: [BATCH_NORM, BATCH_NORM_SPLIT],
     reference: { forward: ref.batchNormTrainForward, backward: ref.batchNormTrainBackward }, tolerance: { forward: SUMS, backward: SUMS } },
   relu: { fn: relu, def: reluOp, shaders: [ELEMENTWISE, ELEMENTWISE_VEC4],
     reference: { forward: ref.reluForward, backward: ref.reluBackward }, tolerance: { forward: EXACT, backward: EXACT } },
