@@ -168,14 +168,14 @@ export const MAX_POOL = kernel({ name: 'max_pool.wgsl', code: maxPool }, {
 });
 
 export const OPTIMIZER = kernel({ name: 'optimizer.wgsl', code: optimizer }, {
-  params: { n: 'u32', nseg: 'u32', step: 'u32', flag: 'u32', lr: 'f32', mu: 'f32', c: 'f32', eps: 'f32' },
+  params: { n: 'u32', shift: 'u32', step: 'u32', flag: 'u32', lr: 'f32', mu: 'f32', c: 'f32', eps: 'f32' },
   bindings: {
-    w: readWrite(1), grad: read(2), buf: readWrite(3), v: readWrite(4),
-    segs: read(5, 'Segment'), groups: read(6, 'Group'),
+    w: readWrite(1, 'vec4f'), grad: read(2, 'vec4f'), buf: readWrite(3, 'vec4f'), v: readWrite(4, 'vec4f'),
+    segs: read(5, 'Segment'), groups: read(6, 'Group'), owner: read(7, 'u32'),
   },
   entries: {
-    sgd_step: ['w', 'grad', 'buf', 'segs', 'groups'],
-    adam_step: ['w', 'grad', 'buf', 'v', 'segs', 'groups'],
+    sgd_step: ['w', 'grad', 'buf', 'segs', 'groups', 'owner'],
+    adam_step: ['w', 'grad', 'buf', 'v', 'segs', 'groups', 'owner'],
   },
 });
 

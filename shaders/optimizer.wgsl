@@ -4,14 +4,20 @@
 //   adam_step  Adam: g = grad + wd·w;  AdamW: w ← w·(1 − α·wd), g = grad;
 //              m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²   (m = v = 0 before a segment's first step)
 //              w ← w − α/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps),  t = steps taken by that segment
-// α and μ (or β1) come from the uniform each step: changing μ(t) recompiles nothing. Each
-// invocation finds its parameter tensor (segment) by binary search in `segs`; padding between
-// segments and frozen segments are left untouched.
+// α and μ (or β1) come from the uniform each step: changing μ(t) recompiles nothing.
+// Each invocation updates 4 consecutive floats. Every parameter tensor (segment) starts at a multiple
+// of the storage-offset alignment (2^shift floats, at least 8), so a vec4 never spans two tensors
+// and `owner` maps each aligned chunk to its segment in one load (a binary search over the segment
+// table per float cost more than the update itself on CPU adapters). Padding after a segment's end,
+// frozen segments and segments not yet trainable are left untouched.
 // Bindings: 0 params, 1 w, 2 grad, 3 buf (SGD momentum, Adam m), 4 v (Adam), 5 segs [start, length,
-// group, first_step] per segment, 6 groups [lr_scale, weight_decay, _, _]. One invocation per float.
+// group, first_step] per segment, 6 groups [lr_scale, weight_decay, _, _], 7 owner (the segment of
+// each aligned chunk, FROZEN where none is trainable). One invocation per 4 floats.
 
 struct Params {
-  n: u32, nseg: u32, step: u32,
+  n: u32,        // floats in w (a multiple of 4)
+  shift: u32,    // log2 of the floats per aligned chunk
+  step: u32,
   flag: u32,     // SGD: nesterov; Adam: decoupled weight decay (AdamW)
   lr: f32,
   mu: f32,       // SGD: momentum μ; Adam: β1
@@ -27,63 +33,69 @@ override WG: u32 = 64u;
 const FROZEN: u32 = 0xffffffffu;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> w: array<f32>;
-@group(0) @binding(2) var<storage, read> grad: array<f32>;
-@group(0) @binding(3) var<storage, read_write> buf: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+@group(0) @binding(1) var<storage, read_write> w: array<vec4f>;
+@group(0) @binding(2) var<storage, read> grad: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> buf: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> v: array<vec4f>;
 @group(0) @binding(5) var<storage, read> segs: array<Segment>;
 @group(0) @binding(6) var<storage, read> groups: array<Group>;
+@group(0) @binding(7) var<storage, read> owner: array<u32>;
 
-// The segment holding float i, or FROZEN when i is padding, frozen, or not yet trainable.
+// The segment holding floats 4i..4i+3, or FROZEN when none of them is to be updated this step.
 fn segment_of(i: u32) -> u32 {
-  var lo = 0u;
-  var hi = p.nseg;
-  while (hi - lo > 1u) {
-    let mid = (lo + hi) / 2u;
-    if (segs[mid].start <= i) { lo = mid; } else { hi = mid; }
-  }
-  let s = segs[lo];
-  if (i - s.start >= s.length || s.first_step == FROZEN || p.step < s.first_step) { return FROZEN; }
-  return lo;
+  let k = owner[(i * 4u) >> p.shift];
+  if (k == FROZEN || p.step < segs[k].first_step) { return FROZEN; }
+  return k;
+}
+
+// Which of floats 4i..4i+3 lie inside segment s (the rest are padding up to the next segment).
+fn inside(i: u32, s: Segment) -> vec4<bool> {
+  return vec4u(i * 4u) + vec4u(0u, 1u, 2u, 3u) < vec4u(s.start + s.length);
 }
 
 @compute @workgroup_size(WG)
 fn sgd_step(inv: Invocation) {
   let i = invocation_index(inv);
-  if (i >= p.n) { return; }
+  if (i >= p.n / 4u) { return; }
   let k = segment_of(i);
   if (k == FROZEN) { return; }
   let s = segs[k];
+  let live = inside(i, s);
   let grp = groups[s.group];
-  var g = grad[i] + grp.weight_decay * w[i];
+  let wi = w[i];
+  var g = grad[i] + grp.weight_decay * wi;
   if (p.mu != 0.0) {
     var m = g;
     if (p.step != s.first_step) { m = p.mu * buf[i] + (1.0 - p.c) * g; }
-    buf[i] = m;
+    buf[i] = select(buf[i], m, live);
     g = select(m, g + p.mu * m, p.flag == 1u);
   }
-  w[i] = w[i] - p.lr * grp.lr_scale * g;
+  w[i] = select(wi, wi - p.lr * grp.lr_scale * g, live);
 }
 
 @compute @workgroup_size(WG)
 fn adam_step(inv: Invocation) {
   let i = invocation_index(inv);
-  if (i >= p.n) { return; }
+  if (i >= p.n / 4u) { return; }
   let k = segment_of(i);
   if (k == FROZEN) { return; }
   let s = segs[k];
+  let live = inside(i, s);
   let grp = groups[s.group];
   let lr = p.lr * grp.lr_scale;
-  var wi = w[i];
+  let w0 = w[i];
+  var wi = w0;
   var g = grad[i];
   if (p.flag == 1u) { wi = wi * (1.0 - lr * grp.weight_decay); } else { g = g + grp.weight_decay * wi; }
   let first = p.step == s.first_step;
-  let mi = p.mu * select(buf[i], 0.0, first) + (1.0 - p.mu) * g;
-  let vi = p.c * select(v[i], 0.0, first) + (1.0 - p.c) * g * g;
-  buf[i] = mi;
-  v[i] = vi;
+  let m0 = buf[i];
+  let v0 = v[i];
+  let mi = p.mu * select(m0, vec4f(0.0), first) + (1.0 - p.mu) * g;
+  let vi = p.c * select(v0, vec4f(0.0), first) + (1.0 - p.c) * g * g;
+  buf[i] = select(m0, mi, live);
+  v[i] = select(v0, vi, live);
   let t = f32(p.step - s.first_step + 1u);
   let bc1 = 1.0 - pow(p.mu, t);
   let bc2 = 1.0 - pow(p.c, t);
-  w[i] = wi - (lr / bc1) * mi / (sqrt(vi) / sqrt(bc2) + p.eps);
+  w[i] = select(w0, wi - (lr / bc1) * mi / (sqrt(vi) / sqrt(bc2) + p.eps), live);
 }

@@ -42,6 +42,8 @@ export class ParamStore {
   readonly segments: Segment[] = [];
   /** Floats in the flat parameter (and gradient) buffer, padding included. */
   readonly length: number;
+  /** Every tensor's offset is a multiple of this many floats (the storage-offset alignment, a power of two ≥ 8). */
+  readonly align: number;
   readonly data: GPUBuffer;
   readonly grads: GPUBuffer;
   readonly stats: GPUBuffer;
@@ -60,6 +62,7 @@ export class ParamStore {
     const p = layout(engine, specs);
     const b = layout(engine, bufferSpecs);
     this.length = p.total;
+    this.align = engine.device.limits.minStorageBufferOffsetAlignment / 4;
     const device = engine.device;
     this.data = device.createBuffer({ size: p.total * 4, usage: STORAGE_USAGE });
     this.grads = device.createBuffer({ size: p.total * 4, usage: STORAGE_USAGE });

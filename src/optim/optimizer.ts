@@ -59,6 +59,8 @@ export class Optimizer {
   stepCount = 0;
   private state: Tensor[];
   private segTable: GPUBuffer;
+  /** The segment of each aligned chunk of the flat buffer, FROZEN for frozen ones (the shader's `owner`). */
+  private ownerTable: GPUBuffer;
   private groupTable: GPUBuffer;
   /** Per group: lrScale, weight decay, 0, 0 (what groupTable holds). */
   private groupValues: Float32Array;
@@ -106,6 +108,7 @@ export class Optimizer {
     e.flush();
     e.device.queue.writeBuffer(this.groupTable, 0, table);
     this.segTable = e.device.createBuffer({ size: store.segments.length * 16, usage: STORAGE_USAGE });
+    this.ownerTable = e.device.createBuffer({ size: (store.length / store.align) * 4, usage: STORAGE_USAGE });
     const nState = this.kind === 'sgd' ? 1 : 2;
     this.state = Array.from({ length: nState }, () => e.empty([store.length]));
     for (const t of this.state) e.clear(t);
@@ -124,11 +127,17 @@ export class Optimizer {
       if (!t.requiresGrad) this.firstStep[i] = FROZEN;
       else if (this.firstStep[i] === FROZEN) this.firstStep[i] = this.stepCount;
     });
-    const table = new Uint32Array(this.store.segments.length * 4);
-    this.store.segments.forEach((s, i) => table.set([s.offset, s.length, this.segGroups[i], this.firstStep[i]], i * 4));
+    const { segments, align } = this.store;
+    const table = new Uint32Array(segments.length * 4);
+    const owner = new Uint32Array(this.store.length / align).fill(FROZEN);
+    segments.forEach((s, i) => {
+      table.set([s.offset, s.length, this.segGroups[i], this.firstStep[i]], i * 4);
+      if (this.firstStep[i] !== FROZEN) owner.fill(i, s.offset / align, Math.ceil((s.offset + s.length) / align));
+    });
     const e = this.store.engine;
     e.flush();
     e.device.queue.writeBuffer(this.segTable, 0, table);
+    e.device.queue.writeBuffer(this.ownerTable, 0, owner);
   }
 
   /**
@@ -161,17 +170,18 @@ export class Optimizer {
     this.syncSegments();
     this.store.finishGrads();
     const s = this.store, e = s.engine, n = s.length, nseg = s.segments.length;
+    const owner = { buffer: this.ownerTable, offset: 0, size: (n / s.align) * 4 };
     const w = { buffer: s.data, offset: 0, size: n * 4 }, g = { buffer: s.grads, offset: 0, size: n * 4 };
     const segs = { buffer: this.segTable, offset: 0, size: nseg * 16 }, groups = { buffer: this.groupTable, offset: 0, size: this.groupNames.length * 16 };
     const sgd = this.kind === 'sgd', o = this.opts;
     const params = {
-      n, nseg, step: this.stepCount, flag: (sgd ? o.nesterov : this.kind === 'adamw') ? 1 : 0,
+      n, shift: Math.log2(s.align), step: this.stepCount, flag: (sgd ? o.nesterov : this.kind === 'adamw') ? 1 : 0,
       lr: v.lr, mu: v.momentum, c: sgd ? o.dampening : o.beta2, eps: o.eps,
     };
-    const buffers = { w, grad: g, buf: this.state[0], segs, groups };
+    const buffers = { w, grad: g, buf: this.state[0], segs, groups, owner };
     e.labelled(`optimizer:${this.kind}`, () => {
-      if (sgd) e.run(OPTIMIZER, 'sgd_step', { params, bindings: buffers, invocations: n });
-      else e.run(OPTIMIZER, 'adam_step', { params, bindings: { ...buffers, v: this.state[1] }, invocations: n });
+      if (sgd) e.run(OPTIMIZER, 'sgd_step', { params, bindings: buffers, invocations: n / 4 });
+      else e.run(OPTIMIZER, 'adam_step', { params, bindings: { ...buffers, v: this.state[1] }, invocations: n / 4 });
     });
     this.stepCount++;
   }
@@ -200,6 +210,7 @@ export class Optimizer {
     this.store.engine.flush();
     for (const t of this.state) t.dispose();
     this.segTable.destroy();
+    this.ownerTable.destroy();
     this.groupTable.destroy();
   }
 }

@@ -126,6 +126,36 @@ test('unfreezing later starts that parameter’s momentum afresh (as a new PyTor
   store.destroy();
 });
 
+test('padding between tensors is never written, though the kernel updates 4 floats per invocation', async () => {
+  const e = await requireEngine();
+  for (const kind of ['sgd', 'adamw'] as const) {
+    const { store } = makeStore(e);
+    // Mark every padding float of the weights and the gradients; fc.bias (5 floats) leaves 3 in its last vec4.
+    const mark = 12345.5;
+    const live = new Uint8Array(store.length);
+    for (const s of store.segments) live.fill(1, s.offset, s.offset + s.length);
+    const w0 = new Float32Array(await e.readBuffer(store.data, 0, store.length * 4));
+    for (let i = 0; i < store.length; i++) if (!live[i]) w0[i] = mark;
+    e.device.queue.writeBuffer(store.data, 0, w0);
+    const opt = new Optimizer(store, { kind, weightDecay: 1e-2 });
+    for (let t = 0; t < 3; t++) {
+      store.zeroGrad();
+      const g = new Float32Array(store.length).map((_, i) => (live[i] ? Math.sin(i + t) : mark));
+      e.device.queue.writeBuffer(store.grads, 0, g);
+      for (const p of store.params.values()) p.gradValid = true;
+      opt.step({ lr: 0.1, momentum: 0.9 });
+    }
+    const w = new Float32Array(await e.readBuffer(store.data, 0, store.length * 4));
+    let padding = 0, moved = 0;
+    for (let i = 0; i < store.length; i++) {
+      if (!live[i]) { padding++; assert.is(w[i], mark, `${kind}: padding float ${i} was written`); } else if (w[i] !== w0[i]) moved++;
+    }
+    assert.ok(padding > 0 && moved > 0.9 * (store.length - padding), `${kind}: ${moved} of ${store.length - padding} weights moved`);
+    opt.destroy();
+    store.destroy();
+  }
+});
+
 test('optimizer: bad values are named', async () => {
   const e = await requireEngine();
   const { store } = makeStore(e);
