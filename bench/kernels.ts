@@ -10,7 +10,7 @@ import '../src/gpu/node';
 import { Engine } from '../src/gpu/engine';
 import { Graph } from '../src/autograd/graph';
 import type { Tensor } from '../src/tensor';
-import { add, avgPool, batchNorm, crossEntropy, linear, relu } from '../src/ops';
+import { add, avgPool, batchNorm, crossEntropy, linear, maxPool, relu } from '../src/ops';
 import { conv2dOutputSize, convBackwardData, convBackwardWeight, convForward, type ConvGeometry } from '../src/ops/conv2d';
 import { ResNet18, stageChannels } from '../src/nn/resnet';
 
@@ -166,13 +166,16 @@ async function opTable(e: Engine, lines: string[]): Promise<void> {
   const x = e.tensor(rand(8 * 512 * 16, 3), [8, 512, 4, 4]);
   const feat = e.tensor(rand(8 * 512, 4), [8, 512]), fw = e.tensor(rand(10 * 512, 5), [10, 512]), fb = e.tensor(rand(10, 6), [10]);
   const logits = e.tensor(rand(80, 7), [8, 10]), labels = e.tensor(Uint32Array.from({ length: 8 }, (_, i) => i), [8], { dtype: 'u32' });
+  // The ImageNet stem's 3×3/2 max pool (width 1 at 32×32): reads x, writes y and its argmax; backward reads argmax and dy, writes dx.
+  const xp = e.tensor(rand(8 * 64 * 16 * 16, 8), [8, 64, 16, 16]), np = xp.size;
   const rows = [
+    await opRow(e, 'max_pool 3×3/2', '[8, 64, 16, 16]', [xp], ([a]) => maxPool(graphOf(e), a), (np + np / 2) * B, (np + np / 2) * B),
     await opRow(e, 'avg_pool', '[8, 512, 4, 4]', [x], ([a]) => avgPool(graphOf(e), a), (x.size + 4096) * B, (x.size + 4096) * B),
     await opRow(e, 'linear', '[8, 512] → 10', [feat, fw, fb], ([a, w, b]) => linear(graphOf(e), a, w, b), (feat.size + fw.size + 90) * B, (2 * feat.size + 2 * fw.size + 100) * B),
     await opRow(e, 'cross_entropy', '[8, 10]', [logits, labels], ([z, l]) => crossEntropy(graphOf(e), z, l), 100 * B, 170 * B),
   ];
   for (const r of rows) { lines.push(r); console.log(r); }
-  for (const t of [x, feat, fw, fb, logits, labels]) t.dispose();
+  for (const t of [x, xp, feat, fw, fb, logits, labels]) t.dispose();
   lines.push('');
 }
 

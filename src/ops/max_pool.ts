@@ -9,11 +9,10 @@ import { defineOp } from './op';
 import { expectDtype, expectRank, ShapeError } from './check';
 import { conv2dOutputSize } from './conv2d';
 import { MAX_POOL } from '../../shaders/kernels';
-import type { ParamValues } from '../gpu/kernel';
 
 export interface MaxPoolOptions { kernel?: number; stride?: number; pad?: number }
 
-interface MaxPoolSaved { x: Tensor; argmax: Tensor; params: (acc: number) => ParamValues<typeof MAX_POOL> }
+interface MaxPoolSaved { x: Tensor; argmax: Tensor; overrides: Record<string, number> }
 
 export const maxPoolOp = defineOp({
   name: 'max_pool',
@@ -28,14 +27,14 @@ export const maxPoolOp = defineOp({
     const e = g.engine;
     const y = g.empty([N, C, OH, OW]);
     const argmax = g.empty([N, C, OH, OW], 'u32');
-    const params = (acc: number) => ({ NC: N * C, H, W, OH, OW, K, stride, pad, acc });
-    e.run(MAX_POOL, 'forward', { params: params(0), bindings: { x, y, argmax }, invocations: y.size });
-    return { y, saved: { x, argmax, params } };
+    const overrides = { H, W, OH, OW, K, STRIDE: stride, PAD: pad };
+    e.run(MAX_POOL, 'forward', { params: { NC: N * C, acc: 0 }, overrides, bindings: { x, y, argmax }, invocations: y.size, wg: 256 });
+    return { y, saved: { x, argmax, overrides } };
   },
-  backward(g, { x, argmax, params }, dy) {
+  backward(g, { x, argmax, overrides }, dy) {
     const e = g.engine;
     const { grad, acc } = g.gradTarget(x);
-    e.run(MAX_POOL, 'backward', { params: params(acc), bindings: { argmax, dy, dx: grad }, invocations: x.size });
+    e.run(MAX_POOL, 'backward', { params: { NC: x.shape[0] * x.shape[1], acc }, overrides, bindings: { argmax, dy, dx: grad }, invocations: x.size });
   },
 });
 
