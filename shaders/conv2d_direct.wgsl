@@ -1,5 +1,6 @@
 // conv2d_direct: conv2d forward and backward_data for CPU rasterizers (SwiftShader), as a direct
-// convolution in which each invocation keeps a TM × TR × TQ block of results in registers:
+// convolution in which each invocation keeps a TM × TN × TR × TQ block of results (channels ×
+// images × rows × columns) in registers:
 //   dst[n, m, r, q] (+)= Σ_k Σ_taps w[tap(m, k)] · src[n, k, patch(r, q) + tap offset]
 //   forward        src = x,  dst = y,  m = o, k = c, patch stride = conv stride
 //   backward_data  src = dy, dst = dx,  m = c, k = o, taps flipped; a strided conv runs as stride²
@@ -10,8 +11,9 @@
 // tile, the source patch (loaded once per k and reused by every tap that overlaps it) and the
 // taps are unrolled by src/ops/conv2d.ts into the {{...}} blocks below; TM, TR, TQ, the taps and
 // the patch stride are part of the pipeline key. Runtime sizes stay in Params.
-// Bindings: 0 params, 1 src, 2 w, 3 dst. Dispatch: one invocation per (m tile, n, row tile,
-// column tile), linear over a 2-D grid of workgroups. ACC (text, part of the key) adds into dst.
+// Several images per invocation (TN) reuse each weight load on small maps, where a row of results
+// is short. Bindings: 0 params, 1 src, 2 w, 3 dst. Dispatch: one invocation per (m tile, n tile,
+// row tile, column tile), linear over a 2-D grid of workgroups. ACC (text, part of the key) adds into dst.
 // No short-circuit && or || anywhere: SwiftShader turns each into branches and its compile time
 // explodes when they sit inside the loop.
 
@@ -29,6 +31,7 @@ struct Params {
 }
 
 const TM: u32 = {{TM}}u;
+const TN: u32 = {{TN}}u;
 const TR: u32 = {{TR}}u;
 const TQ: u32 = {{TQ}}u;
 const ACC: bool = {{ACC}};
@@ -46,11 +49,11 @@ fn output_tile(inv: Invocation) {
   let idx = invocation_index(inv);
   let tilesH = (p.gridH + TR - 1u) / TR;
   let tilesW = (p.gridW + TQ - 1u) / TQ;
-  let tiles = p.N * tilesH * tilesW;
+  let tiles = ((p.N + TN - 1u) / TN) * tilesH * tilesW;
   if (idx >= tiles * ((p.M + TM - 1u) / TM)) { return; }
   let t = idx % tiles;
   let m0 = (idx / tiles) * TM;
-  let n = t / (tilesH * tilesW);
+  let n0 = (t / (tilesH * tilesW)) * TN;
   let g0 = ((t / tilesW) % tilesH) * TR;
   let h0 = (t % tilesW) * TQ;
   let H = i32(p.srcH);
@@ -67,11 +70,13 @@ fn output_tile(inv: Invocation) {
 
   // Patch rows and columns: in range, and their offsets (0 when out of range: reads stay in bounds).
 {{PATCH}}
+  // Where each image of the tile starts in src (clamped as the channels below).
+{{IMAGES}}
   // First w index of each result channel of the tile (clamped: the tail of the last tile reads
   // a valid row and is never stored).
 {{WROWS}}
 {{ACCS}}
-  var s = n * p.K * plane;
+  var s = 0u;
   var wk = 0u;
   for (var k = 0u; k < p.K; k++) {
 {{BODY}}

@@ -27,7 +27,7 @@ test("kernel choice: cores come from the host, plans are the engine's own, force
     } finally {
       many.destroy();
     }
-    const forced = { TM: 3, TR: 5, TQ: 6 };
+    const forced = { TM: 3, TN: 2, TR: 5, TQ: 6 };
     other.kernels = { ...other.kernels, conv: { ...other.kernels.conv, forced: { output: forced } } };
     assert.equal(conv2dDirectPlan(other, G).forward, forced);
     assert.not.equal(conv2dDirectPlan(e, G).forward, forced, 'forcing tiles on one engine leaves another alone');
