@@ -2,7 +2,7 @@
 // Profiler (src/gpu/profile.ts: GPU timestamp queries where offered, else CPU-side timing), per
 // top-level module, per op and per layer, forward and backward. The same step as `critdamp bench`
 // (GPU batch with crop+flip, forward, cross-entropy, backward, SGD), width 1/8, batch 32, 3×32×32.
-// Writes its section of bench/RESULTS.md. Run: node tools/build.mjs --quiet && node build/bench/profile.mjs [--quick]
+// Writes its section of bench/RESULTS.md. Run: node tools/build.mjs --quiet && node build/bench/profile.mjs [--quick] [--main]
 import '../src/gpu/node';
 import { cpus } from 'node:os';
 import { writeResults } from './results';
@@ -17,12 +17,14 @@ import { Rng } from '../src/util/rng';
 import type { Dataset } from '../src/data/dataset';
 
 const quick = process.argv.includes('--quick');
-const WIDTH = 1 / 8, BATCH = 32, SIZE = 32, STEPS = quick ? 1 : 3;
+// --main profiles the README main job's shape instead (imagenet stem, batch 64, 1×28×28).
+const main = process.argv.includes('--main');
+const WIDTH = 1 / 8, BATCH = main ? 64 : 32, SIZE = main ? 28 : 32, CHANNELS = main ? 1 : 3, STEM = main ? 'imagenet' : 'cifar', STEPS = quick ? 1 : 3;
 
 function synthetic(n: number): Dataset {
   const rng = new Rng(1);
-  return { name: 'synthetic', images: new Uint8Array(n * 3 * SIZE * SIZE).map(() => rng.int(256)), labels: new Uint8Array(n).map(() => rng.int(10)),
-    n, c: 3, h: SIZE, w: SIZE, classes: Array.from({ length: 10 }, (_, i) => String(i)) };
+  return { name: 'synthetic', images: new Uint8Array(n * CHANNELS * SIZE * SIZE).map(() => rng.int(256)), labels: new Uint8Array(n).map(() => rng.int(10)),
+    n, c: CHANNELS, h: SIZE, w: SIZE, classes: Array.from({ length: 10 }, (_, i) => String(i)) };
 }
 
 /** rows(by) as a markdown table, times in ms summed over the profiled steps. */
@@ -36,10 +38,10 @@ function markdown(p: Profile, by: 'group' | 'op' | 'layer', limit = Infinity): s
 }
 
 const e = await Engine.create();
-const model = new ResNet18(e, { numClasses: 10, inChannels: 3, stem: 'cifar', width: WIDTH }, 0);
+const model = new ResNet18(e, { numClasses: 10, inChannels: CHANNELS, stem: STEM, width: WIDTH }, 0);
 const opt = new Optimizer(model.store, { kind: 'sgd', weightDecay: 5e-4 });
 const batcher = new GpuBatcher(e, synthetic(BATCH * (2 * STEPS + 1)), { batchSize: BATCH, shuffle: true, augment: { crop: 4, flip: true },
-  mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], seed: 0, dropLast: true });
+  mean: Array(CHANNELS).fill(0.5), std: Array(CHANNELS).fill(0.25), seed: 0, dropLast: true });
 batcher.startEpoch(0);
 const step = (i: number) => {
   const g = new Graph(e);
@@ -71,7 +73,7 @@ const how = profile.method === 'timestamps'
 const cpu = cpus();
 const machine = `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${e.info.software ? 'no GPU (software adapter)' : 'GPU'}`;
 const lines = [
-  `ResNet-18 width 1/8, cifar stem, batch ${BATCH}, 3×${SIZE}×${SIZE} synthetic images; the full training step (GPU batch with crop 4 + flip, forward, cross-entropy, backward, SGD). Machine: ${machine}.`,
+  `ResNet-18 width 1/8, ${STEM} stem, batch ${BATCH}, ${CHANNELS}×${SIZE}×${SIZE} synthetic images; the full training step (GPU batch with crop 4 + flip, forward, cross-entropy, backward, SGD). Machine: ${machine}.`,
   `Timed with ${how}. ${STEPS} profiled step${STEPS > 1 ? 's' : ''} after one warm-up step; times are summed over them.`,
   `Step: ${plainMs.toFixed(0)} ms (${((BATCH * 1000) / plainMs).toFixed(1)} images/s) unprofiled, ${profiledMs.toFixed(0)} ms while profiled; ` +
     `${profile.dispatches / STEPS} dispatches a step, ${profile.totalMs.toFixed(0)} ms of kernel time in all. "other" is the batch, the loss seed and the optimizer.`,
@@ -89,7 +91,7 @@ const lines = [
   ...markdown(profile, 'layer', 12),
   '',
 ];
-const heading = `## bench/profile · ${e.adapterName} · ${new Date().toISOString().slice(0, 10)}`;
+const heading = `## bench/profile${main ? " (main job)" : ""} · ${e.adapterName} · ${new Date().toISOString().slice(0, 10)}`;
 console.log([heading, '', ...lines].join('\n'));
 batcher.destroy();
 opt.destroy();
