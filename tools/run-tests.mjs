@@ -3,12 +3,17 @@
 // device, then closes the device (Dawn keeps Node alive while one is referenced) and prints a
 // closing line "N passed, N failed, N skipped".
 // Usage: node tools/run-tests.mjs [substring ...]   (only test files whose path contains one)
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const filters = process.argv.slice(2);
+// The CLI's kernel tuner caches its choices per user (~/.cache/critdamp/tune.json): the tests'
+// CLI runs share a file of their own, removed at the end.
+const tuneCache = join(tmpdir(), `critdamp-tests-tune-${process.pid}.json`);
+process.env.CRITDAMP_TUNE_CACHE ??= tuneCache;
 
 function walk(dir) {
   const out = [];
@@ -58,6 +63,7 @@ const failed = Math.max(0, total - passed - skipped);
 for (const why of skips) console.log(`skipped: ${why}`);
 const code = process.exitCode || (failed > 0 ? 1 : 0);
 for (const close of globalThis.__critdampAfterTests ?? []) await close();
+rmSync(tuneCache, { force: true });
 process.stdout.write = write;
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(code);

@@ -13,6 +13,7 @@ import { GpuBatcher } from '../data/batcher';
 import { crossEntropy } from '../ops';
 import type { Dataset } from '../data/dataset';
 import { Rng } from '../util/rng';
+import { cliTuning, tunedLine } from './tune';
 
 export const BENCH_HELP = `critdamp bench — time a ResNet-18 training step on this adapter (synthetic data)
 
@@ -23,6 +24,8 @@ Usage: critdamp bench [--profile] [options]
   --width W          channel multiplier (default 1/8)      --stem S   cifar | imagenet
   --batch N          batch size (default 32)               --size S   image side (default 32)
   --channels C       input channels (default 3)            --steps K  steps timed (default 3)
+  --no-tune          time the cost model's kernel choices, not the tuned ones (on first use the tuner
+                     times the variants after the first step; its choices are cached per adapter)
   --verbose          show Dawn's and the Vulkan loader's own warnings (hidden otherwise)`;
 
 function fraction(s: string, what: string): number {
@@ -47,7 +50,7 @@ function synthetic(n: number, c: number, h: number): Dataset {
 
 export const BENCH_OPTIONS = {
   profile: { type: 'boolean' }, method: { type: 'string' }, width: { type: 'string' }, stem: { type: 'string' },
-  batch: { type: 'string' }, size: { type: 'string' }, channels: { type: 'string' }, steps: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  batch: { type: 'string' }, size: { type: 'string' }, channels: { type: 'string' }, steps: { type: 'string' }, 'no-tune': { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -72,6 +75,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     mean: new Array(channels).fill(0.5), std: new Array(channels).fill(0.25), seed: 0, dropLast: true });
   try {
     console.log(`critdamp bench: ${e.adapterName}; ResNet-18 width ${v.width ?? '1/8'} (${stem} stem), batch ${batch}, ${channels}×${size}×${size}`);
+    await cliTuning(e, v['no-tune'], 'critdamp bench');
     batcher.startEpoch(0);
     const step = (i: number) => {
       const g = new Graph(e);
@@ -89,6 +93,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
     step(0); // compiles the pipelines
     await e.sync();
     console.log(`first step (compiles the pipelines): ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    if (e.tuner?.waiting) {
+      t = performance.now();
+      const reports = await e.tuner.tunePending();
+      console.log(tunedLine(reports, (performance.now() - t) / 1000));
+      step(0); // compiles the tuned pipelines
+      await e.sync();
+    }
     // images/s without the profiler, then (with --profile) the same number of steps profiled.
     t = performance.now();
     for (let i = 1; i <= steps; i++) step(i);

@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, stat, truncate, writeFile, appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
+import { cliTuning, tunedLine } from './tune';
 import { Engine } from '../gpu/engine';
 import { loadDataset, type DatasetName } from '../data/index.node';
 import { subset, type DatasetSplit } from '../data/dataset';
@@ -59,6 +60,8 @@ Usage: critdamp compare [--preset cpu-small|paper] [options]
   --report-only         write the report from the finished runs in --out, training nothing
   Overrides of the preset: --data NAME  --data-dir DIR  --width W  --epochs N  --batch-size N  --lr LR
                         --adam-lr LR  --weight-decay WD  --train-subset N  --test-subset N  --augment A
+  --no-tune             keep the cost model's kernel choices (tuning at first use changes speed, never numbers;
+                        its time is not counted in the runs' wall times)
   --verbose             print every epoch of every run, and Dawn's and the Vulkan loader's own warnings`;
 
 export const COMPARE_OPTIONS = {
@@ -66,7 +69,7 @@ export const COMPARE_OPTIONS = {
   seeds: { type: 'string' }, thresholds: { type: 'string' }, diagnose: { type: 'boolean' }, out: { type: 'string' }, 'report-only': { type: 'boolean' },
   data: { type: 'string' }, 'data-dir': { type: 'string' }, width: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' },
   lr: { type: 'string' }, 'adam-lr': { type: 'string' }, 'weight-decay': { type: 'string' }, 'train-subset': { type: 'string' },
-  'test-subset': { type: 'string' }, augment: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  'test-subset': { type: 'string' }, augment: { type: 'string' }, 'no-tune': { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 function number(v: string | undefined, fallback: number, flag: string, ok: (x: number) => boolean, want: string): number {
@@ -280,6 +283,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const log = (s: string) => { progress.break(); console.log(`[${((performance.now() - started) / 60000).toFixed(1)} min] ${s}`); };
   const progress = new CompareProgress(stepsPerRun, pending.length);
   console.log(`critdamp compare: adapter ${engine.adapterName}`);
+  await cliTuning(engine, v['no-tune'], 'critdamp compare');
   console.log(`critdamp compare: ${methods.length} methods × ${seeds.length} seeds, ${settings.data} ${data.train.n} train / ${data.test.n} test, ResNet-18 width ${widthText(settings.width)}, ` +
     `${settings.epochs} epochs of batch ${settings.batchSize}; ${runs.length} run(s) already finished in ${out}, ${pending.length} to go`);
   const stop = new AbortController();
@@ -308,6 +312,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
       let lastLoss: number | null = null;
       const trainer = Trainer.create(engine, data, config, {
         progress: (q) => progress.update(what, q.epoch, q.epochs, q.batch, q.batches, lastLoss),
+        tuned: (reports, seconds) => log(tunedLine(reports, seconds)),
         log: async (rec: StepRecord | EpochRecord) => {
           await appendFile(logPath, JSON.stringify(rec) + '\n');
           if (rec.type === 'step') lastLoss = rec.loss;

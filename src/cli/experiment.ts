@@ -12,6 +12,7 @@ import { cpus } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
+import { cliTuning } from './tune';
 import { Engine } from '../gpu/engine';
 import { loadDataset, type DatasetName } from '../data/index.node';
 import { subset, type DatasetSplit } from '../data/dataset';
@@ -41,6 +42,7 @@ Usage: critdamp experiment [--preset cpu|paper] [--seeds N] [--out DIR] [-k K]
   -k K         problem groups per diagnosis (default 3)
   --out DIR    where the report goes: DIR/diagnosis.md and DIR/diagnosis/ (default docs)
   --from FILE  write the report again from a run's saved diagnosis/experiment.json (no training)
+  --no-tune    keep the cost model's kernel choices (tuning changes speed, never numbers)
   --verbose    show Dawn's and the Vulkan loader's own warnings (hidden otherwise)`;
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -59,7 +61,7 @@ interface SeedResult {
 
 export const EXPERIMENT_OPTIONS = {
   preset: { type: 'string' }, seeds: { type: 'string' }, out: { type: 'string' }, k: { type: 'string', short: 'k' }, from: { type: 'string' },
-  verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  'no-tune': { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export async function experimentCommand(argv: string[]): Promise<number> {
@@ -87,6 +89,7 @@ export async function experimentCommand(argv: string[]): Promise<number> {
     test: p.testSubset ? subset(full.test, p.testSubset, 1) : full.test,
   };
   const engine = await Engine.create();
+  await cliTuning(engine, v['no-tune'], 'critdamp experiment');
   const results: SeedResult[] = [];
   const log = (s: string) => console.log(`[${((performance.now() - started) / 60000).toFixed(1)} min] ${s}`);
   try {

@@ -23,6 +23,7 @@ import { correctCommand, diagnoseCommand } from './diagnose';
 import { experimentCommand } from './experiment';
 import { compareCommand } from './compare';
 import { serveCommand } from './serve';
+import { cliTuning, tunedLine } from './tune';
 
 const OPTIONS = {
   preset: { type: 'string' },
@@ -48,6 +49,7 @@ const OPTIONS = {
   resume: { type: 'boolean' },
   'log-every': { type: 'string' },
   divergence: { type: 'string' },
+  'no-tune': { type: 'boolean' },
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -225,12 +227,18 @@ async function train(v: Values): Promise<number> {
     throw e;
   }
   console.log(`critdamp train: adapter ${engine.adapterName}`);
+  await cliTuning(engine, v['no-tune'], 'critdamp train');
   console.log(`critdamp train: ${run.data} ${data.train.n} train / ${data.test.n} test, ${data.train.c}×${data.train.h}×${data.train.w}; ` +
     `resnet18 width ${config.model.width} (${config.model.stem} stem); ${config.optimizer.kind}, lr ${JSON.stringify(config.lr)}, momentum ${JSON.stringify(config.momentum)}; ` +
     `${plural(config.epochs, 'epoch')} of batch ${config.batchSize}; output ${run.out}`);
   const progress = new Progress();
   const trainer = Trainer.create(engine, data, config, {
     progress: (p) => progress.update(p),
+    tuning: (jobs) => {
+      progress.break();
+      console.log(`critdamp train: timing kernel variants for ${jobs} new shape${jobs === 1 ? '' : 's'} (once per adapter and shape)`);
+    },
+    tuned: (reports, seconds) => console.log(`critdamp train: ${tunedLine(reports, seconds)}`),
     log: async (rec: StepRecord | EpochRecord) => {
       await appendFile(logPath, JSON.stringify(rec) + '\n');
       if (rec.type === 'epoch') {

@@ -80,6 +80,8 @@ Options (train):
   --out DIR              run directory: log.jsonl and checkpoints/ (default runs/<data>-<momentum>-seed<N>)
   --resume               continue the run in --out from its newest intact checkpoint
   --divergence X|off     stop when the training loss exceeds X times the run's first logged loss (default 10)
+  --no-tune              keep the cost model's kernel choices instead of timing the variants on this
+                         adapter at first use (same numbers either way; cached: ~/.cache/critdamp/tune.json)
   --verbose              show Dawn's and the Vulkan loader's own warnings (hidden otherwise)
 
 Presets:

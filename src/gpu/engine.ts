@@ -9,6 +9,7 @@ import { UNIFORM_BYTES, type EntryName, type Kernel, type Resource, type Run, ty
 import { adapterName, requestDevice, type AdapterDescription } from './device';
 import { Tensor, numel, type DType } from '../tensor';
 import { ELEMENTWISE } from '../../shaders/kernels';
+import type { Tuner } from './tune';
 
 /**
  * Kernel shapes chosen per adapter. CPU rasterizers (SwiftShader: 4-wide SIMD, every storage
@@ -80,6 +81,11 @@ export class Engine {
    */
   kernels: KernelConfig;
   readonly plans = new Map<string, unknown>();
+  /**
+   * The autotuner (src/gpu/tune.ts), when enabled (enableTuning): shapes met for the first time are
+   * queued for timing, and tuned plans land in `plans`. Null: the cost model decides alone.
+   */
+  tuner: Tuner | null = null;
   /** What is running now (`layer3.1.conv2:conv2d`), set by Graph.apply; the profiler reads it. */
   label = '';
   observer: DispatchObserver | null = null;

@@ -18,7 +18,8 @@ import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype, expectRank, ShapeError } from './check';
 import { CONV2D, CONV2D_TILED } from '../../shaders/kernels';
-import { directBackwardData, directBackwardWeight, directForward, DIRECT_SHADERS } from './conv2d_direct';
+import { directBackwardData, directBackwardWeight, directForward, validDirectPlan, DIRECT_SHADERS } from './conv2d_direct';
+import { Tuner, type TunerOptions } from '../gpu/tune';
 
 export interface Conv2dOptions {
   stride?: number;
@@ -141,6 +142,18 @@ function tiledDispatch<E extends EntryName<typeof CONV2D_TILED>>(e: Engine, entr
 }
 
 export { conv2dDirectPlan, type OutputTile, type WeightTile } from './conv2d_direct';
+
+/**
+ * Turns on the kernel autotuner for this engine (src/gpu/tune.ts): plans cached for its adapter
+ * are loaded from the store now; shapes met for the first time are timed at the next
+ * `tuner.tunePending()` (the Trainer calls it once a step has finished). Tuned kernels compute
+ * the same numbers as the cost model's choice. Today it tunes the 'direct' conv kernels (CPU
+ * adapters); the GPU variants keep their configured tiles.
+ */
+export async function enableTuning(e: Engine, options: TunerOptions): Promise<Tuner> {
+  e.tuner = await Tuner.create(e, options, validDirectPlan);
+  return e.tuner;
+}
 
 /** The shader files conv2d dispatches (which ones run depends on engine.kernels.conv.variant). */
 export const CONV2D_SHADERS = [CONV2D, CONV2D_TILED, ...DIRECT_SHADERS];

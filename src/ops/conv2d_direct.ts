@@ -56,22 +56,18 @@ function usedPatch(TR: number, TQ: number, step: number, tapList: Tap[]): { rows
 export interface OutputTile { TM: number; TN: number; TR: number; TQ: number }
 
 
-/** The result tile (channels × rows × columns) with the lowest modelled run and compile time. */
-function chooseOutputTile(e: Engine, M: number, N: number, gridH: number, gridW: number, K: number, step: number, tapList: Tap[]): OutputTile {
-  // A pass with no taps only stores zeros: one small shared kernel.
-  if (tapList.length === 0) return { TM: 1, TN: 1, TR: 1, TQ: 4 };
-  const forced = e.kernels.conv.forced?.output;
-  if (forced) return forced;
-  const key = `o|${M}|${N}|${gridH}|${gridW}|${K}|${step}|${tapList.map((t) => `${t.t},${t.du},${t.dv}`).join(';')}`;
-  const known = e.plans.get(key) as OutputTile | undefined;
-  if (known) return known;
+const outputKey = (M: number, N: number, gridH: number, gridW: number, K: number, step: number, tapList: Tap[]) =>
+  `o|${M}|${N}|${gridH}|${gridW}|${K}|${step}|${tapList.map((t) => `${t.t},${t.du},${t.dv}`).join(';')}`;
+
+/** Result tiles (channels × images × rows × columns) by modelled run and compile time, best first. */
+function rankOutputTiles(e: Engine, M: number, N: number, gridH: number, gridW: number, K: number, step: number, tapList: Tap[]): OutputTile[] {
   const T = tapList.length;
   const ms = [...new Set([1, 2, 4, 8, 16, ...(M < 16 ? [M] : [])])].filter((m) => m <= M * 2);
   const rs = [...new Set([1, 2, 4, 8, ...(gridH <= 8 ? [gridH] : [])])].filter((r) => r <= gridH * 2);
   const qs = [...new Set([1, 2, 4, 8, ...(gridW <= 8 ? [gridW] : [])])].filter((q) => q <= gridW * 2);
   // Several images per invocation only where a tile would otherwise cover little of a small map.
   const ns = [1, 2, 4, 8].filter((n) => n <= N && (n === 1 || gridH * gridW <= 16));
-  let best: OutputTile = { TM: 1, TN: 1, TR: 1, TQ: 1 }, bestCost = Infinity;
+  const ranked: { tile: OutputTile; cost: number }[] = [];
   for (const TM of ms) for (const TN of ns) for (const TR of rs) for (const TQ of qs) {
     const accs = TM * TN * TR * TQ, G = Math.ceil(TQ / 4);
     const { rows, cols, cells } = usedPatch(TR, TQ, step, tapList);
@@ -82,8 +78,24 @@ function chooseOutputTile(e: Engine, M: number, N: number, gridH: number, gridW:
     const inv = Math.ceil(M / TM) * Math.ceil(N / TN) * Math.ceil(gridH / TR) * Math.ceil(gridW / TQ);
     const perK = LOAD * (TM * T + TN * cells.length) + accs * T;
     const cost = EXPECTED_CALLS * parallelMs(e.kernels.cores, inv, K * perK + STORE * accs + CELL * cells.length + START) + COMPILE_MS_PER_LINE * lines;
-    if (cost < bestCost) { bestCost = cost; best = { TM, TN, TR, TQ }; }
+    ranked.push({ tile: { TM, TN, TR, TQ }, cost });
   }
+  return ranked.sort((a, b) => a.cost - b.cost).map((r) => r.tile);
+}
+
+/**
+ * The result tile for a pass: forced (tests, benchmarks), tuned or cached (src/gpu/tune.ts), or the
+ * one with the lowest modelled time.
+ */
+function chooseOutputTile(e: Engine, M: number, N: number, gridH: number, gridW: number, K: number, step: number, tapList: Tap[]): OutputTile {
+  // A pass with no taps only stores zeros: one small shared kernel.
+  if (tapList.length === 0) return { TM: 1, TN: 1, TR: 1, TQ: 4 };
+  const forced = e.kernels.conv.forced?.output;
+  if (forced) return forced;
+  const key = outputKey(M, N, gridH, gridW, K, step, tapList);
+  const known = e.plans.get(key) as OutputTile | undefined;
+  if (known) return known;
+  const best = rankOutputTiles(e, M, N, gridH, gridW, K, step, tapList)[0] ?? { TM: 1, TN: 1, TR: 1, TQ: 1 };
   e.plans.set(key, best);
   return best;
 }
@@ -160,13 +172,39 @@ function reachesSource(first: number, stride: number, count: number, size: numbe
   return false;
 }
 
-function outputPass(e: Engine, pass: OutputPass, step: number, allTaps: Tap[], bindings: EntryBindings<typeof CONV2D_DIRECT, 'output_tile'>): void {
-  if (pass.gridH <= 0 || pass.gridW <= 0) return;
-  const tapList = liveTaps(pass, allTaps);
-  const tile = chooseOutputTile(e, pass.M, pass.N, pass.gridH, pass.gridW, pass.K, step, tapList);
+function runOutputTile(e: Engine, pass: OutputPass, step: number, tapList: Tap[], tile: OutputTile, bindings: EntryBindings<typeof CONV2D_DIRECT, 'output_tile'>): void {
   const inv = Math.ceil(pass.M / tile.TM) * Math.ceil(pass.N / tile.TN) * Math.ceil(pass.gridH / tile.TR) * Math.ceil(pass.gridW / tile.TQ);
   e.run(CONV2D_DIRECT, 'output_tile', { consts: outputTileCode(tile, step, tapList, pass.acc), params: pass, bindings, invocations: inv, wg: DIRECT_WG });
 }
+
+function outputPass(e: Engine, what: string, pass: OutputPass, step: number, allTaps: Tap[], bindings: EntryBindings<typeof CONV2D_DIRECT, 'output_tile'>): void {
+  if (pass.gridH <= 0 || pass.gridW <= 0) return;
+  const tapList = liveTaps(pass, allTaps);
+  const { M, N, gridH, gridW, K } = pass;
+  const tile = chooseOutputTile(e, M, N, gridH, gridW, K, step, tapList);
+  runOutputTile(e, pass, step, tapList, tile, bindings);
+  if (e.tuner && tapList.length && !e.kernels.conv.forced?.output) {
+    e.tuner.want(outputKey(M, N, gridH, gridW, K, step, tapList), () => ({
+      label: `conv2d ${what}: ${K}→${M} channels, ${gridH}×${gridW} results, ${tapList.length} taps, batch ${N}`,
+      // The model's choice first, then the next best by the model (all give identical sums).
+      candidates: [tile, ...rankOutputTiles(e, M, N, gridH, gridW, K, step, tapList).filter((t) => !sameTile(t, tile))],
+      prepare: () => {
+        const T = tapList.length;
+        const src = e.empty([N * K * pass.srcH * pass.srcW]), w = e.empty([M * pass.wOut + K * pass.wRed + T]), dst = e.empty([N * M * pass.dstH * pass.dstW]);
+        // Defined values (uninitialized memory may hold denormals, which are slow on CPUs).
+        e.fill(src, 0.5);
+        e.fill(w, 0.25);
+        const p = { ...pass, acc: 0 };
+        return {
+          run: (t: OutputTile) => runOutputTile(e, p, step, tapList, t, { src, w, dst }),
+          dispose: () => { for (const b of [src, w, dst]) b.dispose(); },
+        };
+      },
+    }));
+  }
+}
+
+const sameTile = (a: object, b: object) => JSON.stringify(a) === JSON.stringify(b);
 
 /** The direct kernels' tiles for one convolution (backward_data: its phase with the most taps). */
 export function conv2dDirectPlan(e: Engine, g: ConvGeometry): { forward: OutputTile; backwardData: OutputTile; backwardWeight: WeightTile } {
@@ -193,7 +231,7 @@ function forwardPass(g: ConvGeometry): OutputPass {
 }
 
 export function directForward(e: Engine, g: ConvGeometry, x: Tensor, w: Tensor, y: Tensor): void {
-  outputPass(e, forwardPass(g), g.stride, forwardTaps(g), { src: x, w, dst: y });
+  outputPass(e, 'forward', forwardPass(g), g.stride, forwardTaps(g), { src: x, w, dst: y });
 }
 
 /** Kernel indices k that reach input phase ph, with the dy offset d = (ph + pad − k)/s of each. */
@@ -223,7 +261,7 @@ export function directBackwardData(e: Engine, g: ConvGeometry, w: Tensor, dy: Te
   for (const f of dataPhases(g)) {
     // With no tap reaching this phase the pass only writes zeros: nothing to do when adding.
     if (f.tapList.length === 0 && acc) continue;
-    outputPass(e, {
+    outputPass(e, g.stride > 1 ? `backward_data (phase ${f.ph},${f.pw})` : 'backward_data', {
       N: g.N, K: g.O, srcH: g.OH, srcW: g.OW, M: g.C, dstH: g.H, dstW: g.W, acc,
       gridH: f.gridH, gridW: f.gridW, dstStride: g.stride, phaseH: f.ph, phaseW: f.pw,
       inStride: 1, offH: f.offH, offW: f.offW, wOut: taps(g), wRed: g.C * taps(g),
@@ -240,15 +278,12 @@ const weightCols = (Q: number, s: number, KW: number) => {
   return [...cols].sort((a, b) => a - b);
 };
 
-/** The dw tile (o × c × all taps), columns per step and split-K ranges with the lowest modelled time. */
-function chooseWeightTile(e: Engine, g: ConvGeometry): WeightTile {
-  const forced = e.kernels.conv.forced?.weight;
-  if (forced) return forced;
-  const key = `w|${Object.values(g).join('|')}`;
-  const known = e.plans.get(key) as WeightTile | undefined;
-  if (known) return known;
+const weightKey = (g: ConvGeometry) => `w|${[g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW, g.stride, g.pad].join('|')}`;
+
+/** dw tiles (o × c × all taps, columns per step, split-K ranges) by modelled run and compile time, best first. */
+function rankWeightTiles(e: Engine, g: ConvGeometry): WeightTile[] {
   const KK = taps(g);
-  let best: WeightTile = { TM: 1, TC: 1, Q: 1, splits: 1 }, bestCost = Infinity;
+  const ranked: { tile: WeightTile; cost: number }[] = [];
   for (const TM of [1, 2, 4, 8, 16]) for (const TC of [1, 2, 4, 8, 16]) for (const Q of [1, 2, 4, 8]) {
     if (TM > g.O * 2 || TC > g.C * 2 || Q > g.OW * 2) continue;
     const cols = weightCols(Q, g.stride, g.KW).length;
@@ -262,12 +297,28 @@ function chooseWeightTile(e: Engine, g: ConvGeometry): WeightTile {
     for (let splits = 1; splits <= 64 && splits <= steps; splits *= 2) {
       const reduce = splits > 1 ? parallelMs(e.kernels.cores, g.O * g.C * KK, splits * LOAD + START) : 0;
       const run = parallelMs(e.kernels.cores, tiles * splits, Math.ceil(steps / splits) * perStep + STORE * accs + START) + reduce;
-      const cost = EXPECTED_CALLS * run + COMPILE_MS_PER_LINE * lines;
-      if (cost < bestCost) { bestCost = cost; best = { TM, TC, Q, splits }; }
+      ranked.push({ tile: { TM, TC, Q, splits }, cost: EXPECTED_CALLS * run + COMPILE_MS_PER_LINE * lines });
     }
   }
-  e.plans.set(key, best);
-  return best;
+  return ranked.sort((a, b) => a.cost - b.cost).map((r) => r.tile);
+}
+
+/**
+ * The dw tile: forced (tests, benchmarks), or the cost model's, whose o × c block a tuned plan
+ * (key `wt|…`, src/gpu/tune.ts) may replace. Columns per step and split-K ranges are never tuned:
+ * they set the order in which each weight's terms are summed.
+ */
+function chooseWeightTile(e: Engine, g: ConvGeometry): WeightTile {
+  const forced = e.kernels.conv.forced?.weight;
+  if (forced) return forced;
+  const key = weightKey(g);
+  let model = e.plans.get(key) as WeightTile | undefined;
+  if (!model) {
+    model = rankWeightTiles(e, g)[0] ?? { TM: 1, TC: 1, Q: 1, splits: 1 };
+    e.plans.set(key, model);
+  }
+  const tuned = e.plans.get(`wt${key.slice(1)}`) as { TM: number; TC: number } | undefined;
+  return tuned ? { ...model, TM: tuned.TM, TC: tuned.TC } : model;
 }
 
 /** The unrolled blocks of conv2d_direct_dw.wgsl. */
@@ -304,19 +355,64 @@ function weightTileCode(g: ConvGeometry, tile: WeightTile, acc: number): Record<
   return { TM, TC, Q, KK, STRIDE: s, PAD: g.pad, ACC: acc ? 'true' : 'false', SETUP: setup.join('\n'), ACCS: accs.join('\n'), BODY: body.join('\n'), STORE: store.join('\n') };
 }
 
-export function directBackwardWeight(gr: Graph, g: ConvGeometry, x: Tensor, dy: Tensor, dw: Tensor, acc: number): void {
-  const e = gr.engine;
-  const tile = chooseWeightTile(e, g);
+/** Split-K ranges of a dw tile: how many, and steps in each. */
+function weightSplits(g: ConvGeometry, tile: WeightTile): { splits: number; per: number } {
   const steps = g.N * g.OH * Math.ceil(g.OW / tile.Q);
   const per = Math.ceil(steps / tile.splits);
-  const splits = Math.ceil(steps / per);
-  const out = splits > 1 ? gr.empty([splits, g.O * g.C * taps(g)]) : dw;
+  return { splits: Math.ceil(steps / per), per };
+}
+
+/** The dw kernel's dispatch: into dst ([splits, O·C·taps] partial sums when split, else dw itself). */
+function runWeightTile(e: Engine, g: ConvGeometry, tile: WeightTile, x: Tensor, dy: Tensor, dst: Tensor, acc: number): void {
+  const { splits, per } = weightSplits(g, tile);
   const inv = splits * Math.ceil(g.O / tile.TM) * Math.ceil(g.C / tile.TC);
   e.run(CONV2D_DIRECT_DW, 'backward_weight', { consts: weightTileCode(g, tile, splits > 1 ? 0 : acc),
     params: { N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, splits, stepsPerSplit: per },
-    bindings: { x, dy, dst: out }, invocations: inv, wg: DIRECT_WG });
-  if (splits > 1) {
-    const n = g.O * g.C * taps(g);
-    e.run(REDUCE, 'sum_rows', { params: { R: splits, C: n, acc }, bindings: { a: out, out: dw }, invocations: n });
+    bindings: { x, dy, dst }, invocations: inv, wg: DIRECT_WG });
+}
+
+export function directBackwardWeight(gr: Graph, g: ConvGeometry, x: Tensor, dy: Tensor, dw: Tensor, acc: number): void {
+  const e = gr.engine;
+  const tile = chooseWeightTile(e, g);
+  const { splits } = weightSplits(g, tile);
+  const n = g.O * g.C * taps(g);
+  const out = splits > 1 ? gr.empty([splits, n]) : dw;
+  runWeightTile(e, g, tile, x, dy, out, acc);
+  if (splits > 1) e.run(REDUCE, 'sum_rows', { params: { R: splits, C: n, acc }, bindings: { a: out, out: dw }, invocations: n });
+  if (e.tuner && !e.kernels.conv.forced?.weight) {
+    // Candidates keep the model's columns per step and split-K ranges; only the o × c block varies.
+    const model = e.plans.get(weightKey(g)) as WeightTile;
+    e.tuner.want(`wt${weightKey(g).slice(1)}`, () => ({
+      label: `conv2d backward_weight: ${g.C}→${g.O} channels, ${g.KH}×${g.KW}/${g.stride}, ${g.OH}×${g.OW} results, batch ${g.N}`,
+      candidates: [tile, ...rankWeightTiles(e, g).filter((t) => t.Q === model.Q && t.splits === model.splits && (t.TM !== tile.TM || t.TC !== tile.TC))]
+        .map((t) => ({ TM: t.TM, TC: t.TC })),
+      prepare: () => {
+        const xs = e.empty([g.N * g.C * g.H * g.W]), dys = e.empty([g.N * g.O * g.OH * g.OW]), dst = e.empty([splits * n]);
+        e.fill(xs, 0.5);
+        e.fill(dys, 0.25);
+        return {
+          run: (b: { TM: number; TC: number }) => runWeightTile(e, g, { ...model, ...b }, xs, dys, dst, 0),
+          dispose: () => { for (const t of [xs, dys, dst]) t.dispose(); },
+        };
+      },
+    }));
   }
+}
+
+/**
+ * Whether a cached tuning entry is a plan these kernels can use: an output tile (`o|…`) or a dw
+ * block (`wt|…`) of small positive integers within the accumulator limit.
+ */
+export function validDirectPlan(key: string, plan: unknown): boolean {
+  const int = (v: unknown, max: number) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= max;
+  if (typeof plan !== 'object' || plan === null) return false;
+  const p = plan as Record<string, unknown>;
+  if (key.startsWith('o|')) {
+    return int(p.TM, 64) && int(p.TN, 64) && int(p.TR, 64) && int(p.TQ, 64) && (p.TM as number) * (p.TN as number) * (p.TR as number) * (p.TQ as number) <= MAX_ACCS;
+  }
+  if (key.startsWith('wt|')) {
+    const [KH, KW] = key.split('|').slice(6, 8).map(Number);
+    return int(p.TM, 16) && int(p.TC, 16) && (p.TM as number) * (p.TC as number) * KH * KW <= MAX_ACCS;
+  }
+  return false;
 }

@@ -10,6 +10,8 @@
  * No CPU–GPU round trip per step: each step's loss is copied into a GPU array, read back every
  * `logEvery` steps (which also bounds the queue). A NaN or Inf loss stops training with an error
  * naming the step; the last checkpoint, written only after a finite epoch, is never touched.
+ * With the engine's autotuner on (enableTuning), fit() lets it time the kernel shapes met for the
+ * first time at its sync points (the first step's, then wherever new shapes appear).
  * `fit({ signal })` stops at the next step boundary when the signal aborts and rejects with the
  * signal's reason (an AbortError, as fetch does); the trainer stays consistent, so a later fit()
  * continues from that step, and nothing partial is checkpointed.
@@ -195,7 +197,8 @@ export class Trainer {
     const batcher = this.batcher, losses = this.losses;
     let firstOfFit = true;
     for (; this.epoch < Math.min(untilEpoch, cfg.epochs); ) {
-      const epoch = this.epoch, t0 = this.now();
+      const epoch = this.epoch;
+      let t0 = this.now();
       batcher.startEpoch(epoch);
       let tLog = t0;
       const inFlight: Promise<void>[] = [];
@@ -248,6 +251,16 @@ export class Trainer {
             loss: this.lastLoss, images_per_s: ((i + 1 - from) * cfg.batchSize) / Math.max(1e-9, tNow - tLog), wall_s: this.wallSeconds + tNow - t0 });
           this.hooks.progress?.({ ...done, loss: this.lastLoss, elapsed: this.wallSeconds + tNow - t0 });
           tLog = tNow;
+          // Nothing is in flight here: time the kernel shapes met for the first time (autotuner).
+          // Its time is not training time: wall_s and images/s leave it out (the hook reports it).
+          if (e.tuner?.waiting) {
+            this.hooks.tuning?.(e.tuner.waiting);
+            const reports = await e.tuner.tunePending();
+            const seconds = this.now() - tNow;
+            this.hooks.tuned?.(reports, seconds);
+            t0 += seconds;
+            tLog = this.now();
+          }
         }
       }
       await this.finishEpoch(epoch, t0);

@@ -3,6 +3,7 @@
  * checkpoint's state.json), the JSONL log records, the resumable state, and the hooks through
  * which a host (the CLI, a web page) persists and shows a run.
  */
+import type { TuneReport } from '../gpu/tune';
 import type { ResNetConfig } from '../nn/resnet';
 import type { OptimizerOptions } from '../optim/optimizer';
 import type { LrConfig, MomentumConfig, Regime, ScheduleState } from '../schedule';
@@ -87,5 +88,11 @@ export interface TrainerHooks {
   progress?(p: { epoch: number; epochs: number; batch: number; batches: number; loss: number | null; lr: number; mu: number; elapsed: number }): void;
   /** Persist a checkpoint after an epoch; returns where it went. */
   checkpoint?(state: TrainerState, trainer: Trainer): Promise<string>;
+  /**
+   * The engine's autotuner (enableTuning) is about to time `jobs` kernel shapes met for the first
+   * time, and then has: what it measured, and how long tuning took.
+   */
+  tuning?(jobs: number): void;
+  tuned?(reports: TuneReport[], seconds: number): void;
   now?(): number;
 }

@@ -4,9 +4,11 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-const run = (args: string[]) => execFileSync(process.execPath, [join(root, 'tools', 'critdamp.mjs'), 'bench', ...args], { cwd: root, encoding: 'utf8' });
+const run = (args: string[], env = process.env) => execFileSync(process.execPath, [join(root, 'tools', 'critdamp.mjs'), 'bench', ...args], { cwd: root, encoding: 'utf8', env });
 
 test('cli bench --profile: step time, then time per group, op and layer', () => {
   const out = run(['--profile', '--width', '1/16', '--batch', '4', '--size', '8', '--steps', '1']);
@@ -16,6 +18,29 @@ test('cli bench --profile: step time, then time per group, op and layer', () => 
   assert.match(out, /^layer1\s+[\d.]+\s+[\d.]+/m);
   assert.match(out, /^conv2d\s+[\d.]+\s+[\d.]+/m);
   assert.match(out, /^layer\s+forward ms/m);
+});
+
+test('cli bench: the kernel tuner times new shapes after the first step and caches them; the next run loads them; --no-tune is off', () => {
+  const cache = join(tmpdir(), `critdamp-bench-tune-${process.pid}.json`);
+  rmSync(cache, { force: true });
+  const env = { ...process.env, CRITDAMP_TUNE_CACHE: cache, CRITDAMP_NO_TUNE: '' };
+  const args = ['--width', '1/16', '--batch', '4', '--size', '8', '--steps', '1', '--stem', 'imagenet'];
+  try {
+    const first = run(args, env);
+    assert.match(first, new RegExp(`kernel tuning on \\(cache: ${cache.replace(/[.]/g, '\\.')};`));
+    const m = /tuned (\d+) kernel shapes in [\d.]+ s: (\d+) faster/.exec(first);
+    assert.ok(m && Number(m[1]) > 0, first);
+    const saved = Object.values(JSON.parse(readFileSync(cache, 'utf8')).adapters as Record<string, object>)[0];
+    assert.is(Object.keys(saved).length, Number(m![1]), 'every tuned shape is cached');
+    const second = run(args, env);
+    assert.match(second, new RegExp(`kernel tuning on \\(${m![1]} tuned plans for this adapter loaded from`));
+    assert.not.match(second, /tuned \d+ kernel shapes/, 'nothing left to tune');
+    const off = run([...args, '--no-tune'], env);
+    assert.not.match(off, /kernel tuning|tuned \d+/);
+    assert.match(off, /step: \d+ ms/);
+  } finally {
+    rmSync(cache, { force: true });
+  }
 });
 
 test('cli bench: bad flags are named', () => {
