@@ -6,11 +6,12 @@
  * for comparison. Everything runs in the page; the server only hands out files.
  *
  * For tests and links, the query string sets any field (?width=0.0625&epochs=1&...) and
- * `autostart=1` starts at once; `window.critdamp` exposes the runs and the state.
+ * `autostart=1` starts at once; `window.critdamp` exposes the runs and the state. On a CPU adapter
+ * the kernel autotuner is on (its choices cached in this browser's IndexedDB); `tune=0` turns it off.
  */
 import {
   Engine, Graph, ResNet18, Trainer, NoAdapterError, parseLrSpec, parseMomentumSpec, parseIdx, subset, makeDataset, encodeWeights, decodeWeights,
-  attribute, checkOps, FASHION_MNIST_CLASSES, MNIST_CLASSES, DEFAULT_DIVERGENCE,
+  attribute, checkOps, enableTuning, indexedDbTuneStore, FASHION_MNIST_CLASSES, MNIST_CLASSES, DEFAULT_DIVERGENCE,
   type Dataset, type DatasetSplit, type TrainConfig, type Regime, type OpCheck,
 } from '../src/index.browser';
 import { lineChartSvg, regimeBarsSvg, PALETTE, REGIME_COLORS, type Series, type Zone } from '../src/report/plot';
@@ -39,6 +40,8 @@ const page = {
   checks: null as OpCheck[] | null,
   errors: [] as string[],
   adapter: '',
+  /** Kernel shapes the autotuner has timed in this page, and how many plans it loaded from IndexedDB. */
+  tuning: { tuned: 0, loaded: 0 },
   logits: (x: number[], shape: number[]) => logits(x, shape),
   /** What a dropped folder becomes (tests call it with generated images: a real drop cannot be synthesised). */
   fromImages: async (root: string, folders: { name: string; files: File[] }[]) => {
@@ -234,6 +237,11 @@ async function start(): Promise<void> {
         $('s-regime').textContent = last.regime;
         if (p.loss !== null) $('s-loss').textContent = p.loss.toFixed(4);
         redraw();
+      },
+      tuning: (jobs) => message(`timing kernel variants for ${jobs} new shapes on this adapter (once; the choices are kept in this browser)…`, 'info'),
+      tuned: (reports, seconds) => {
+        page.tuning.tuned += reports.length;
+        message(`tuned ${reports.length} kernel shapes in ${seconds.toFixed(1)} s (${reports.filter((r) => r.changed).length} faster than the default choice)`, 'info');
       },
       log: async (rec) => {
         const run = page.runs[page.runs.length - 1];
@@ -439,6 +447,11 @@ async function init(): Promise<void> {
   }
   page.adapter = engine.adapterName;
   $('adapter').textContent = `adapter: ${engine.adapterName}`;
+  // Tuning times kernel variants at first use (CPU adapters: the 'direct' conv kernels); it never changes results.
+  if (engine.kernels.conv.variant === 'direct' && params.get('tune') !== '0') {
+    const tuner = await enableTuning(engine, { store: indexedDbTuneStore(), maxSeconds: 120 });
+    page.tuning.loaded = Object.keys(tuner.plans).length;
+  }
   engine.device.lost.then((info) => {
     if (page.state === 'done' || page.state === 'idle') return;
     fail(new Error(`the GPU device was lost (${info.reason || 'unknown'}): ${info.message}`));

@@ -2,7 +2,8 @@
 // 127.0.0.1 by the real server: it loads with no console errors, trains a tiny seeded run on
 // Fashion-MNIST and draws its plots (a screenshot saved under build/test-output/ and checked to
 // hold colour where each plot is); the run's losses equal the same run in Node; the op checks pass
-// in the page; and the weights it downloads load in Node and give the page's logits.
+// in the page; and the weights it downloads load in Node and give the page's logits. The page runs
+// the kernel autotuner (IndexedDB cache) on a CPU adapter, Node here does not: the losses still agree.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -44,7 +45,8 @@ test('page: trains in headless Chromium, plots drawn, losses equal Node\'s, op c
   const server = await startServer({ port: 0, root });
   const browser = await launchChromium();
   const consoleErrors: string[] = [];
-  let web: { state: string; errors: string[]; adapter: string; stepLosses: number[]; checks: { op: string; ok: boolean }[]; logits: number[] };
+  let web: { state: string; errors: string[]; adapter: string; stepLosses: number[]; checks: { op: string; ok: boolean }[]; logits: number[]; tuning: { tuned: number; loaded: number } };
+  let reloaded = { tuned: 0, loaded: 0 };
   let downloaded: Buffer;
   const x = Array.from({ length: 2 * 28 * 28 }, (_, i) => Math.sin(i / 7));
   try {
@@ -66,8 +68,14 @@ test('page: trains in headless Chromium, plots drawn, losses equal Node\'s, op c
     downloaded = readFileSync(await (await dl).path());
     web = await page.evaluate(async (input) => {
       const c = (window as any).critdamp;
-      return { state: c.state, errors: c.errors, adapter: c.adapter, stepLosses: c.runs[0]?.stepLosses ?? [], checks: c.checks ?? [], logits: await c.logits(input, [2, 1, 28, 28]) };
+      return { state: c.state, errors: c.errors, adapter: c.adapter, stepLosses: c.runs[0]?.stepLosses ?? [], checks: c.checks ?? [], logits: await c.logits(input, [2, 1, 28, 28]), tuning: c.tuning };
     }, x);
+    // A CPU adapter tuned its kernels during the run; a reload finds the plans in IndexedDB.
+    if (web.tuning.tuned > 0) {
+      await page.goto(server.url);
+      await page.waitForFunction(() => ['idle', 'error'].includes((window as any).critdamp.state), null, { timeout: 60_000 });
+      reloaded = await page.evaluate(() => (window as any).critdamp.tuning);
+    }
   } finally {
     await browser.close();
     await server.close();
@@ -95,6 +103,11 @@ test('page: trains in headless Chromium, plots drawn, losses equal Node\'s, op c
   console.log(`    page adapter: ${web.adapter}; ${losses.length} losses equal Node's (first ${losses[0].toFixed(4)}, last ${losses[losses.length - 1].toFixed(4)})`);
 
   assert.ok(web.checks.length === 8 && web.checks.every((c) => c.ok), `op checks in the page: ${JSON.stringify(web.checks)}`);
+  // The page tunes where Node's Trainer above did not: the losses still agree (tuning never changes results).
+  if (e.kernels.conv.variant === 'direct') {
+    assert.ok(web.tuning.tuned > 0, 'the page tuned its conv kernels on this CPU adapter');
+    assert.ok(reloaded.loaded >= web.tuning.tuned, `after a reload ${reloaded.loaded} plans came from IndexedDB (${web.tuning.tuned} tuned)`);
+  }
 
   // The downloaded weights, in Node, give the page's logits.
   const m = new ResNet18(e, config.model, 0);
