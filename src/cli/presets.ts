@@ -87,4 +87,4 @@ Options (train):
 Presets:
 ${Object.entries(PRESETS).map(([k, p]) => `  ${k.padEnd(14)} ${p.about}`).join('\n')}
 
-Docs: README.md, docs/schedules.md, docs/runs.md (folders, numbering, resume, guards)`;
+Docs: README.md, docs/schedules.md, docs/runs.md (folders, numbering, resume, guards), docs/performance.md (kernels, tuning)`;
