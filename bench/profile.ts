@@ -2,7 +2,7 @@
 // Profiler (src/gpu/profile.ts: GPU timestamp queries where offered, else CPU-side timing), per
 // top-level module, per op and per layer, forward and backward. The same step as `critdamp bench`
 // (GPU batch with crop+flip, forward, cross-entropy, backward, SGD), width 1/8, batch 32, 3×32×32.
-// Writes its section of bench/RESULTS.md. Run: node tools/build.mjs --quiet && node build/bench/profile.mjs [--quick] [--main]
+// Writes its section of bench/RESULTS.md. Run: node tools/build.mjs --quiet && node build/bench/profile.mjs [--quick] [--main] [--no-tune]
 import '../src/gpu/node';
 import { cpus } from 'node:os';
 import { writeResults } from './results';
@@ -14,6 +14,8 @@ import { GpuBatcher } from '../src/data/batcher';
 import { crossEntropy } from '../src/ops';
 import { Profiler, type Profile } from '../src/gpu/profile';
 import { Rng } from '../src/util/rng';
+import { enableTuning } from '../src/ops/conv2d';
+import { fileTuneStore } from '../src/io/tune.node';
 import type { Dataset } from '../src/data/dataset';
 
 const quick = process.argv.includes('--quick');
@@ -38,6 +40,9 @@ function markdown(p: Profile, by: 'group' | 'op' | 'layer', limit = Infinity): s
 }
 
 const e = await Engine.create();
+// As `critdamp bench` and `train` run by default: the kernel autotuner on (--no-tune: the cost model's choices).
+const tune = !process.argv.includes('--no-tune') && e.kernels.conv.variant === 'direct';
+if (tune) await enableTuning(e, { store: fileTuneStore() });
 const model = new ResNet18(e, { numClasses: 10, inChannels: CHANNELS, stem: STEM, width: WIDTH }, 0);
 const opt = new Optimizer(model.store, { kind: 'sgd', weightDecay: 5e-4 });
 const batcher = new GpuBatcher(e, synthetic(BATCH * (2 * STEPS + 1)), { batchSize: BATCH, shuffle: true, augment: { crop: 4, flip: true },
@@ -54,6 +59,11 @@ const step = (i: number) => {
 };
 step(0); // compiles the pipelines
 await e.sync();
+if (e.tuner?.waiting) {
+  await e.tuner.tunePending();
+  step(0); // compiles the tuned kernels
+  await e.sync();
+}
 
 // Step time without the profiler (one pass per dispatch and its timestamp writes cost a little).
 let t = performance.now();
@@ -74,7 +84,8 @@ const cpu = cpus();
 const machine = `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${e.info.software ? 'no GPU (software adapter)' : 'GPU'}`;
 const lines = [
   `ResNet-18 width 1/8, ${STEM} stem, batch ${BATCH}, ${CHANNELS}×${SIZE}×${SIZE} synthetic images; the full training step (GPU batch with crop 4 + flip, forward, cross-entropy, backward, SGD). Machine: ${machine}.`,
-  `Timed with ${how}. ${STEPS} profiled step${STEPS > 1 ? 's' : ''} after one warm-up step; times are summed over them.`,
+  `Timed with ${how}. ${STEPS} profiled step${STEPS > 1 ? 's' : ''} after one warm-up step; times are summed over them. ` +
+    (tune ? 'Kernels as tuned on this adapter (the default of `critdamp train`).' : "Kernels as the cost model chose them (--no-tune)."),
   `Step: ${plainMs.toFixed(0)} ms (${((BATCH * 1000) / plainMs).toFixed(1)} images/s) unprofiled, ${profiledMs.toFixed(0)} ms while profiled; ` +
     `${profile.dispatches / STEPS} dispatches a step, ${profile.totalMs.toFixed(0)} ms of kernel time in all. "other" is the batch, the loss seed and the optimizer.`,
   '',
