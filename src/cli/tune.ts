@@ -8,16 +8,13 @@ import type { TuneReport } from '../gpu/tune';
 import { enableTuning } from '../ops/conv2d';
 import { fileTuneStore } from '../io/tune.node';
 
-export const TUNE_FLAG_HELP = `  --no-tune          do not time kernel variants on this adapter; use the cost model's choice
-                     (tuned kernels give the same numbers; the choices are cached in
-                     ~/.cache/critdamp/tune.json, or CRITDAMP_TUNE_CACHE)`;
-
 /** Enables tuning unless told not to or nothing would be tuned; says how many plans the cache held. */
 export async function cliTuning(engine: Engine, noTune: boolean | undefined, who: string): Promise<void> {
   if (noTune || process.env.CRITDAMP_NO_TUNE === '1' || engine.kernels.conv.variant !== 'direct') return;
-  const tuner = await enableTuning(engine, { store: fileTuneStore(), maxSeconds: 300 });
+  const store = fileTuneStore();
+  const tuner = await enableTuning(engine, { store, maxSeconds: 300 });
   const n = Object.keys(tuner.plans).length;
-  console.log(`${who}: kernel tuning on (${n ? `${n} tuned plans for this adapter loaded from` : 'cache:'} ${fileTuneStore().where}; --no-tune turns it off)`);
+  console.log(`${who}: kernel tuning on (${n ? `${n} tuned plans for this adapter loaded from` : 'cache:'} ${store.where}; --no-tune turns it off)`);
 }
 
 /** One line on what a tuning round did. */

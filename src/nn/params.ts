@@ -25,8 +25,7 @@ export interface Segment {
   length: number;
 }
 
-function layout(engine: Engine, specs: { name: string; shape: number[] }[]): { offsets: number[]; total: number } {
-  const align = engine.device.limits.minStorageBufferOffsetAlignment / 4;
+function layout(align: number, specs: { name: string; shape: number[] }[]): { offsets: number[]; total: number } {
   const offsets: number[] = [];
   let at = 0;
   for (const s of specs) {
@@ -59,10 +58,10 @@ export class ParamStore {
       if (names.has(s.name)) throw new Error(`ParamStore: duplicate name ${s.name}`);
       names.add(s.name);
     }
-    const p = layout(engine, specs);
-    const b = layout(engine, bufferSpecs);
-    this.length = p.total;
     this.align = engine.device.limits.minStorageBufferOffsetAlignment / 4;
+    const p = layout(this.align, specs);
+    const b = layout(this.align, bufferSpecs);
+    this.length = p.total;
     const device = engine.device;
     this.data = device.createBuffer({ size: p.total * 4, usage: STORAGE_USAGE });
     this.grads = device.createBuffer({ size: p.total * 4, usage: STORAGE_USAGE });

@@ -94,12 +94,12 @@ function rankOutputTiles(e: Engine, M: number, N: number, gridH: number, gridW: 
  * The result tile for a pass: forced (tests, benchmarks), tuned or cached (src/gpu/tune.ts), or the
  * one with the lowest modelled time.
  */
-function chooseOutputTile(e: Engine, M: number, N: number, gridH: number, gridW: number, K: number, step: number, tapList: Tap[]): OutputTile {
+function chooseOutputTile(e: Engine, M: number, N: number, gridH: number, gridW: number, K: number, step: number, tapList: Tap[],
+  key = outputKey(M, N, gridH, gridW, K, step, tapList)): OutputTile {
   // A pass with no taps only stores zeros: one small shared kernel.
   if (tapList.length === 0) return { TM: 1, TN: 1, TR: 1, TQ: 4 };
   const forced = e.kernels.conv.forced?.output;
   if (forced) return forced;
-  const key = outputKey(M, N, gridH, gridW, K, step, tapList);
   const known = e.plans.get(key) as OutputTile | undefined;
   if (known) return known;
   const best = rankOutputTiles(e, M, N, gridH, gridW, K, step, tapList)[0] ?? { TM: 1, TN: 1, TR: 1, TQ: 1 };
@@ -188,10 +188,11 @@ function outputPass(e: Engine, what: string, pass: OutputPass, step: number, all
   if (pass.gridH <= 0 || pass.gridW <= 0) return;
   const tapList = liveTaps(pass, allTaps);
   const { M, N, gridH, gridW, K } = pass;
-  const tile = chooseOutputTile(e, M, N, gridH, gridW, K, step, tapList);
+  const key = outputKey(M, N, gridH, gridW, K, step, tapList);
+  const tile = chooseOutputTile(e, M, N, gridH, gridW, K, step, tapList, key);
   runOutputTile(e, pass, step, tapList, tile, bindings);
   if (e.tuner && tapList.length && !e.kernels.conv.forced?.output) {
-    e.tuner.want(outputKey(M, N, gridH, gridW, K, step, tapList), () => ({
+    e.tuner.want(key, () => ({
       label: `conv2d ${what}: ${K}→${M} channels, ${gridH}×${gridW} results, ${tapList.length} taps, batch ${N}`,
       // The model's choice first, then its best for a long run (a training run's thousands of
       // calls pay for a bigger kernel's compile), then the model's next best; all give identical sums.
@@ -317,10 +318,9 @@ function rankWeightTiles(e: Engine, g: ConvGeometry): WeightTile[] {
  * (key `wt|…`, src/gpu/tune.ts) may replace. Columns per step and split-K ranges are never tuned:
  * they set the order in which each weight's terms are summed.
  */
-function chooseWeightTile(e: Engine, g: ConvGeometry): WeightTile {
+function chooseWeightTile(e: Engine, g: ConvGeometry, key = weightKey(g)): WeightTile {
   const forced = e.kernels.conv.forced?.weight;
   if (forced) return forced;
-  const key = weightKey(g);
   let model = e.plans.get(key) as WeightTile | undefined;
   if (!model) {
     model = rankWeightTiles(e, g)[0] ?? { TM: 1, TC: 1, Q: 1, splits: 1 };
@@ -382,7 +382,8 @@ function runWeightTile(e: Engine, g: ConvGeometry, tile: WeightTile, x: Tensor, 
 
 export function directBackwardWeight(gr: Graph, g: ConvGeometry, x: Tensor, dy: Tensor, dw: Tensor, acc: number): void {
   const e = gr.engine;
-  const tile = chooseWeightTile(e, g);
+  const key = weightKey(g);
+  const tile = chooseWeightTile(e, g, key);
   const { splits } = weightSplits(g, tile);
   const n = g.O * g.C * taps(g);
   const out = splits > 1 ? gr.empty([splits, n]) : dw;
@@ -390,8 +391,8 @@ export function directBackwardWeight(gr: Graph, g: ConvGeometry, x: Tensor, dy: 
   if (splits > 1) e.run(REDUCE, 'sum_rows', { params: { R: splits, C: n, acc }, bindings: { a: out, out: dw }, invocations: n });
   if (e.tuner && !e.kernels.conv.forced?.weight) {
     // Candidates keep the model's columns per step and split-K ranges; only the o × c block varies.
-    const model = e.plans.get(weightKey(g)) as WeightTile;
-    e.tuner.want(`wt${weightKey(g).slice(1)}`, () => ({
+    const model = e.plans.get(key) as WeightTile;
+    e.tuner.want(`wt${key.slice(1)}`, () => ({
       label: `conv2d backward_weight: ${g.C}→${g.O} channels, ${g.KH}×${g.KW}/${g.stride}, ${g.OH}×${g.OW} results, batch ${g.N}`,
       candidates: [tile, ...rankWeightTiles(e, g).filter((t) => t.Q === model.Q && t.splits === model.splits && (t.TM !== tile.TM || t.TC !== tile.TC))]
         .map((t) => ({ TM: t.TM, TC: t.TC })),

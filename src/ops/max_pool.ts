@@ -28,7 +28,7 @@ export const maxPoolOp = defineOp({
     const y = g.empty([N, C, OH, OW]);
     const argmax = g.empty([N, C, OH, OW], 'u32');
     const overrides = { H, W, OH, OW, K, STRIDE: stride, PAD: pad };
-    e.run(MAX_POOL, 'forward', { params: { NC: N * C, acc: 0 }, overrides, bindings: { x, y, argmax }, invocations: y.size, wg: 256 });
+    e.run(MAX_POOL, 'forward', { params: { NC: N * C, acc: 0 }, overrides, bindings: { x, y, argmax }, invocations: y.size });
     return { y, saved: { x, argmax, overrides } };
   },
   backward(g, { x, argmax, overrides }, dy) {
