@@ -12,7 +12,7 @@ import { ResNet18 } from '../src/nn/resnet';
 import { Optimizer } from '../src/optim/optimizer';
 import { GpuBatcher } from '../src/data/batcher';
 import { crossEntropy } from '../src/ops';
-import { Profiler, type Profile } from '../src/gpu/profile';
+import { Profiler, type Profile, type ProfileBy } from '../src/gpu/profile';
 import { Rng } from '../src/util/rng';
 import { enableTuning } from '../src/ops/conv2d';
 import { fileTuneStore } from '../src/io/tune.node';
@@ -30,7 +30,7 @@ function synthetic(n: number): Dataset {
 }
 
 /** rows(by) as a markdown table, times in ms summed over the profiled steps. */
-function markdown(p: Profile, by: 'group' | 'op' | 'layer', limit = Infinity): string[] {
+function markdown(p: Profile, by: ProfileBy, limit = Infinity): string[] {
   return [
     `| ${by} | forward ms | backward ms | other ms | total ms | share | dispatches |`,
     '|---|---:|---:|---:|---:|---:|---:|',
@@ -96,6 +96,10 @@ const lines = [
   '### by op',
   '',
   ...markdown(profile, 'op'),
+  '',
+  '### by shader entry point',
+  '',
+  ...markdown(profile, 'kernel'),
   '',
   '### the 12 slowest layers',
   '',

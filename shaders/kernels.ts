@@ -160,7 +160,7 @@ export const ELEMENTWISE_VEC4 = kernel({ name: 'elementwise_vec4.wgsl', code: el
 export const MAX_POOL = kernel({ name: 'max_pool.wgsl', code: maxPool }, {
   params: { NC: 'u32', acc: 'u32' },
   bindings: { x: read(1), y: readWrite(2), argmax: readWrite(3, 'u32'), dy: read(4), dx: readWrite(5) },
-  entries: { forward: ['x', 'y', 'argmax'], backward: ['argmax', 'dy', 'dx'] },
+  entries: { forward: ['x', 'y', 'argmax'], backward: ['argmax', 'dy', 'dx'], backward_gather: ['argmax', 'dy', 'dx'] },
 });
 
 export const OPTIMIZER = kernel({ name: 'optimizer.wgsl', code: optimizer }, {

@@ -119,6 +119,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       console.log('');
       console.log(profile.table('group'), '\n');
       console.log(profile.table('op'), '\n');
+      console.log(profile.table('kernel', 20), '\n');
       console.log(profile.table('layer', 20));
     }
     return 0;

@@ -65,8 +65,11 @@ const SLOTS = 4096;
 export interface DispatchObserver {
   /** A compute pass descriptor for this dispatch alone (timestamp writes), or null to share the pass. */
   passFor(label: string): GPUComputePassDescriptor | null;
-  /** Called after the dispatch is recorded, with its pass already ended when passFor gave one. */
-  dispatched(label: string): void;
+  /**
+   * Called after the dispatch is recorded, with its pass already ended when passFor gave one;
+   * `kernel` names the shader and entry point (`batch_norm_split.apply`).
+   */
+  dispatched(label: string, kernel: string): void;
 }
 
 export class Engine {
@@ -237,7 +240,7 @@ export class Engine {
     pass.dispatchWorkgroups(x, y);
     if (own) pass.end();
     this.dispatches++;
-    this.observer?.dispatched(this.label);
+    this.observer?.dispatched(this.label, `${k.name.replace(/\.wgsl$/, '')}.${entry}`);
   }
 
   /** Sets every value of t to `value` (ordered with the dispatches). */

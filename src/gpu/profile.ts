@@ -31,9 +31,13 @@ export interface ProfileEntry {
   layer: string;
   op: string;
   phase: 'forward' | 'backward' | 'other';
+  /** The shader and entry point that ran (`conv2d_direct.forward`). */
+  kernel: string;
   ms: number;
   dispatches: number;
 }
+
+export type ProfileBy = 'layer' | 'group' | 'op' | 'kernel';
 
 export interface ProfileRow { name: string; forwardMs: number; backwardMs: number; otherMs: number; ms: number; share: number; dispatches: number }
 
@@ -71,12 +75,12 @@ export class Profile {
     return this.entries.reduce((s, e) => s + e.dispatches, 0);
   }
 
-  /** Time by module path, by top-level group, or by op; largest first. */
-  rows(by: 'layer' | 'group' | 'op'): ProfileRow[] {
+  /** Time by module path, by top-level group, by op, or by shader entry point; largest first. */
+  rows(by: ProfileBy): ProfileRow[] {
     const rows = new Map<string, ProfileRow>();
     const total = this.totalMs;
     for (const e of this.entries) {
-      const name = by === 'op' ? e.op : by === 'group' ? groupOf(e.layer) : e.layer || '(outside the model)';
+      const name = by === 'op' ? e.op : by === 'group' ? groupOf(e.layer) : by === 'kernel' ? e.kernel : e.layer || '(outside the model)';
       let r = rows.get(name);
       if (!r) rows.set(name, (r = { name, forwardMs: 0, backwardMs: 0, otherMs: 0, ms: 0, share: 0, dispatches: 0 }));
       if (e.phase === 'forward') r.forwardMs += e.ms;
@@ -90,7 +94,7 @@ export class Profile {
   }
 
   /** A plain-text table of rows(by). */
-  table(by: 'layer' | 'group' | 'op', limit = Infinity): string {
+  table(by: ProfileBy, limit = Infinity): string {
     const f = (ms: number) => ms.toFixed(1).padStart(9);
     const head = `${by.padEnd(28)} ${'forward ms'.padStart(10)} ${'backward ms'.padStart(11)} ${'other ms'.padStart(9)} ${'total ms'.padStart(9)} ${'share'.padStart(6)} ${'disp.'.padStart(6)}`;
     const lines = this.rows(by).slice(0, limit).map((r) =>
@@ -104,6 +108,7 @@ const QUERIES_PER_SET = 4096;
 export class Profiler implements DispatchObserver {
   readonly method: ProfileMethod;
   private labels: string[] = [];
+  private kernels: string[] = [];
   // 'timestamps': query sets of QUERIES_PER_SET, two queries (begin, end) per dispatch.
   private sets: GPUQuerySet[] = [];
   // 'cpu': when each dispatch was submitted, when the queue reported it done, and which burst of
@@ -139,8 +144,9 @@ export class Profiler implements DispatchObserver {
     return { timestampWrites: { querySet: this.sets[this.sets.length - 1], beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 } };
   }
 
-  dispatched(label: string): void {
+  dispatched(label: string, kernel: string): void {
     this.labels.push(label);
+    this.kernels.push(kernel);
     if (this.method === 'cpu') {
       this.engine.flush();
       this.submitted.push(performance.now());
@@ -165,8 +171,9 @@ export class Profiler implements DispatchObserver {
     const { ms, unattributed } = this.method === 'timestamps' ? { ms: await this.readTimestamps(), unattributed: 0 } : await this.cpuTimes();
     const byLabel = new Map<string, ProfileEntry>();
     this.labels.forEach((label, i) => {
-      let entry = byLabel.get(label);
-      if (!entry) byLabel.set(label, (entry = { label, ...parseLabel(label), ms: 0, dispatches: 0 }));
+      const kernel = this.kernels[i], key = `${label}\u0000${kernel}`;
+      let entry = byLabel.get(key);
+      if (!entry) byLabel.set(key, (entry = { label, ...parseLabel(label), kernel, ms: 0, dispatches: 0 }));
       entry.ms += ms[i];
       entry.dispatches++;
     });

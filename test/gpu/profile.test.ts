@@ -8,7 +8,7 @@ import { Graph } from '../../src/autograd/graph';
 import { ResNet18 } from '../../src/nn/resnet';
 import { Optimizer } from '../../src/optim/optimizer';
 import { crossEntropy } from '../../src/ops';
-import { Profiler, parseLabel, groupOf, type ProfileMethod } from '../../src/gpu/profile';
+import { Profiler, parseLabel, groupOf, type ProfileBy, type ProfileMethod } from '../../src/gpu/profile';
 
 test('profile: labels parse into layer, op and phase', () => {
   assert.equal(parseLabel('layer3.1.conv2:conv2d'), { layer: 'layer3.1.conv2', op: 'conv2d', phase: 'forward' });
@@ -50,8 +50,8 @@ for (const method of ['timestamps', 'cpu'] as ProfileMethod[]) {
     // catches a unit slip (ns vs µs) or double counting without any timing threshold.
     assert.ok(Number.isFinite(prof.unattributedMs) && prof.unattributedMs >= 0 && (method === 'cpu' || prof.unattributedMs === 0));
     assert.ok(prof.totalMs + prof.unattributedMs <= wallMs + 0.066 * prof.dispatches, `${prof.totalMs} + ${prof.unattributedMs} ms timed in ${wallMs} ms`);
-    const sum = (by: 'layer' | 'group' | 'op') => prof.rows(by).reduce((s, r) => s + r.ms, 0);
-    for (const by of ['layer', 'group', 'op'] as const) {
+    const sum = (by: ProfileBy) => prof.rows(by).reduce((s, r) => s + r.ms, 0);
+    for (const by of ['layer', 'group', 'op', 'kernel'] as const) {
       assert.ok(Math.abs(sum(by) - prof.totalMs) <= 1e-9 * prof.totalMs + 1e-9, `${by} rows add up to the total`);
       assert.ok(Math.abs(prof.rows(by).reduce((s, r) => s + r.share, 0) - 1) < 1e-9);
     }
@@ -64,6 +64,10 @@ for (const method of ['timestamps', 'cpu'] as ProfileMethod[]) {
     // CPU-side timing may see a whole phase finish while the step was still being recorded.
     if (method === 'timestamps') assert.ok(conv.forwardMs > 0 && conv.backwardMs > 0);
     assert.match(prof.table('group'), /layer1\s/);
+    // Each entry point is its own row: the conv op's forward and its two backward passes.
+    const kernels = new Set(prof.rows('kernel').map((r) => r.name));
+    for (const k of ['optimizer.sgd_step', 'cross_entropy.forward_rows']) assert.ok(kernels.has(k), `${k} in ${[...kernels].join(', ')}`);
+    assert.ok([...kernels].filter((k) => k.startsWith('conv2d')).length >= 3, 'forward, backward-data and backward-weight entries');
     g.dispose();
     [x, y].forEach((t) => t.dispose());
     opt.destroy();
