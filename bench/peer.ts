@@ -133,7 +133,10 @@ async function tfjsStep(backend: 'wasm' | 'webgpu', s: Shape, steps: number): Pr
   const require = createRequire(import.meta.url);
   if (backend === 'webgpu') {
     // The same Dawn adapter critdamp uses (SwiftShader without a GPU).
-    const { SWIFTSHADER_ICDS } = await import('../src/gpu/node');
+    const { SWIFTSHADER_ICDS, throttleDawnPolling } = await import('../src/gpu/node');
+    // The polling throttle critdamp's own Dawn runs with (src/gpu/node.ts), so that both sides
+    // wait for the adapter the same way and the comparison is of the work itself.
+    throttleDawnPolling();
     const { existsSync } = await import('node:fs');
     if (!existsSync('/dev/dri') && !process.env.VK_ICD_FILENAMES) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICDS.find((p) => existsSync(p));
     const { create, globals } = await import('webgpu');

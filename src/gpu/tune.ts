@@ -13,14 +13,19 @@
  * cached; the job records its dispatch with the cost model's choice at once, and `tunePending()`,
  * called at a sync point (the trainer calls it after a step has finished), times the queued jobs
  * on scratch buffers: each candidate compiled and run once, then the best of 3 rounds of a few
- * dispatches each. A candidate replaces the cost model's choice only when it is at least
+ * dispatches each, timed by GPU timestamps where the adapter offers them. A candidate replaces the cost model's choice only when it is at least
  * MIN_GAIN faster (timing noise must not flip choices). Costs: one pipeline compile per candidate
  * (0.2–0.7 s each on SwiftShader), once per adapter and shape.
  */
 import type { Engine } from './engine';
+import { Profiler } from './profile';
 
-/** Bumped whenever a kernel generator changes what a cached plan means: older entries are ignored. */
-export const TUNE_VERSION = 1;
+/**
+ * Bumped whenever a kernel generator changes what a cached plan means, or the timings that chose
+ * it change basis (2: GPU timestamps, taken without Dawn's polling spinning): older entries are
+ * ignored.
+ */
+export const TUNE_VERSION = 2;
 /** A candidate must beat the cost model's choice by this fraction to replace it. */
 const MIN_GAIN = 0.05;
 const ROUNDS = 3;
@@ -166,21 +171,32 @@ export class Tuner {
   }
 }
 
-/** ms per dispatch: one run to compile, one to size the rounds, then the best of ROUNDS rounds of reps dispatches. */
+/**
+ * ms that `reps` runs take. Where the adapter offers timestamp queries (and no profiler is
+ * running), the sum of each dispatch's GPU time: what the kernels cost whatever the host does
+ * while it waits (in Node, Dawn's polling is throttled to once a millisecond after the first, see
+ * src/gpu/node.ts, which would blur a wall-clock round of a few ms). Else wall time to the end of
+ * the wait.
+ */
+async function timeRound(e: Engine, run: () => void, reps: number): Promise<number> {
+  if (e.device.features.has('timestamp-query') && !e.observer) {
+    const profiler = Profiler.start(e, { method: 'timestamps' });
+    for (let i = 0; i < reps; i++) run();
+    return (await profiler.stop()).totalMs;
+  }
+  const t = performance.now();
+  for (let i = 0; i < reps; i++) run();
+  await e.sync();
+  return performance.now() - t;
+}
+
+/** ms per run: one run to compile, one to size the rounds, then the best of ROUNDS rounds of reps runs. */
 async function timeCandidate(e: Engine, run: () => void): Promise<number> {
   run();
   await e.sync();
-  let t = performance.now();
-  run();
-  await e.sync();
-  const once = performance.now() - t;
+  const once = await timeRound(e, run, 1);
   const reps = Math.max(1, Math.min(MAX_REPS, Math.round(ROUND_MS / Math.max(once, 0.01))));
   let best = Infinity;
-  for (let r = 0; r < ROUNDS; r++) {
-    t = performance.now();
-    for (let i = 0; i < reps; i++) run();
-    await e.sync();
-    best = Math.min(best, (performance.now() - t) / reps);
-  }
+  for (let r = 0; r < ROUNDS; r++) best = Math.min(best, (await timeRound(e, run, reps)) / reps);
   return best;
 }
