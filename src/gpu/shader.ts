@@ -87,6 +87,19 @@ export function sourceKey(src: ShaderSource): string {
   return key;
 }
 
+const constsKeys = new WeakMap<object, string>();
+
+/**
+ * JSON of a consts object, computed once per object: generated kernels (the direct convs, max
+ * pool) pass the same memoized object for the same code, whose text runs to thousands of lines,
+ * and a dispatch must not serialize it again.
+ */
+function constsKey(consts: Record<string, number | string>): string {
+  let key = constsKeys.get(consts);
+  if (key === undefined) constsKeys.set(consts, (key = JSON.stringify(consts)));
+  return key;
+}
+
 export class ShaderCompileError extends Error {
   override name = 'ShaderCompileError';
 }
@@ -102,7 +115,7 @@ export class PipelineCache {
   }
 
   private module(src: ShaderSource, consts: Record<string, number | string>): GPUShaderModule {
-    const key = `${sourceKey(src)}|${JSON.stringify(consts)}`;
+    const key = `${sourceKey(src)}|${constsKey(consts)}`;
     let module = this.modules.get(key);
     if (!module) {
       const { code, origins } = expand(src, consts);
@@ -122,7 +135,7 @@ export class PipelineCache {
   }
 
   get(src: ShaderSource, entryPoint: string, overrides: Overrides = {}, consts: Record<string, number | string> = {}): GPUComputePipeline {
-    const key = `${sourceKey(src)}|${entryPoint}|${JSON.stringify(overrides)}|${JSON.stringify(consts)}`;
+    const key = `${sourceKey(src)}|${entryPoint}|${JSON.stringify(overrides)}|${constsKey(consts)}`;
     let p = this.pipelines.get(key);
     if (!p) {
       const module = this.module(src, consts);

@@ -109,8 +109,24 @@ function chooseOutputTile(e: Engine, M: number, N: number, gridH: number, gridW:
 
 const vec = (n: number) => (n === 1 ? 'f32' : `vec${n}f`);
 
-/** The unrolled blocks of conv2d_direct.wgsl for one tile and tap list. */
+/**
+ * Generated code, memoized by what it depends on: generating it costs more than recording the
+ * dispatch, and the shader cache keys pipelines by the consts object (src/gpu/shader.ts).
+ */
+const generated = new Map<string, Record<string, string | number>>();
+function memo(key: string, make: () => Record<string, string | number>): Record<string, string | number> {
+  let code = generated.get(key);
+  if (!code) generated.set(key, (code = make()));
+  return code;
+}
+
+/** The unrolled blocks of conv2d_direct.wgsl for one tile and tap list (memoized). */
 function outputTileCode(tile: OutputTile, step: number, tapList: Tap[], acc: number): Record<string, string | number> {
+  const key = `o${tile.TM},${tile.TN},${tile.TR},${tile.TQ}|${step}|${acc}|${tapList.map((t) => `${t.t}:${t.du}:${t.dv}`).join(',')}`;
+  return memo(key, () => makeOutputTileCode(tile, step, tapList, acc));
+}
+
+function makeOutputTileCode(tile: OutputTile, step: number, tapList: Tap[], acc: number): Record<string, string | number> {
   const { TM, TN, TR, TQ } = tile;
   const { rows, cols, cells } = tapList.length ? usedPatch(TR, TQ, step, tapList) : { rows: [], cols: [], cells: [] };
   const groups: number[][] = [];
@@ -330,8 +346,13 @@ function chooseWeightTile(e: Engine, g: ConvGeometry, key = weightKey(g)): Weigh
   return tuned ? { ...model, TM: tuned.TM, TC: tuned.TC } : model;
 }
 
-/** The unrolled blocks of conv2d_direct_dw.wgsl. */
+/** The unrolled blocks of conv2d_direct_dw.wgsl (memoized). */
 function weightTileCode(g: ConvGeometry, tile: WeightTile, acc: number): Record<string, string | number> {
+  const key = `w${tile.TM},${tile.TC},${tile.Q}|${acc}|${g.KH},${g.KW},${g.stride},${g.pad}|${g.H},${g.W},${g.OH},${g.OW}`;
+  return memo(key, () => makeWeightTileCode(g, tile, acc));
+}
+
+function makeWeightTileCode(g: ConvGeometry, tile: WeightTile, acc: number): Record<string, string | number> {
   const { TM, TC, Q } = tile, s = g.stride, KK = taps(g);
   // Kernel rows and columns that read inside x for some output position (as liveTaps): the others
   // only meet padding, their dw is 0, and nothing is loaded or summed for them.

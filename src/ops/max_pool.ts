@@ -20,10 +20,19 @@ const windowsPerCell = (K: number, stride: number) => Math.floor((K - 1) / strid
 const MAX_CELL_WINDOWS = 4;
 
 /**
- * The unrolled bodies of shaders/max_pool.wgsl for a K×K window at this stride: the forward's taps
- * in row-major order, and the backward's R × R windows and STRIDE × STRIDE inputs of a cell.
+ * The unrolled bodies of shaders/max_pool.wgsl for a K×K window at this stride (memoized): the
+ * forward's taps in row-major order, and the backward's R × R windows and STRIDE × STRIDE inputs of
+ * a cell.
  */
+const codes = new Map<string, Record<string, string>>();
 export function maxPoolCode(K: number, stride: number): Record<string, string> {
+  const key = `${K},${stride}`;
+  let code = codes.get(key);
+  if (!code) codes.set(key, (code = makeMaxPoolCode(K, stride)));
+  return code;
+}
+
+function makeMaxPoolCode(K: number, stride: number): Record<string, string> {
   const I = '  ', range = Array.from({ length: K }, (_, k) => k);
   const forward = [
     ...range.map((k) => `${I}let ih${k} = h0 + ${k}; let row${k} = u32(clamp(ih${k}, 0, i32(H) - 1)) * W; let hin${k} = (ih${k} >= 0) & (ih${k} < i32(H));`),
