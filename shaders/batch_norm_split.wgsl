@@ -18,14 +18,23 @@
 // channel-major), 13 csum [2·C].
 
 override WG: u32 = 64u;
-// The elementwise entries (apply, backward_apply) give each invocation RUN consecutive values of
-// one plane (RUN divides H·W), so a channel's constants are loaded once per RUN values instead of
-// once per value: on SwiftShader every storage load is a per-lane gather, and those loads cost
-// more than the arithmetic. PLANE (H·W) and CHANNELS fixed when the pipeline is made turn the
-// channel's index into multiplies.
-override RUN: u32 = 1u;
-override PLANE: u32 = 1u;
-override CHANNELS: u32 = 1u;
+// Unrolled by src/ops/batch_norm.ts into the {{...}} blocks: on CPU adapters (SwiftShader's Subzero
+// JIT unrolls nothing) a loop costs its counter and branch per trip. The plane geometry is fixed
+// per pipeline:
+//   HW     values a plane (H·W), CH the channels, NB the images
+//   RUN    consecutive values of one plane an elementwise invocation handles (RUN divides HW), and
+//   IMGS   images it handles at that run (IMGS divides N): a channel's constants are loaded once per
+//          RUN·IMGS values instead of once per value, since on SwiftShader every storage load is a
+//          per-lane gather and those loads cost more than the arithmetic
+//   CHUNK  values a plane pass handles per trip of its loop (CHUNK divides HW); a plane of at most
+//          SMALL values is held in registers, so its two passes load it once.
+// Arithmetic takes the sizes from the uniform (p.N, p.HW): a division by a constant may be
+// compiled as a multiplication by its reciprocal, which rounds differently.
+const HW: u32 = {{HW}}u;
+const CH: u32 = {{CH}}u;
+const NB: u32 = {{NB}}u;
+const RUN: u32 = {{RUN}}u;
+const IMGS: u32 = {{IMGS}}u;
 #include "common/invocation.wgsl"
 #include "common/batch_norm_io.wgsl"
 
@@ -34,19 +43,23 @@ override CHANNELS: u32 = 1u;
 
 // Where plane i = n·C + c keeps its two partials: channel-major, so a channel's N are adjacent.
 fn slot(i: u32) -> u32 {
-  return 2u * ((i % p.C) * p.N + i / p.C);
+  return 2u * ((i % CH) * NB + i / CH);
 }
 
 @compute @workgroup_size(WG)
 fn plane_stats(inv: Invocation) {
   let i = invocation_index(inv);
-  if (i >= p.N * p.C) { return; }
-  let base = i * p.HW;
+  if (i >= NB * CH) { return; }
+  let base = i * HW;
+  // Phony uses state what only the generated blocks read (test/gpu/kernels.test.ts checks each
+  // entry's bindings); `_ = p.N` where a block needs no size, as the engine binds the uniform for
+  // every entry point.
+  _ = &x;
+  _ = p.N;
+  // s = Σ x, m = s/HW, s2 = Σ (x − m)², each summed in index order.
   var s = 0.0;
-  for (var j = 0u; j < p.HW; j++) { s += x[base + j]; }
-  let m = s / f32(p.HW);
   var s2 = 0.0;
-  for (var j = 0u; j < p.HW; j++) { let d = x[base + j] - m; s2 += d * d; }
+{{PLANE_STATS}}
   let o = slot(i);
   part[o] = m;
   part[o + 1u] = s2;
@@ -55,14 +68,14 @@ fn plane_stats(inv: Invocation) {
 @compute @workgroup_size(WG)
 fn channel_stats(inv: Invocation) {
   let c = invocation_index(inv);
-  if (c >= p.C) { return; }
-  let o = 2u * c * p.N;
+  if (c >= CH) { return; }
+  let o = 2u * c * NB;
   var s = 0.0;
-  for (var n = 0u; n < p.N; n++) { s += part[o + 2u * n]; }
+  for (var n = 0u; n < NB; n++) { s += part[o + 2u * n]; }
   let mean = s / f32(p.N);
   var m2 = 0.0;
   var between = 0.0;
-  for (var n = 0u; n < p.N; n++) {
+  for (var n = 0u; n < NB; n++) {
     m2 += part[o + 2u * n + 1u];
     let d = part[o + 2u * n] - mean;
     between += d * d;
@@ -71,34 +84,46 @@ fn channel_stats(inv: Invocation) {
   _ = save_stats(c, mean, (m2 + f32(p.HW) * between) / f32(M), M);
 }
 
+// The elementwise invocations: r → (image block, channel, run of the plane), the run fastest.
+// i0 is the first value; image k of the block is CH·HW further on per k.
+fn elementwise_start(r: u32) -> vec2u {
+  let runs = HW / RUN;
+  let c = (r / runs) % CH;
+  let i0 = ((r / (runs * CH)) * IMGS * CH + c) * HW + (r % runs) * RUN;
+  return vec2u(i0, c);
+}
+
 @compute @workgroup_size(WG)
 fn apply(inv: Invocation) {
   let r = invocation_index(inv);
-  if (r >= p.N * p.C * p.HW / RUN) { return; }
-  let i0 = r * RUN;
-  let c = (i0 / PLANE) % CHANNELS;
+  if (r >= NB * CH * HW / (RUN * IMGS)) { return; }
+  let at = elementwise_start(r);
+  let i0 = at.x;
+  let c = at.y;
   let g = gamma[c] * stats[2u * c + 1u];
   let b = beta[c] - stats[2u * c] * g;
-  for (var k = 0u; k < RUN; k++) {
-    let v = x[i0 + k] * g + b;
-    y[i0 + k] = activate(v);
-  }
+  _ = &x;
+  _ = &y;
+  _ = p.N;
+  // y = activate(x·g + b) per value.
+{{APPLY}}
 }
 
 @compute @workgroup_size(WG)
 fn plane_grads(inv: Invocation) {
   let i = invocation_index(inv);
-  if (i >= p.N * p.C) { return; }
-  let c = i % p.C;
+  if (i >= NB * CH) { return; }
+  let c = i % CH;
   let mean = stats[2u * c];
-  let base = i * p.HW;
+  let base = i * HW;
+  _ = &x;
+  _ = &dy;
+  _ = &y;
+  _ = p.N;
+  // sdy = Σ g, sdyx = Σ g·(x − μ), g = grad_out, in index order.
   var sdy = 0.0;
   var sdyx = 0.0;
-  for (var j = 0u; j < p.HW; j++) {
-    let g = grad_out(base + j);
-    sdy += g;
-    sdyx += g * (x[base + j] - mean);
-  }
+{{PLANE_GRADS}}
   let o = slot(i);
   part[o] = sdy;
   part[o + 1u] = sdyx * stats[2u * c + 1u];
@@ -107,11 +132,11 @@ fn plane_grads(inv: Invocation) {
 @compute @workgroup_size(WG)
 fn channel_grads(inv: Invocation) {
   let c = invocation_index(inv);
-  if (c >= p.C) { return; }
-  let o = 2u * c * p.N;
+  if (c >= CH) { return; }
+  let o = 2u * c * NB;
   var sdy = 0.0;
   var sdyx = 0.0;
-  for (var n = 0u; n < p.N; n++) {
+  for (var n = 0u; n < NB; n++) {
     sdy += part[o + 2u * n];
     sdyx += part[o + 2u * n + 1u];
   }
@@ -124,24 +149,24 @@ fn channel_grads(inv: Invocation) {
 @compute @workgroup_size(WG)
 fn backward_apply(inv: Invocation) {
   let r = invocation_index(inv);
-  if (r >= p.N * p.C * p.HW / RUN) { return; }
-  let i0 = r * RUN;
-  let c = (i0 / PLANE) % CHANNELS;
+  if (r >= NB * CH * HW / (RUN * IMGS)) { return; }
+  let at = elementwise_start(r);
+  let i0 = at.x;
+  let c = at.y;
   let M = f32(p.N * p.HW);
   let mean = stats[2u * c];
   let invstd = stats[2u * c + 1u];
   let k = gamma[c] * invstd / M;
   let sdy = csum[2u * c];
   let sdyx = csum[2u * c + 1u];
+  _ = &x;
+  _ = &dy;
+  _ = &y;
+  _ = &dx;
+  // dx (+)= k·(M·g − sdy − (x − μ)·invstd·sdyx) per value, g = grad_out.
   if (p.acc_dx == 1u) {
-    for (var j = 0u; j < RUN; j++) {
-      let i = i0 + j;
-      dx[i] = k * (M * grad_out(i) - sdy - (x[i] - mean) * invstd * sdyx) + dx[i];
-    }
+{{BACKWARD_APPLY_ACC}}
   } else {
-    for (var j = 0u; j < RUN; j++) {
-      let i = i0 + j;
-      dx[i] = k * (M * grad_out(i) - sdy - (x[i] - mean) * invstd * sdyx);
-    }
+{{BACKWARD_APPLY}}
   }
 }

@@ -63,14 +63,71 @@ function channelWorkgroup(e: Engine, M: number): number {
   return wg;
 }
 
+/** Planes of at most this many values are held in registers by the split kernels' plane passes. */
+const SMALL_PLANE = 32;
+/** Values one elementwise invocation of the split kernels handles, at most. */
+const MAX_RUN = 16;
+
+const largestDivisor = (n: number, atMost: number) => {
+  let d = Math.max(1, Math.min(atMost, n));
+  while (n % d !== 0) d--;
+  return d;
+};
+
+const splitCodes = new Map<string, Record<string, string | number>>();
+
 /**
- * The split kernels' elementwise passes (shaders/batch_norm_split.wgsl): RUN values an invocation,
- * the largest divisor of the plane up to 16, with the plane size and channel count as constants.
+ * The unrolled blocks of shaders/batch_norm_split.wgsl for one shape (memoized). Each value goes
+ * through the same operations in the same order as a loop would take it, so the unrolling changes
+ * no bit of any result.
  */
-function runOf(HW: number, C: number): { RUN: number; PLANE: number; CHANNELS: number } {
-  let run = Math.min(16, HW);
-  while (HW % run !== 0) run--;
-  return { RUN: run, PLANE: HW, CHANNELS: C };
+export function batchNormSplitCode(N: number, C: number, HW: number, relu: boolean): Record<string, string | number> {
+  const key = `${N},${C},${HW},${relu}`;
+  let code = splitCodes.get(key);
+  if (!code) splitCodes.set(key, (code = makeSplitCode(N, C, HW, relu)));
+  return code;
+}
+
+function makeSplitCode(N: number, C: number, HW: number, relu: boolean): Record<string, string | number> {
+  const RUN = largestDivisor(HW, MAX_RUN), IMGS = largestDivisor(N, Math.floor(MAX_RUN / RUN));
+  const I = '  ', grad = (i: string) => (relu ? `select(0.0, dy[${i}], y[${i}] > 0.0)` : `dy[${i}]`);
+  const js = Array.from({ length: RUN }, (_, j) => j);
+  // A plane pass: the whole plane unrolled when small, else a loop over runs of RUN values.
+  const overPlane = (body: (at: string) => string[]) => HW <= SMALL_PLANE
+    ? Array.from({ length: HW }, (_, j) => body(`base + ${j}u`)).flat().map((l) => I + l)
+    : [`${I}for (var j = 0u; j < HW; j += RUN) {`, ...js.flatMap((j) => body(`base + j + ${j}u`)).map((l) => `${I}  ${l}`), `${I}}`];
+  let planeStats: string[];
+  if (HW <= SMALL_PLANE) {
+    const v = Array.from({ length: HW }, (_, j) => j);
+    planeStats = [
+      ...v.map((j) => `${I}let v${j} = x[base + ${j}u];`),
+      ...v.map((j) => `${I}s += v${j};`),
+      `${I}let m = s / f32(p.HW);`,
+      ...v.map((j) => `${I}{ let d = v${j} - m; s2 += d * d; }`),
+    ];
+  } else {
+    planeStats = [
+      ...overPlane((at) => [`s += x[${at}];`]),
+      `${I}let m = s / f32(p.HW);`,
+      ...overPlane((at) => [`{ let d = x[${at}] - m; s2 += d * d; }`]),
+    ];
+  }
+  const planeGrads = overPlane((at) => [`{ let g = ${grad(at)}; sdy += g; sdyx += g * (x[${at}] - mean); }`]);
+  const values = Array.from({ length: IMGS }, (_, k) => js.map((j) => k * C * HW + j)).flat();
+  const apply = values.map((o) => `${I}{ let i = i0 + ${o}u; y[i] = ${relu ? 'max(x[i] * g + b, 0.0)' : 'x[i] * g + b'}; }`);
+  const dxOf = (i: string) => `k * (M * ${grad(i)} - sdy - (x[${i}] - mean) * invstd * sdyx)`;
+  const backward = values.map((o) => `${I}  { let i = i0 + ${o}u; dx[i] = ${dxOf('i')}; }`);
+  const backwardAcc = values.map((o) => `${I}  { let i = i0 + ${o}u; dx[i] = ${dxOf('i')} + dx[i]; }`);
+  return {
+    HW, CH: C, NB: N, RUN, IMGS,
+    PLANE_STATS: planeStats.join('\n'), PLANE_GRADS: planeGrads.join('\n'), APPLY: apply.join('\n'),
+    BACKWARD_APPLY: backward.join('\n'), BACKWARD_APPLY_ACC: backwardAcc.join('\n'),
+  };
+}
+
+/** Invocations of the split kernels' elementwise passes (apply, backward_apply). */
+function elementwiseInvocations(code: Record<string, string | number>): number {
+  return ((code.NB as number) * (code.CH as number) * (code.HW as number)) / ((code.RUN as number) * (code.IMGS as number));
 }
 
 export const batchNormOp = defineOp({
@@ -102,11 +159,10 @@ export const batchNormOp = defineOp({
     const stats = g.empty([2 * C]);
     const update = state.running === 'update';
     if (e.kernels.batchNorm === 'split') {
-      const part = g.empty([2 * N * C]), p = params(update);
-      e.run(BATCH_NORM_SPLIT, 'plane_stats', { params: p, bindings: { x, part }, invocations: N * C });
-      e.run(BATCH_NORM_SPLIT, 'channel_stats', { params: p, bindings: { stats, part, ...running }, invocations: C });
-      const run = runOf(HW, C);
-      e.run(BATCH_NORM_SPLIT, 'apply', { params: p, overrides: run, bindings: { x, gamma, beta, y, stats }, invocations: (N * C * HW) / run.RUN });
+      const part = g.empty([2 * N * C]), p = params(update), consts = batchNormSplitCode(N, C, HW, relu === 1);
+      e.run(BATCH_NORM_SPLIT, 'plane_stats', { params: p, consts, bindings: { x, part }, invocations: N * C });
+      e.run(BATCH_NORM_SPLIT, 'channel_stats', { params: p, consts, bindings: { stats, part, ...running }, invocations: C });
+      e.run(BATCH_NORM_SPLIT, 'apply', { params: p, consts, bindings: { x, gamma, beta, y, stats }, invocations: elementwiseInvocations(consts) });
     } else {
       e.run(BATCH_NORM, 'forward_train', { params: params(update), bindings: { x, gamma, beta, y, stats, ...running }, invocations: C * wg, wg });
     }
@@ -123,10 +179,10 @@ export const batchNormOp = defineOp({
     const dx = x.requiresGrad || !split ? target(x) : null, dg = target(gamma), db = target(beta);
     const params = { N, C, HW: H * W, update_running: 0, acc_dx: dx?.acc ?? 0, acc_dgamma: dg.acc, acc_dbeta: db.acc, need_dx: x.requiresGrad ? 1 : 0, eps, momentum, relu };
     if (split) {
-      const part = g.empty([2 * N * C]), csum = g.empty([2 * C]), run = runOf(H * W, C);
-      e.run(BATCH_NORM_SPLIT, 'plane_grads', { params, bindings: { x, y, stats, dy, part }, invocations: N * C });
-      e.run(BATCH_NORM_SPLIT, 'channel_grads', { params, bindings: { dgamma: dg.grad, dbeta: db.grad, part, csum }, invocations: C });
-      if (dx) e.run(BATCH_NORM_SPLIT, 'backward_apply', { params, overrides: run, bindings: { x, gamma, y, stats, dy, dx: dx.grad, csum }, invocations: (N * C * H * W) / run.RUN });
+      const part = g.empty([2 * N * C]), csum = g.empty([2 * C]), consts = batchNormSplitCode(N, C, H * W, relu === 1);
+      e.run(BATCH_NORM_SPLIT, 'plane_grads', { params, consts, bindings: { x, y, stats, dy, part }, invocations: N * C });
+      e.run(BATCH_NORM_SPLIT, 'channel_grads', { params, consts, bindings: { dgamma: dg.grad, dbeta: db.grad, part, csum }, invocations: C });
+      if (dx) e.run(BATCH_NORM_SPLIT, 'backward_apply', { params, consts, bindings: { x, gamma, y, stats, dy, dx: dx.grad, csum }, invocations: elementwiseInvocations(consts) });
       return;
     }
     const grads = { y, dy, dx: dx!.grad, dgamma: dg.grad, dbeta: db.grad };
