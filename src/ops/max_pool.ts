@@ -19,12 +19,13 @@ const windowsPerCell = (K: number, stride: number) => Math.floor((K - 1) / strid
 /** The widest overlap the cell kernel unrolls (R² windows); wider ones gather per input. */
 const MAX_CELL_WINDOWS = 4;
 
+const codes = new Map<string, Record<string, string>>();
+
 /**
  * The unrolled bodies of shaders/max_pool.wgsl for a K×K window at this stride (memoized): the
  * forward's taps in row-major order, and the backward's R × R windows and STRIDE × STRIDE inputs of
  * a cell.
  */
-const codes = new Map<string, Record<string, string>>();
 export function maxPoolCode(K: number, stride: number): Record<string, string> {
   const key = `${K},${stride}`;
   let code = codes.get(key);
