@@ -35,7 +35,7 @@ export const COMPARE_PRESETS: Record<string, ComparePreset> = {
     data: 'fashion-mnist', trainSubset: 1200, testSubset: 500, width: 1 / 16, epochs: 8, batchSize: 32, lr: 0.05, adamLr: 0.001, weightDecay: 5e-4, augment: 'none',
     thresholds: [0.7, 0.75],
     thresholdNote: '70% and 75%, because this small run (1,200 training images, width 1/16, 8 epochs) ends near 75–80% test accuracy; the paper\'s 90% and 95% are out of its reach.',
-    about: 'Fashion-MNIST, 1,200 training / 500 test images, ResNet-18 width 1/16, 8 epochs of batch 32: five methods × 3 seeds in about 23 minutes on 2 CPU cores without a GPU.',
+    about: 'Fashion-MNIST, 1,200 training / 500 test images, ResNet-18 width 1/16, 8 epochs of batch 32: five methods × 3 seeds in about 10 minutes on 2 CPU cores without a GPU.',
   },
   paper: {
     data: 'cifar10', trainSubset: 0, testSubset: 0, width: 1, epochs: 200, batchSize: 128, lr: 0.1, adamLr: 0.001, weightDecay: 5e-4, augment: 'crop4+flip',
