@@ -52,8 +52,8 @@ fn plane_stats(inv: Invocation) {
   if (i >= NB * CH) { return; }
   let base = i * HW;
   // Phony uses state what only the generated blocks read (test/gpu/kernels.test.ts checks each
-  // entry's bindings); `_ = p.N` where a block needs no size, as the engine binds the uniform for
-  // every entry point.
+  // entry's bindings against this template); `_ = p.N` where the template reads no uniform field,
+  // as the engine binds the uniform for every entry point.
   _ = &x;
   _ = p.N;
   // s = Σ x, m = s/HW, s2 = Σ (x − m)², each summed in index order.
@@ -105,7 +105,7 @@ fn apply(inv: Invocation) {
   _ = &x;
   _ = &y;
   _ = p.N;
-  // y = activate(x·g + b) per value.
+  // y = activate(x·g + b) per value (the ReLU, when fused, decided in the generated code).
 {{APPLY}}
 }
 
@@ -120,7 +120,7 @@ fn plane_grads(inv: Invocation) {
   _ = &dy;
   _ = &y;
   _ = p.N;
-  // sdy = Σ g, sdyx = Σ g·(x − μ), g = grad_out, in index order.
+  // sdy = Σ g, sdyx = Σ g·(x − μ), g = grad_out (written out in the generated code), in index order.
   var sdy = 0.0;
   var sdyx = 0.0;
 {{PLANE_GRADS}}

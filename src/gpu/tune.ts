@@ -13,9 +13,10 @@
  * cached; the job records its dispatch with the cost model's choice at once, and `tunePending()`,
  * called at a sync point (the trainer calls it after a step has finished), times the queued jobs
  * on scratch buffers: each candidate compiled and run once, then the best of 3 rounds of a few
- * dispatches each, timed by GPU timestamps where the adapter offers them. A candidate replaces the cost model's choice only when it is at least
- * MIN_GAIN faster (timing noise must not flip choices). Costs: one pipeline compile per candidate
- * (0.2–0.7 s each on SwiftShader), once per adapter and shape.
+ * dispatches each, timed by GPU timestamps where the adapter offers them. A candidate replaces the
+ * cost model's choice only when it is at least MIN_GAIN faster (timing noise must not flip
+ * choices). Costs: one pipeline compile per candidate (0.2–0.7 s each on SwiftShader), once per
+ * adapter and shape.
  */
 import type { Engine } from './engine';
 import { Profiler } from './profile';

@@ -103,11 +103,13 @@ for (const variant of VARIANTS) {
   });
 }
 
-for (const variant of VARIANTS) for (const training of [true, false]) {
-  test(`batch_norm with the fused ReLU (${variant}, ${training ? 'train' : 'eval'}): y = max(BN(x), 0), dy masked by [y > 0]`, async () => {
+// [2, 6, 4, 7]: a plane the split kernels hold in registers; [4, 3, 2, 17]: one they loop over
+// (34 values), with runs of 2 values and 4 images per elementwise invocation.
+const reluShapes: Shape4[] = [[2, 6, 4, 7], [4, 3, 2, 17]];
+for (const variant of VARIANTS) for (const training of [true, false]) for (const shape of reluShapes) {
+  test(`batch_norm with the fused ReLU (${variant}, ${training ? 'train' : 'eval'}, x ${shape}): y = max(BN(x), 0), dy masked by [y > 0]`, async () => {
     const e = await requireEngine();
     await withVariant(e, variant, async () => {
-      const shape: Shape4 = [2, 6, 4, 7];
       const [, C] = shape, n = shape.reduce((p, q) => p * q);
       const x = randomFloats(n, 51), gamma = randomFloats(C, 52).map((v) => 1 + v / 2), beta = randomFloats(C, 53), dy = randomFloats(n, 54);
       const rm = randomFloats(C, 55), rv = randomFloats(C, 56).map((v) => 1 + v / 2);
