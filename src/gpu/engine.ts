@@ -48,7 +48,7 @@ export interface KernelConfig {
     /** 'tiled': WX × WY invocations per workgroup, TM × TN results each, BK-deep k slices. */
     tiled: { WX: number; WY: number; TM: number; TN: number; BK: number };
     /** 'direct': tiles forced for every shape (tests, benchmarks); absent: the cost model picks per shape. */
-    forced?: { output?: { TM: number; TN: number; TR: number; TQ: number }; weight?: { TM: number; TC: number; Q: number; splits: number } };
+    forced?: { output?: { TM: number; TN: number; TR: number; TQ: number }; weight?: { TM: number; TC: number; R: number; Q: number; splits: number } };
   };
 }
 

@@ -23,10 +23,10 @@ import { Profiler } from './profile';
 
 /**
  * Bumped whenever a kernel generator changes what a cached plan means, or the timings that chose
- * it change basis (2: GPU timestamps, taken without Dawn's polling spinning): older entries are
- * ignored.
+ * it change basis (2: GPU timestamps, taken without Dawn's polling spinning; 3: dw blocks of up to
+ * 576 accumulators, summed over several output rows a step): older entries are ignored.
  */
-export const TUNE_VERSION = 2;
+export const TUNE_VERSION = 3;
 /** A candidate must beat the cost model's choice by this fraction to replace it. */
 const MIN_GAIN = 0.05;
 const ROUNDS = 3;

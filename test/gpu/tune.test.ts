@@ -58,7 +58,7 @@ async function isolated(e: Engine, fn: () => Promise<void>, conv: Partial<Kernel
 test('every output tile, and every dw block at the model\'s columns and split-K ranges, gives the same bits', async () => {
   const e = await requireEngine();
   for (const c of cases) {
-    let base: Float32Array[] = [], model: WeightTile = { TM: 1, TC: 1, Q: 1, splits: 1 };
+    let base: Float32Array[] = [], model: WeightTile = { TM: 1, TC: 1, R: 1, Q: 1, splits: 1 };
     await isolated(e, async () => {
       base = await convRun(e, c);
       model = conv2dDirectPlan(e, { N: c.x[0], C: c.x[1], H: c.x[2], W: c.x[3], O: c.w[0], KH: c.w[2], KW: c.w[3],

@@ -82,12 +82,12 @@ const variants: { name: string; conv: Partial<KernelConfig['conv']>; tiles?: { o
   { name: 'tiled 4×2 invocations, 2×3 tiles, BK 5', conv: { variant: 'tiled', tiled: { WX: 4, WY: 2, TM: 2, TN: 3, BK: 5 } } },
   { name: 'register 3×5', conv: { variant: 'register', register: { TM: 3, TN: 5, WG: 8 } } },
   { name: 'direct (chosen tiles)', conv: { variant: 'direct' } },
-  { name: 'direct 3×1×5×6, dw 3×2×3 in 3 ranges', conv: { variant: 'direct' },
-    tiles: { output: { TM: 3, TN: 1, TR: 5, TQ: 6 }, weight: { TM: 3, TC: 2, Q: 3, splits: 3 } } },
-  { name: 'direct 2×1×1×3, dw 1×4×5 in 1 range', conv: { variant: 'direct' },
-    tiles: { output: { TM: 2, TN: 1, TR: 1, TQ: 3 }, weight: { TM: 1, TC: 4, Q: 5, splits: 1 } } },
-  { name: 'direct 8×1×2×8, dw 4×1×8 in 64 ranges', conv: { variant: 'direct' },
-    tiles: { output: { TM: 8, TN: 1, TR: 2, TQ: 8 }, weight: { TM: 4, TC: 1, Q: 8, splits: 64 } } },
+  { name: 'direct 3×1×5×6, dw 3×2, 2×3 a step, in 3 ranges', conv: { variant: 'direct' },
+    tiles: { output: { TM: 3, TN: 1, TR: 5, TQ: 6 }, weight: { TM: 3, TC: 2, R: 2, Q: 3, splits: 3 } } },
+  { name: 'direct 2×1×1×3, dw 1×4, 3×5 a step, in 1 range', conv: { variant: 'direct' },
+    tiles: { output: { TM: 2, TN: 1, TR: 1, TQ: 3 }, weight: { TM: 1, TC: 4, R: 3, Q: 5, splits: 1 } } },
+  { name: 'direct 8×1×2×8, dw 4×1, 1×8 a step, in 64 ranges', conv: { variant: 'direct' },
+    tiles: { output: { TM: 8, TN: 1, TR: 2, TQ: 8 }, weight: { TM: 4, TC: 1, R: 1, Q: 8, splits: 64 } } },
   // Images per invocation: 2 leaves a ragged last tile where N is odd (3 images), 4 exceeds N.
   { name: 'direct 3×2×2×3 (2 images an invocation)', conv: { variant: 'direct' }, tiles: { output: { TM: 3, TN: 2, TR: 2, TQ: 3 } } },
   { name: 'direct 2×4×1×5 (4 images an invocation)', conv: { variant: 'direct' }, tiles: { output: { TM: 2, TN: 4, TR: 1, TQ: 5 } } },
@@ -108,7 +108,7 @@ for (const v of variants) {
 
 test('conv2d: direct kernels at a ResNet layer shape (x [4, 16, 14, 14], w [32, 16, 3, 3], stride 2) with split-K dw', async () => {
   const e = await requireEngine();
-  await withConfig(e, { variant: 'direct' }, { weight: { TM: 8, TC: 2, Q: 4, splits: 16 } }, async () => {
+  await withConfig(e, { variant: 'direct' }, { weight: { TM: 8, TC: 2, R: 2, Q: 4, splits: 16 } }, async () => {
     await checkCase(e, { x: [4, 16, 14, 14], w: [32, 16, 3, 3], stride: 2, pad: 1 }, 'layer shape');
   });
 });
