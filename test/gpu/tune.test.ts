@@ -1,6 +1,6 @@
 // The kernel autotuner (src/gpu/tune.ts, its conv jobs in src/ops/conv2d_direct.ts): whatever it
 // may choose computes the same numbers bit for bit (any output tile; any dw block at the cost
-// model's columns per step and split-K ranges); it times what a step met for the first time, keeps
+// model's rows and columns per step and split-K ranges); it times what a step met for the first time, keeps
 // a candidate only when it is faster, saves and reloads its plans per adapter, ignores cache
 // entries that are not valid plans and stores it cannot read; and a training run with it on ends
 // with weights bit-identical to one without.
@@ -55,7 +55,7 @@ async function isolated(e: Engine, fn: () => Promise<void>, conv: Partial<Kernel
   }
 }
 
-test('every output tile, and every dw block at the model\'s columns and split-K ranges, gives the same bits', async () => {
+test('every output tile, and every dw block at the model\'s rows, columns and split-K ranges, gives the same bits', async () => {
   const e = await requireEngine();
   for (const c of cases) {
     let base: Float32Array[] = [], model: WeightTile = { TM: 1, TC: 1, R: 1, Q: 1, splits: 1 };
