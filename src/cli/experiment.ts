@@ -27,7 +27,7 @@ interface ExperimentPreset {
 
 export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
   cpu: { data: 'fashion-mnist', trainSubset: 3000, testSubset: 1000, width: 1 / 8, epochs: 2, batchSize: 64, sgdLr: 0.05, adamLr: 0.001,
-    correctEpochs: 1, correctLr: 0.01, draws: 3, about: 'Fashion-MNIST, 3,000 training / 1,000 test images, ResNet-18 width 1/8, 2 epochs: ~30 minutes on 2 CPU cores' },
+    correctEpochs: 1, correctLr: 0.01, draws: 3, about: 'Fashion-MNIST, 3,000 training / 1,000 test images, ResNet-18 width 1/8, 2 epochs: ~20 minutes on 2 CPU cores' },
   smoke: { data: 'fashion-mnist', trainSubset: 256, testSubset: 128, width: 1 / 16, epochs: 1, batchSize: 32, sgdLr: 0.05, adamLr: 0.001,
     correctEpochs: 1, correctLr: 0.01, draws: 1, about: 'a one-minute check that the whole pipeline runs (numbers mean nothing)' },
   paper: { data: 'cifar10', trainSubset: 0, testSubset: 0, width: 1, epochs: 200, batchSize: 128, sgdLr: 0.1, adamLr: 0.001,
