@@ -87,6 +87,20 @@ export function sourceKey(src: ShaderSource): string {
   return key;
 }
 
+const generatedCode = new Map<string, Record<string, string | number>>();
+
+/**
+ * Generated kernel code (the consts that expand() substitutes), made once per key: making it costs
+ * more than recording a dispatch, and the pipeline cache keys by the consts object (constsKey), so
+ * the same code must come back as the same object. `key` names the generator and everything the
+ * code depends on (`maxpool|3,2`).
+ */
+export function generated<T extends Record<string, string | number>>(key: string, make: () => T): T {
+  let code = generatedCode.get(key) as T | undefined;
+  if (!code) generatedCode.set(key, (code = make()));
+  return code;
+}
+
 const constsKeys = new WeakMap<object, string>();
 
 /**

@@ -14,6 +14,7 @@ import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype, expectRank, expectShape, ShapeError } from './check';
 import { BATCH_NORM, BATCH_NORM_SPLIT } from '../../shaders/kernels';
+import { generated } from '../gpu/shader';
 
 /**
  * A BN layer's state besides its weights: running statistics and batch count. What a training
@@ -74,18 +75,13 @@ const largestDivisor = (n: number, atMost: number) => {
   return d;
 };
 
-const splitCodes = new Map<string, Record<string, string | number>>();
-
 /**
  * The unrolled blocks of shaders/batch_norm_split.wgsl for one shape (memoized). Each value goes
  * through the same operations in the same order as a loop would take it, so the unrolling changes
  * no bit of any result.
  */
 export function batchNormSplitCode(N: number, C: number, HW: number, relu: boolean): Record<string, string | number> {
-  const key = `${N},${C},${HW},${relu}`;
-  let code = splitCodes.get(key);
-  if (!code) splitCodes.set(key, (code = makeSplitCode(N, C, HW, relu)));
-  return code;
+  return generated(`batch_norm_split|${N},${C},${HW},${relu}`, () => makeSplitCode(N, C, HW, relu));
 }
 
 function makeSplitCode(N: number, C: number, HW: number, relu: boolean): Record<string, string | number> {

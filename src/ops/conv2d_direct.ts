@@ -10,6 +10,7 @@ import type { Graph } from '../autograd/graph';
 import type { EntryBindings, Kernel, ParamValues } from '../gpu/kernel';
 import type { ConvGeometry } from './conv2d';
 import { CONV2D_DIRECT, CONV2D_DIRECT_DW, REDUCE } from '../../shaders/kernels';
+import { generated } from '../gpu/shader';
 
 export const DIRECT_SHADERS: readonly Kernel[] = [CONV2D_DIRECT, CONV2D_DIRECT_DW, REDUCE];
 const taps = (g: ConvGeometry) => g.KH * g.KW;
@@ -121,21 +122,10 @@ function chooseOutputTile(e: Engine, M: number, N: number, gridH: number, gridW:
 
 const vec = (n: number) => (n === 1 ? 'f32' : `vec${n}f`);
 
-/**
- * Generated code, memoized by what it depends on: generating it costs more than recording the
- * dispatch, and the shader cache keys pipelines by the consts object (src/gpu/shader.ts).
- */
-const generated = new Map<string, Record<string, string | number>>();
-function memo(key: string, make: () => Record<string, string | number>): Record<string, string | number> {
-  let code = generated.get(key);
-  if (!code) generated.set(key, (code = make()));
-  return code;
-}
-
 /** The unrolled blocks of conv2d_direct.wgsl for one tile and tap list (memoized). */
 function outputTileCode(tile: OutputTile, step: number, tapList: Tap[], acc: number): Record<string, string | number> {
-  const key = `o${tile.TM},${tile.TN},${tile.TR},${tile.TQ}|${step}|${acc}|${tapList.map((t) => `${t.t}:${t.du}:${t.dv}`).join(',')}`;
-  return memo(key, () => makeOutputTileCode(tile, step, tapList, acc));
+  const key = `${tile.TM},${tile.TN},${tile.TR},${tile.TQ}|${step}|${acc}|${tapList.map((t) => `${t.t}:${t.du}:${t.dv}`).join(',')}`;
+  return generated(`conv-output|${key}`, () => makeOutputTileCode(tile, step, tapList, acc));
 }
 
 function makeOutputTileCode(tile: OutputTile, step: number, tapList: Tap[], acc: number): Record<string, string | number> {
@@ -371,8 +361,8 @@ function chooseWeightTile(e: Engine, g: ConvGeometry, key = weightKey(g)): Weigh
 
 /** The unrolled blocks of conv2d_direct_dw.wgsl (memoized). */
 function weightTileCode(g: ConvGeometry, tile: WeightTile, acc: number): Record<string, string | number> {
-  const key = `w${tile.TM},${tile.TC},${tile.R},${tile.Q}|${acc}|${g.KH},${g.KW},${g.stride},${g.pad}|${g.H},${g.W},${g.OH},${g.OW}`;
-  return memo(key, () => makeWeightTileCode(g, tile, acc));
+  const key = `${tile.TM},${tile.TC},${tile.R},${tile.Q}|${acc}|${g.KH},${g.KW},${g.stride},${g.pad}|${g.H},${g.W},${g.OH},${g.OW}`;
+  return generated(`conv-dw|${key}`, () => makeWeightTileCode(g, tile, acc));
 }
 
 function makeWeightTileCode(g: ConvGeometry, tile: WeightTile, acc: number): Record<string, string | number> {

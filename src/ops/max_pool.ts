@@ -9,6 +9,7 @@ import { defineOp } from './op';
 import { expectDtype, expectRank, ShapeError } from './check';
 import { conv2dOutputSize } from './conv2d';
 import { MAX_POOL } from '../../shaders/kernels';
+import { generated } from '../gpu/shader';
 
 export interface MaxPoolOptions { kernel?: number; stride?: number; pad?: number }
 
@@ -19,18 +20,13 @@ const windowsPerCell = (K: number, stride: number) => Math.floor((K - 1) / strid
 /** The widest overlap the cell kernel unrolls (R² windows); wider ones gather per input. */
 const MAX_CELL_WINDOWS = 4;
 
-const codes = new Map<string, Record<string, string>>();
-
 /**
  * The unrolled bodies of shaders/max_pool.wgsl for a K×K window at this stride (memoized): the
  * forward's taps in row-major order, and the backward's R × R windows and STRIDE × STRIDE inputs of
  * a cell.
  */
 export function maxPoolCode(K: number, stride: number): Record<string, string> {
-  const key = `${K},${stride}`;
-  let code = codes.get(key);
-  if (!code) codes.set(key, (code = makeMaxPoolCode(K, stride)));
-  return code;
+  return generated(`max_pool|${K},${stride}`, () => makeMaxPoolCode(K, stride));
 }
 
 function makeMaxPoolCode(K: number, stride: number): Record<string, string> {

@@ -13,7 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { KERNELS, CONV2D, CONV2D_DIRECT, CONV2D_TILED, OPTIMIZER } from '../../shaders/kernels';
 import { kernel, read, readWrite, type Kernel } from '../../src/gpu/kernel';
-import { expand, formatCompilationMessages, sourceKey } from '../../src/gpu/shader';
+import { expand, formatCompilationMessages, generated, sourceKey } from '../../src/gpu/shader';
+import { maxPoolCode } from '../../src/ops/max_pool';
+import { batchNormSplitCode } from '../../src/ops/batch_norm';
 import { Tensor } from '../../src/tensor';
 import type { Engine } from '../../src/gpu/engine';
 import { requireEngine } from '../engine';
@@ -220,6 +222,22 @@ test('pipeline key: follows the text, so an included snippet is part of it', () 
   assert.is.not(sourceKey(a), sourceKey(b));
   assert.is(sourceKey(a), sourceKey({ ...a }));
   assert.match(sourceKey(a), /^k\.wgsl#/);
+});
+
+test('generated code: made once per key and handed back as the same object (the pipeline cache keys by it)', () => {
+  let made = 0;
+  const make = (n: number) => () => { made++; return { N: n, BODY: `let x = ${n}u;` }; };
+  const a = generated('test-kernel|1', make(1));
+  assert.is(generated('test-kernel|1', make(99)), a);
+  assert.is(made, 1);
+  const b = generated('test-kernel|2', make(2));
+  assert.is.not(b, a);
+  assert.equal([a.N, b.N, made], [1, 2, 2]);
+  // The generators key by what their code depends on: the same shape gives the same object.
+  assert.is(maxPoolCode(3, 2), maxPoolCode(3, 2));
+  assert.is.not(maxPoolCode(3, 2), maxPoolCode(3, 1));
+  assert.is(batchNormSplitCode(2, 3, 16, true), batchNormSplitCode(2, 3, 16, true));
+  assert.is.not(batchNormSplitCode(2, 3, 16, true), batchNormSplitCode(2, 3, 16, false));
 });
 
 // ---- uniform layout and bindings ----------------------------------------------------------------
