@@ -24,9 +24,10 @@ import { Profiler } from './profile';
 /**
  * Bumped whenever a kernel generator changes what a cached plan means, or the timings that chose
  * it change basis (2: GPU timestamps, taken without Dawn's polling spinning; 3: dw blocks of up to
- * 576 accumulators, summed over several output rows a step): older entries are ignored.
+ * 576 accumulators, summed over several output rows a step; 4: output tiles that loop over the
+ * kernel's rows): older entries are ignored.
  */
-export const TUNE_VERSION = 3;
+export const TUNE_VERSION = 4;
 /** A candidate must beat the cost model's choice by this fraction to replace it. */
 const MIN_GAIN = 0.05;
 const ROUNDS = 3;

@@ -1,5 +1,6 @@
 // The kernel autotuner (src/gpu/tune.ts, its conv jobs in src/ops/conv2d_direct.ts): whatever it
-// may choose computes the same numbers bit for bit (any output tile; any dw block at the cost
+// may choose computes the same numbers bit for bit (any output tile, its kernel rows unrolled or
+// looped; any dw block at the cost
 // model's rows and columns per step and split-K ranges); it times what a step met for the first time, keeps
 // a candidate only when it is faster, saves and reloads its plans per adapter, ignores cache
 // entries that are not valid plans and stores it cannot read; and a training run with it on ends
@@ -26,6 +27,7 @@ const cases: Case[] = [
   { x: [5, 8, 7, 7], w: [16, 8, 3, 3], stride: 2, pad: 1 }, // small map, strided, a batch no image tile divides
   { x: [6, 16, 2, 2], w: [8, 16, 3, 3], stride: 1, pad: 1 }, // 2×2 map: 4 of 9 taps reach each result
   { x: [3, 3, 9, 9], w: [4, 3, 3, 3], stride: 1, pad: 1 },
+  { x: [2, 1, 13, 13], w: [6, 1, 7, 7], stride: 2, pad: 3 }, // a 7×7 stem: its kernel rows run as a loop
 ];
 
 /** y, dx and dw of one case on fixed data. */
@@ -64,10 +66,13 @@ test('every output tile, and every dw block at the model\'s rows, columns and sp
       model = conv2dDirectPlan(e, { N: c.x[0], C: c.x[1], H: c.x[2], W: c.x[3], O: c.w[0], KH: c.w[2], KW: c.w[3],
         OH: Math.floor((c.x[2] + 2 * c.pad - c.w[2]) / c.stride) + 1, OW: Math.floor((c.x[3] + 2 * c.pad - c.w[3]) / c.stride) + 1, stride: c.stride, pad: c.pad }).backwardWeight;
     });
-    const outputs: OutputTile[] = [{ TM: 1, TN: 1, TR: 1, TQ: 1 }, { TM: 4, TN: 2, TR: 2, TQ: 4 }, { TM: 3, TN: 4, TR: 1, TQ: 3 }, { TM: 8, TN: 1, TR: 7, TQ: 7 }];
+    const outputs: OutputTile[] = [{ TM: 1, TN: 1, TR: 1, TQ: 1 }, { TM: 4, TN: 2, TR: 2, TQ: 4 }, { TM: 3, TN: 4, TR: 1, TQ: 3 }, { TM: 8, TN: 1, TR: 7, TQ: 7 },
+      { TM: 3, TN: 2, TR: 2, TQ: 5, loopRows: true }, { TM: 8, TN: 1, TR: 1, TQ: 8, loopRows: true }];
     const blocks = [{ TM: 1, TC: 1 }, { TM: 4, TC: 2 }, { TM: 3, TC: 5 }];
     for (let i = 0; i < Math.max(outputs.length, blocks.length); i++) {
       const forced = { output: outputs[i % outputs.length], weight: { ...model, ...blocks[i % blocks.length] } };
+      // The 7×7 kernel unrolled at 7×7 results is thousands of lines (seconds to compile); smaller tiles make the point.
+      if (c.w[2] === 7 && !forced.output.loopRows && forced.output.TR * forced.output.TQ > 16) continue;
       await isolated(e, async () => {
         const got = await convRun(e, c);
         ['y', 'dx', 'dw'].forEach((name, k) => assert.ok(bitEqual(got[k], base[k]),

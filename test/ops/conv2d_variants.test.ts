@@ -91,14 +91,17 @@ const variants: { name: string; conv: Partial<KernelConfig['conv']>; tiles?: { o
   // Images per invocation: 2 leaves a ragged last tile where N is odd (3 images), 4 exceeds N.
   { name: 'direct 3×2×2×3 (2 images an invocation)', conv: { variant: 'direct' }, tiles: { output: { TM: 3, TN: 2, TR: 2, TQ: 3 } } },
   { name: 'direct 2×4×1×5 (4 images an invocation)', conv: { variant: 'direct' }, tiles: { output: { TM: 2, TN: 4, TR: 1, TQ: 5 } } },
+  // Kernel rows as a run-time loop, also where they are not (a dx phase's rows run backwards
+  // through the kernel; taps dropped as dead; a single row).
+  { name: 'direct 3×2×2×5, kernel rows looped', conv: { variant: 'direct' }, tiles: { output: { TM: 3, TN: 2, TR: 2, TQ: 5, loopRows: true } } },
 ];
 
 for (const v of variants) {
   test(`conv2d variant ${v.name}: forward, dx, dw and accumulation at up to ${cases.length} shapes; linear`, async () => {
     const e = await requireEngine();
     await withConfig(e, v.conv, v.tiles ?? {}, async () => {
-      // Forced tiles unroll the 7×7 stem into thousands of lines: its chosen tiles are enough.
-      for (const c of v.tiles ? cases.filter((k) => k.w[2] <= 3) : cases) {
+      // Forced tiles unroll the 7×7 stem into thousands of lines (unless its rows loop): its chosen tiles are enough.
+      for (const c of v.tiles && !v.tiles.output?.loopRows ? cases.filter((k) => k.w[2] <= 3) : cases) {
         await checkCase(e, c, `${v.name}, x ${c.x} w ${c.w} s${c.stride} p${c.pad}:`);
       }
       await checkLinear(e, v.name);
