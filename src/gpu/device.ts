@@ -75,14 +75,14 @@ export interface DeviceHandle {
 
 /**
  * Requests a high-performance adapter and a device with the adapter's largest buffer limits
- * (a CIFAR-10 epoch kept on the GPU is 150 MB) and timestamp queries when offered.
+ * (a CIFAR-10 epoch kept on the GPU is 150 MB) and timestamp queries when offered; `wanted` names
+ * more features to enable where the adapter offers them (benchmarks: 'subgroups').
  */
-export async function requestDevice(options: GPURequestAdapterOptions = { powerPreference: 'high-performance' }): Promise<DeviceHandle> {
+export async function requestDevice(options: GPURequestAdapterOptions = { powerPreference: 'high-performance' }, wanted: GPUFeatureName[] = []): Promise<DeviceHandle> {
   const p = provider ?? browserProvider;
   const { adapter, hint } = await p.adapter(options);
   if (!adapter) throw new NoAdapterError(`critdamp: no WebGPU adapter found. ${hint}`);
-  const features: GPUFeatureName[] = [];
-  if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
+  const features = ['timestamp-query' as GPUFeatureName, ...wanted].filter((f, i, all) => adapter.features.has(f) && all.indexOf(f) === i);
   const limits = adapter.limits;
   const device = await adapter.requestDevice({
     requiredFeatures: features,
