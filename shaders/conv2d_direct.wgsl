@@ -16,6 +16,12 @@
 // row tile, column tile), linear over a 2-D grid of workgroups. ACC (text, part of the key) adds into dst.
 // No short-circuit && or || anywhere: SwiftShader turns each into branches and its compile time
 // explodes when they sit inside the loop.
+// Shared weights (where the device has 'subgroups' of 4 lanes, one per workgroup, and a channel
+// block's result tiles come in whole SIMD groups, so a group's 4 lanes hold the same channels):
+// each lane loads one of every 4 weights and subgroupBroadcast hands it to the others; ENABLE and
+// LANE then enable the extension and take the lane. Every lane of such a dispatch runs the loop
+// (the return below never fires), which the uniformity analysis cannot see.
+{{ENABLE}}
 
 struct Params {
   N: u32, K: u32, srcH: u32, srcW: u32,
@@ -45,7 +51,7 @@ override WG: u32 = 8u;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 
 @compute @workgroup_size(WG)
-fn output_tile(inv: Invocation) {
+fn output_tile(inv: Invocation{{LANE}}) {
   let idx = invocation_index(inv);
   let tilesH = (p.gridH + TR - 1u) / TR;
   let tilesW = (p.gridW + TQ - 1u) / TQ;

@@ -47,6 +47,8 @@ export interface AdapterDescription {
   software: boolean;
   /** Threads of the host (a CPU rasterizer's parallelism). */
   hostCores: number;
+  /** Lanes of a subgroup where the adapter offers 'subgroups' at one fixed size (SwiftShader: 4), else null. */
+  subgroupSize?: number | null;
 }
 
 export function describeAdapter(adapter: GPUAdapter, hostCores = 4): AdapterDescription {
@@ -58,6 +60,7 @@ export function describeAdapter(adapter: GPUAdapter, hostCores = 4): AdapterDesc
     device: info.device,
     description: info.description,
     software: /swiftshader|lavapipe|llvmpipe|warp|software|cpu/.test(text) || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
+    subgroupSize: adapter.features.has('subgroups') && info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : null,
     hostCores: Math.max(1, Math.floor(hostCores)),
   };
 }

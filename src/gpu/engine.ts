@@ -48,14 +48,26 @@ export interface KernelConfig {
     /** 'tiled': WX × WY invocations per workgroup, TM × TN results each, BK-deep k slices. */
     tiled: { WX: number; WY: number; TM: number; TN: number; BK: number };
     /** 'direct': tiles forced for every shape (tests, benchmarks); absent: the cost model picks per shape. */
-    forced?: { output?: { TM: number; TN: number; TR: number; TQ: number }; weight?: { TM: number; TC: number; R: number; Q: number; splits: number } };
+    forced?: { output?: { TM: number; TN: number; TR: number; TQ: number; loopRows?: boolean; share?: boolean }; weight?: { TM: number; TC: number; R: number; Q: number; splits: number } };
+    /**
+     * 'direct': the 4 lanes of a SIMD group hold the same output channels and share their weight
+     * loads by subgroupBroadcast (each lane loads one of 4). Needs the device's 'subgroups' at a
+     * subgroup size of exactly 4, one subgroup per workgroup. Changes no result.
+     */
+    shareWeights: boolean;
   };
 }
 
-export function defaultKernelConfig(info: Pick<AdapterDescription, 'software' | 'hostCores'>): KernelConfig {
+/** The direct kernels' SIMD group: one per workgroup, the lanes that may share loads. */
+export const DIRECT_LANES = 4;
+
+export function defaultKernelConfig(info: Pick<AdapterDescription, 'software' | 'hostCores' | 'subgroupSize'>): KernelConfig {
   const register = { TM: 4, TN: 4, WG: 8 };
   const tiled = { WX: 16, WY: 16, TM: 4, TN: 4, BK: 16 };
-  return { wg: 64, valuesPerInvocation: info.software ? 16 : null, batchNorm: info.software ? 'split' : 'workgroup', cores: info.hostCores, conv: { variant: info.software ? 'direct' : 'tiled', register, tiled } };
+  return {
+    wg: 64, valuesPerInvocation: info.software ? 16 : null, batchNorm: info.software ? 'split' : 'workgroup', cores: info.hostCores,
+    conv: { variant: info.software ? 'direct' : 'tiled', register, tiled, shareWeights: info.software && info.subgroupSize === DIRECT_LANES },
+  };
 }
 
 const SLOT = UNIFORM_BYTES;
@@ -116,7 +128,7 @@ export class Engine {
   private destroyed = false;
 
   private constructor(readonly device: GPUDevice, readonly info: AdapterDescription) {
-    this.kernels = defaultKernelConfig(info);
+    this.kernels = defaultKernelConfig({ ...info, subgroupSize: device.features.has('subgroups') ? info.subgroupSize : null });
     this.pool = new BufferPool(device, (bytes) => this.fail(new Error(
       `critdamp: out of GPU memory allocating ${bytes} bytes (${this.pool.bytesInUse} in use); ` +
       'reduce the batch size or the model width')));
@@ -140,7 +152,7 @@ export class Engine {
   }
 
   static async create(options?: GPURequestAdapterOptions): Promise<Engine> {
-    const h = await requestDevice(options);
+    const h = await requestDevice(options, ['subgroups']);
     return new Engine(h.device, h.info);
   }
 

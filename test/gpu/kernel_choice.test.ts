@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { availableParallelism } from 'node:os';
 import { requireEngine } from '../engine';
-import { Engine } from '../../src/gpu/engine';
+import { Engine, defaultKernelConfig } from '../../src/gpu/engine';
 import { conv2dDirectPlan, type ConvGeometry } from '../../src/ops/conv2d';
 
 // A 1/4-width ResNet layer at batch 32: its best tiles depend on how many cores share the work.
@@ -34,6 +34,16 @@ test("kernel choice: cores come from the host, plans are the engine's own, force
   } finally {
     other.destroy();
   }
+});
+
+test('kernel choice: direct conv lanes share weights exactly where the device has subgroups of 4 lanes on a software adapter', async () => {
+  const e = await requireEngine();
+  const info = (e.device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  const four = e.device.features.has('subgroups') && info?.subgroupMinSize === 4 && info?.subgroupMaxSize === 4;
+  assert.is(e.kernels.conv.shareWeights, e.info.software && four,
+    `subgroups ${e.device.features.has('subgroups')}, sizes ${info?.subgroupMinSize}–${info?.subgroupMaxSize}, software ${e.info.software}`);
+  assert.is(defaultKernelConfig({ software: true, hostCores: 2, subgroupSize: 8 }).conv.shareWeights, false, 'a subgroup must be one SIMD group of 4');
+  assert.is(defaultKernelConfig({ software: false, hostCores: 2, subgroupSize: 4 }).conv.shareWeights, false, 'GPUs run the tiled kernels');
 });
 
 test.run();

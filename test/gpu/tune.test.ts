@@ -1,6 +1,6 @@
 // The kernel autotuner (src/gpu/tune.ts, its conv jobs in src/ops/conv2d_direct.ts): whatever it
 // may choose computes the same numbers bit for bit (any output tile, its kernel rows unrolled or
-// looped; any dw block at the cost
+// looped, its weights loaded by every lane or shared by subgroupBroadcast; any dw block at the cost
 // model's rows and columns per step and split-K ranges); it times what a step met for the first time, keeps
 // a candidate only when it is faster, saves and reloads its plans per adapter, ignores cache
 // entries that are not valid plans and stores it cannot read; and a training run with it on ends
@@ -67,7 +67,8 @@ test('every output tile, and every dw block at the model\'s rows, columns and sp
         OH: Math.floor((c.x[2] + 2 * c.pad - c.w[2]) / c.stride) + 1, OW: Math.floor((c.x[3] + 2 * c.pad - c.w[3]) / c.stride) + 1, stride: c.stride, pad: c.pad }).backwardWeight;
     });
     const outputs: OutputTile[] = [{ TM: 1, TN: 1, TR: 1, TQ: 1 }, { TM: 4, TN: 2, TR: 2, TQ: 4 }, { TM: 3, TN: 4, TR: 1, TQ: 3 }, { TM: 8, TN: 1, TR: 7, TQ: 7 },
-      { TM: 3, TN: 2, TR: 2, TQ: 5, loopRows: true }, { TM: 8, TN: 1, TR: 1, TQ: 8, loopRows: true }];
+      { TM: 3, TN: 2, TR: 2, TQ: 5, loopRows: true }, { TM: 8, TN: 1, TR: 1, TQ: 8, loopRows: true },
+      { TM: 4, TN: 1, TR: 1, TQ: 2, share: true }, { TM: 8, TN: 1, TR: 2, TQ: 2, loopRows: true, share: true }];
     const blocks = [{ TM: 1, TC: 1 }, { TM: 4, TC: 2 }, { TM: 3, TC: 5 }];
     for (let i = 0; i < Math.max(outputs.length, blocks.length); i++) {
       const forced = { output: outputs[i % outputs.length], weight: { ...model, ...blocks[i % blocks.length] } };

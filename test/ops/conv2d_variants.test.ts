@@ -94,6 +94,10 @@ const variants: { name: string; conv: Partial<KernelConfig['conv']>; tiles?: { o
   // Kernel rows as a run-time loop, also where they are not (a dx phase's rows run backwards
   // through the kernel; taps dropped as dead; a single row).
   { name: 'direct 3×2×2×5, kernel rows looped', conv: { variant: 'direct' }, tiles: { output: { TM: 3, TN: 2, TR: 2, TQ: 5, loopRows: true } } },
+  // Weights shared by the 4 lanes of a SIMD group (where the device has subgroups of 4), in whole
+  // groups of 4 channels and with 2 more loaded per lane; looped rows too.
+  { name: 'direct 6×1×1×2, lanes share weights', conv: { variant: 'direct' }, tiles: { output: { TM: 6, TN: 1, TR: 1, TQ: 2, share: true } } },
+  { name: 'direct 4×2×1×1, lanes share weights, kernel rows looped', conv: { variant: 'direct' }, tiles: { output: { TM: 4, TN: 2, TR: 1, TQ: 1, share: true, loopRows: true } } },
 ];
 
 for (const v of variants) {
