@@ -79,7 +79,7 @@ export interface DeviceHandle {
 /**
  * Requests a high-performance adapter and a device with the adapter's largest buffer limits
  * (a CIFAR-10 epoch kept on the GPU is 150 MB) and timestamp queries when offered; `wanted` names
- * more features to enable where the adapter offers them (benchmarks: 'subgroups').
+ * more features to enable where the adapter offers them (Engine.create asks for 'subgroups').
  */
 export async function requestDevice(options: GPURequestAdapterOptions = { powerPreference: 'high-performance' }, wanted: GPUFeatureName[] = []): Promise<DeviceHandle> {
   const p = provider ?? browserProvider;

@@ -25,7 +25,7 @@ import { Profiler } from './profile';
  * Bumped whenever a kernel generator changes what a cached plan means, or the timings that chose
  * it change basis (2: GPU timestamps, taken without Dawn's polling spinning; 3: dw blocks of up to
  * 576 accumulators, summed over several output rows a step; 4: output tiles that loop over the
- * kernel's rows): older entries are ignored.
+ * kernel's rows or share weights across a SIMD group): older entries are ignored.
  */
 export const TUNE_VERSION = 4;
 /** A candidate must beat the cost model's choice by this fraction to replace it. */

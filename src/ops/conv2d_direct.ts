@@ -142,16 +142,18 @@ function rankOutputTiles(e: Engine, M: number, N: number, gridH: number, gridW: 
     const row = loop ? usedPatch(TR, TQ, step, grid.first.map((tp) => ({ ...tp, du: 0 }))) : null;
     const looped = row ? lines(2 * (TR + row.cols.length + row.cells.length) + 4, row.cells.length, grid!.first.length) : 0;
     for (const share of shares) {
-      // Per tap, the block's weights: a load each, or with shared weights a load per 4 lanes and a broadcast each.
+      // Per tap, the block's weights: a load each, or with shared weights a load per 4 lanes and a
+      // broadcast each (one more line of code per 4 channels).
       const weights = share ? (LOAD * TM) / DIRECT_LANES + BROADCAST * TM : LOAD * TM;
+      const extra = (tapsRun: number) => (share ? tapsRun * Math.floor(TM / DIRECT_LANES) : 0);
       const flags = { ...(loop ? { loopRows: true } : {}), ...(share ? { share: true } : {}) };
-      if (!loop && unrolled <= budget.maxLines) {
+      if (!loop && unrolled + extra(T) <= budget.maxLines) {
         const perK = weights * T + LOAD * TN * cells.length + accs * T;
-        ranked.push({ tile: { TM, TN, TR, TQ, ...flags }, cost: cost(K * perK + STORE * accs + CELL * cells.length + START, unrolled) });
+        ranked.push({ tile: { TM, TN, TR, TQ, ...flags }, cost: cost(K * perK + STORE * accs + CELL * cells.length + START, unrolled + extra(T)) });
       }
-      if (row && looped <= budget.maxLines) {
+      if (row && looped + extra(grid!.first.length) <= budget.maxLines) {
         const perK = grid!.rows * (weights * grid!.first.length + LOAD * TN * row.cells.length + CELL * row.cells.length) + accs * T;
-        ranked.push({ tile: { TM, TN, TR, TQ, ...flags }, cost: cost(K * perK + STORE * accs + START, looped) });
+        ranked.push({ tile: { TM, TN, TR, TQ, ...flags }, cost: cost(K * perK + STORE * accs + START, looped + extra(grid!.first.length)) });
       }
     }
   }
@@ -179,8 +181,7 @@ const vec = (n: number) => (n === 1 ? 'f32' : `vec${n}f`);
 
 /** The unrolled blocks of conv2d_direct.wgsl for one tile and tap list (memoized). */
 function outputTileCode(tile: OutputTile, step: number, tapList: Tap[], acc: number, share: boolean): Record<string, string | number> {
-  const looped = tile.loopRows && tapRows(tapList) !== null;
-  const key = `${tile.TM},${tile.TN},${tile.TR},${tile.TQ},${looped ? 'L' : ''}${share ? 'S' : ''}|${step}|${acc}|${tapList.map((t) => `${t.t}:${t.du}:${t.dv}`).join(',')}`;
+  const key = `${tile.TM},${tile.TN},${tile.TR},${tile.TQ},${tile.loopRows ? 'L' : ''}${share ? 'S' : ''}|${step}|${acc}|${tapList.map((t) => `${t.t}:${t.du}:${t.dv}`).join(',')}`;
   return generated(`conv-output|${key}`, () => makeOutputTileCode(tile, step, tapList, acc, share));
 }
 
