@@ -172,3 +172,56 @@ export function classCounts(ds: Dataset): number[] {
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
+
+/**
+ * A seeded, class-stratified split of a dataset's indices: from each class, round(fraction · its
+ * count) images are held out (at least one when the class has two or more, so every class is
+ * represented on both sides), chosen by a seeded permutation. Both lists are sorted. Used for the
+ * validation split that chooses the problem layers and is never trained on.
+ */
+export function stratifiedSplit(ds: Pick<Dataset, 'labels' | 'n' | 'classes' | 'name'>, fraction: number, seed: number): { kept: number[]; held: number[] } {
+  if (!(fraction > 0 && fraction < 1)) throw new RangeError(`validation split of ${ds.name}: the fraction must be in (0, 1), e.g. 0.1, got ${fraction}`);
+  const byClass: number[][] = ds.classes.map(() => []);
+  for (let i = 0; i < ds.n; i++) byClass[ds.labels[i]].push(i);
+  const rng = new Rng(seed);
+  const held: number[] = [];
+  for (const members of byClass) {
+    if (members.length === 0) continue;
+    const want = members.length < 2 ? 0 : Math.min(members.length - 1, Math.max(1, Math.round(fraction * members.length)));
+    const order = rng.permutation(members.length);
+    for (let j = 0; j < want; j++) held.push(members[order[j]]);
+  }
+  held.sort((a, b) => a - b);
+  if (held.length === 0) throw new RangeError(`validation split of ${ds.name}: ${ds.n} images leave none to hold out at ${fraction}; use more images`);
+  const isHeld = new Uint8Array(ds.n);
+  for (const i of held) isHeld[i] = 1;
+  const kept: number[] = [];
+  for (let i = 0; i < ds.n; i++) if (!isHeld[i]) kept.push(i);
+  return { kept, held };
+}
+
+/** A set of indices in 0..n−1 as a base64 bitmap (bit i of byte i>>3): 7.5 kB for 60,000 images. */
+export function encodeIndexSet(indices: readonly number[], n: number): string {
+  const bytes = new Uint8Array(Math.ceil(n / 8));
+  for (const i of indices) {
+    if (!Number.isInteger(i) || i < 0 || i >= n) throw new RangeError(`index set: ${i} is not in 0..${n - 1}`);
+    bytes[i >> 3] |= 1 << (i & 7);
+  }
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+/** The sorted indices of a bitmap written by encodeIndexSet; a bitmap of the wrong size is an error. */
+export function decodeIndexSet(bitmap: string, n: number, what = 'index set'): number[] {
+  let raw: string;
+  try {
+    raw = atob(bitmap);
+  } catch {
+    throw new Error(`${what}: not a base64 bitmap`);
+  }
+  if (raw.length !== Math.ceil(n / 8)) throw new Error(`${what}: a bitmap of ${raw.length} bytes does not cover ${n} images (${Math.ceil(n / 8)} bytes)`);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if ((raw.charCodeAt(i >> 3) >> (i & 7)) & 1) out.push(i);
+  return out;
+}

@@ -3,3 +3,4 @@ export * from './index';
 export * from './download.node';
 export * from './imagefolder.node';
 export * from './load.node';
+export * from './rundata.node';

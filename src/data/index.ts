@@ -4,3 +4,4 @@ export * from './cifar';
 export * from './idx';
 export * from './tar';
 export { acquireResident, releaseResident, residentUsers, residentBytes, fitsResident, DEFAULT_RESIDENT_BYTES, type ResidentDataset } from './resident';
+export * from './split';
