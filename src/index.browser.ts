@@ -18,6 +18,7 @@ export { Trainer, NonFiniteLossError, DivergenceError, DEFAULT_DIVERGENCE, type 
 export { evaluate, type EvalResult } from './train/evaluate';
 export { Rng } from './util/rng';
 export * from './attribution';
+export { pairedDifferences, pairedText, rankAmong, pooledRankP, signFlipP, signTestP, studentTQuantile, type Paired, type PairedOptions, type RankTest, type SignTest, type Direction } from './stats/paired';
 export { enableTuning } from './ops/conv2d';
 export { Tuner, memoryTuneStore, TUNE_VERSION, type TuneStore, type TuneJob, type TuneReport, type TunerOptions } from './gpu/tune';
 export { indexedDbTuneStore } from './gpu/tune_idb';

@@ -11,7 +11,7 @@
  */
 import {
   Engine, Graph, ResNet18, Trainer, NoAdapterError, parseLrSpec, parseMomentumSpec, parseIdx, subset, makeDataset, encodeWeights, decodeWeights,
-  attribute, checkOps, enableTuning, indexedDbTuneStore, FASHION_MNIST_CLASSES, MNIST_CLASSES, DEFAULT_DIVERGENCE,
+  attribute, selectionData, checkOps, enableTuning, indexedDbTuneStore, FASHION_MNIST_CLASSES, MNIST_CLASSES, DEFAULT_DIVERGENCE,
   type Dataset, type DatasetSplit, type TrainConfig, type Regime, type OpCheck,
 } from '../src/index.browser';
 import { lineChartSvg, regimeBarsSvg, PALETTE, REGIME_COLORS, type Series, type Zone } from '../src/report/plot';
@@ -343,9 +343,12 @@ async function diagnose(): Promise<void> {
   if (!trainer) return;
   setState('loading');
   try {
-    const a = await attribute(engine!, trainer.model, trainer.data.test, { mean: trainer.mean, std: trainer.std, k: 3, granularity: 'group' });
+    // The same rule as critdamp diagnose: the errors that choose the layers are never the test
+    // images a correction is scored on (the page holds no validation split, so: the training images).
+    const sel = selectionData({ train: trainer.data.train, val: null, test: trainer.data.test }, 'val');
+    const a = await attribute(engine!, trainer.model, sel.data, { mean: trainer.mean, std: trainer.std, k: 3, granularity: 'group' });
     $('attribution').innerHTML = barChartSvg(a.rows.map((r) => ({ label: r.name, value: r.score, highlight: a.problem.includes(r.name), note: `${(100 * r.share).toFixed(1)}% of parameters` })),
-      { title: 'Relative gradient score per layer group', subtitle: `gradient of the loss over ${a.samples} misclassified test images; red: the top 3`, axis: '‖∂L/∂θ‖ / ‖θ‖' });
+      { title: 'Relative gradient score per layer group', subtitle: `gradient of the loss over ${a.samples} misclassified training images (not the test images); red: the top 3`, axis: '‖∂L/∂θ‖ / ‖θ‖' });
     $('problem').textContent = `Problem layers: ${a.problem.join(', ')} — retrain only these with \`critdamp correct --layers ${a.problem.join(',')}\` on the downloaded weights.`;
     setState('done');
   } catch (e) {

@@ -41,6 +41,8 @@ export interface AttributeOptions {
   contrast?: boolean;
   /** At most this many samples per set, chosen with `seed` (default: all). */
   maxSamples?: number;
+  /** At most this many correctly classified samples for the contrast (default: maxSamples). */
+  maxCorrect?: number;
   seed?: number;
   batchSize?: number;
 }
@@ -74,8 +76,8 @@ export async function attribute(engine: Engine, model: ResNet18, data: Dataset, 
   const wrong = new Set(evaluation.misclassified);
   const correct = Array.from({ length: data.n }, (_, i) => i).filter((i) => !wrong.has(i));
   const rng = new Rng(opts.seed ?? 0);
-  const cap = (idx: number[]) => (opts.maxSamples !== undefined && idx.length > opts.maxSamples
-    ? Array.from(rng.permutation(idx.length).subarray(0, opts.maxSamples), (j) => idx[j]).sort((a, b) => a - b) : idx);
+  const cap = (idx: number[], max = opts.maxSamples) => (max !== undefined && idx.length > max
+    ? Array.from(rng.permutation(idx.length).subarray(0, max), (j) => idx[j]).sort((a, b) => a - b) : idx);
 
   let set: Attribution['set'], chosen: number[];
   if (opts.samples === undefined || opts.samples === 'misclassified') {
@@ -99,7 +101,7 @@ export async function attribute(engine: Engine, model: ResNet18, data: Dataset, 
   const out: Attribution = { metric, granularity, aggregation, k, samples: chosen.length, set, rows, problem: rows.slice(0, k).map((r) => r.name),
     scores, evaluation };
   if (opts.contrast && set !== 'correct') {
-    const ok = cap(correct);
+    const ok = cap(correct, opts.maxCorrect ?? opts.maxSamples);
     if (ok.length > 0) {
       const base = await unitScores(engine, model, data, ok, all, metric, common);
       out.contrast = { samples: ok.length, rows: rows.map((r) => ({ name: r.name, misclassified: r.score, correct: base.get(r.name)!, ratio: r.score / base.get(r.name)! })) };

@@ -7,4 +7,4 @@ export { overlapPValueMonteCarlo, type MonteCarloPValue } from './permutation';
 export { attribute, gradientSums, type Aggregation, type AttributeOptions, type Attribution } from './attribute';
 export { correct, type CorrectOptions, type CorrectionReport } from './correct';
 export { autoRgnFineTune } from './autorgn';
-export { correctWithControls, matchedDraws, type ControlOptions, type ControlRow, type AblationRow } from './controls';
+export { correctWithControls, shareMatchedDraws, DEFAULT_BAND, DEFAULT_DRAWS, type ControlOptions, type ControlRow, type AblationRow, type ControlResult, type DrawPlan, type DrawSet, type ControlMethod } from './controls';

@@ -3,7 +3,7 @@
  * data, the full step: GPU batch with augmentation, forward, loss, backward, SGD), and with
  * --profile where the time goes, per layer group, per op and per layer, forward and backward.
  */
-import { parseArgs } from 'node:util';
+import { parseFlags } from './flags';
 import { Engine } from '../gpu/engine';
 import { Graph } from '../autograd/graph';
 import { Profiler, type ProfileMethod } from '../gpu/profile';
@@ -54,7 +54,7 @@ export const BENCH_OPTIONS = {
 } as const;
 
 export async function benchCommand(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: argv, strict: true, options: BENCH_OPTIONS });
+  const { values: v } = parseFlags(argv, BENCH_OPTIONS);
   if (v.help) {
     console.log(BENCH_HELP);
     return 0;

@@ -6,7 +6,7 @@
  * and epoch checkpoints, so a stopped comparison resumes where it was and never redoes a finished
  * run; compare.json records what the comparison is, and a folder holding another one is refused.
  */
-import { parseArgs } from 'node:util';
+import { parseFlags } from './flags';
 import { cpus } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { subset, type DatasetSplit } from '../data/dataset';
 import { Trainer, DEFAULT_DIVERGENCE, DivergenceError, NonFiniteLossError, type EpochRecord, type StepRecord, type TrainConfig, type TrainerState } from '../train/trainer';
 import { restoreNewest, saveCheckpoint, writeFileAtomic } from '../io/checkpoint.node';
 import { attribute } from '../attribution';
+import { selectionData } from '../data/split';
 import { BUILTIN_METHODS, methodTable, parseMethodSpec, parseMethodsFile, pickMethods, resolveMethod, type Method, type MethodDef } from '../compare/methods';
 import { checkThreshold, type EpochPoint, type RunResult, type TrajectoryPoint } from '../compare/stats';
 import { FIGURE_FILES, renderReport, widthText, type CompareDoc, type CompareSettings } from '../compare/report';
@@ -170,7 +171,7 @@ class CompareProgress {
 }
 
 export async function compareCommand(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: argv, options: COMPARE_OPTIONS, strict: true, allowPositionals: false });
+  const { values: v } = parseFlags(argv, COMPARE_OPTIONS);
   if (v.help) return (console.log(COMPARE_HELP), 0);
   const presetName = v.preset ?? 'cpu-small';
   const p = COMPARE_PRESETS[presetName];
@@ -351,8 +352,10 @@ export async function compareCommand(argv: string[]): Promise<number> {
           wallSeconds: Number(trainer.state().wallSeconds), imagesPerSecond: (settings.epochs * trainer.stepsPerEpoch * settings.batchSize) / Number(trainer.state().wallSeconds),
         };
         if (v.diagnose && !result.diagnosis && !result.diverged) {
-          const d = await attribute(engine, trainer.model, data.test, { mean: trainer.mean, std: trainer.std, k: 3, granularity: 'group' });
-          result.diagnosis = { accuracy: d.evaluation.accuracy, problem: d.problem, scores: [...d.scores] };
+          // Chosen on the training images, never the test images the comparison is scored on.
+          const sel = selectionData({ train: data.train, val: null, test: data.test }, 'train');
+          const d = await attribute(engine, trainer.model, sel.data, { mean: trainer.mean, std: trainer.std, k: 3, granularity: 'group' });
+          result.diagnosis = { on: sel.on, accuracy: d.evaluation.accuracy, problem: d.problem, scores: [...d.scores] };
           log(`${m.name} seed ${s}: problem groups ${d.problem.join(', ')}`);
         }
         await writeFileAtomic(join(dir, 'result.json'), JSON.stringify(result));

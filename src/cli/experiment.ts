@@ -1,227 +1,261 @@
 /**
- * `critdamp experiment`: the paper's diagnosis experiment, repeatable by anyone with one command.
- * For each seed: train the same network with SGD + physics momentum and with Adam, diagnose both
- * (relative gradient score per group on the misclassified test samples), compare their problem
- * groups (overlap, exact p-value, rank correlations), then retrain only the SGD network's problem
- * groups and, under the same budget, share-matched random groups, the last k groups and the whole
- * network; and reset the problem groups (versus random ones) to their epoch-0 values. Writes a
- * markdown report with mean ± sd over seeds and what the numbers do and do not support.
+ * `critdamp experiment`: the paper's diagnosis experiment, repeatable by anyone with one command,
+ * built so that its answers can be trusted. For each seed:
+ *   1. hold out a seeded, class-stratified validation split of the training data (never trained on);
+ *   2. train the same network (same initial weights, same data order) with SGD + physics momentum
+ *      and with Adam on the rest;
+ *   3. diagnose both on the misclassified validation images, at the paper's 7 groups and at every
+ *      layer: the problem units, the SGD–Adam overlap, and the same attribution of the untrained
+ *      network (the run's epoch-0 weights, same images), which separates what training picks from
+ *      what the architecture and the metric pick; also the contrast score (misclassified ÷ correct);
+ *   4. retrain only the SGD network's problem units and, under the same budget, random units of
+ *      about the same parameter share (drawn at random), the last k, the whole network and
+ *      Auto-RGN; score every one on the test images, which chose nothing; and reset the problem
+ *      units, versus the same random draws, to their epoch-0 values.
+ * Verdicts come from paired differences over seeds and exact rank tests (src/stats/paired.ts).
+ * Results are saved after every seed; the same command resumes a stopped experiment.
  */
-import { parseArgs } from 'node:util';
-import { cpus } from 'node:os';
+import { parseFlags } from './flags';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { cliTuning } from './tune';
+import { environment } from './environment';
 import { Engine } from '../gpu/engine';
+import { ResNet18 } from '../nn/resnet';
 import { loadDataset, type DatasetName } from '../data/index.node';
-import { subset, type DatasetSplit } from '../data/dataset';
+import { subsets } from '../data/rundata.node';
+import { makeHeldOut, applyHeldOut, selectionData, DIAGNOSE_ON, type DiagnoseOn } from '../data/split';
+import { subset, type Dataset } from '../data/dataset';
+import { evaluate } from '../train/evaluate';
 import { Trainer, type TrainConfig } from '../train/trainer';
-import { attribute, compareAttributions, correctWithControls, overlapPValue, spearman, type Attribution, type Comparison, type CorrectionReport } from '../attribution';
+import { writeFileAtomic } from '../io/checkpoint.node';
+import { attribute, compareAttributions, correctWithControls, spearman, correct, autoRgnFineTune, units, DEFAULT_BAND, DEFAULT_DRAWS, type Attribution, type Granularity } from '../attribution';
 import { barChartSvg } from '../report/chart';
+import { experimentReport, experimentStatistics, type Diag, type ExperimentDoc, type ExperimentSettings, type GranularityResult, type SeedResult } from '../report/diagnosis';
+import { mean } from '../stats/paired';
 
-interface ExperimentPreset {
-  data: DatasetName; trainSubset: number; testSubset: number; width: number; epochs: number; batchSize: number;
-  sgdLr: number; adamLr: number; correctEpochs: number; correctLr: number; draws: number; about: string;
-}
+interface ExperimentPreset extends Omit<ExperimentSettings, 'k' | 'diagnoseOn' | 'draws' | 'band'> { draws: number; about: string }
 
 export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
-  cpu: { data: 'fashion-mnist', trainSubset: 3000, testSubset: 1000, width: 1 / 8, epochs: 2, batchSize: 64, sgdLr: 0.05, adamLr: 0.001,
-    correctEpochs: 1, correctLr: 0.01, draws: 3, about: 'Fashion-MNIST, 3,000 training / 1,000 test images, ResNet-18 width 1/8, 2 epochs: ~20 minutes on 2 CPU cores' },
-  smoke: { data: 'fashion-mnist', trainSubset: 256, testSubset: 128, width: 1 / 16, epochs: 1, batchSize: 32, sgdLr: 0.05, adamLr: 0.001,
-    correctEpochs: 1, correctLr: 0.01, draws: 1, about: 'a one-minute check that the whole pipeline runs (numbers mean nothing)' },
-  paper: { data: 'cifar10', trainSubset: 0, testSubset: 0, width: 1, epochs: 200, batchSize: 128, sgdLr: 0.1, adamLr: 0.001,
-    correctEpochs: 5, correctLr: 0.01, draws: 5, about: "the paper's setting: CIFAR-10, ResNet-18 width 1, 200 epochs (a GPU)" },
+  cpu: {
+    data: 'fashion-mnist', trainSubset: 0, testSubset: 0, valFraction: 0.1, width: 1 / 8, stem: 'imagenet', epochs: 3, batchSize: 64, sgdLr: 0.1, adamLr: 0.001,
+    correctEpochs: 1, correctSubset: 12000, correctLr: 0.01, draws: DEFAULT_DRAWS, maxCorrect: 2000, granularities: ['group', 'layer'],
+    about: "all of Fashion-MNIST less a 10% validation split, the main job's network (ResNet-18 width 1/8, imagenet stem, 3 epochs): about an hour on 2 CPU cores",
+  },
+  smoke: {
+    data: 'fashion-mnist', trainSubset: 384, testSubset: 128, valFraction: 0.25, width: 1 / 16, stem: 'imagenet', epochs: 1, batchSize: 32, sgdLr: 0.05, adamLr: 0.001,
+    correctEpochs: 1, correctSubset: 0, correctLr: 0.01, draws: 3, maxCorrect: 64, granularities: ['group', 'layer'],
+    about: 'a two-minute check that the whole pipeline runs (numbers mean nothing)',
+  },
+  paper: {
+    data: 'cifar10', trainSubset: 0, testSubset: 0, valFraction: 0.1, width: 1, stem: 'cifar', epochs: 200, batchSize: 128, sgdLr: 0.1, adamLr: 0.001,
+    correctEpochs: 5, correctSubset: 0, correctLr: 0.01, draws: DEFAULT_DRAWS, maxCorrect: 5000, granularities: ['group', 'layer'],
+    about: "the paper's setting: CIFAR-10 less a 10% validation split, ResNet-18 width 1, 200 epochs (a GPU)",
+  },
 };
 
-export const EXPERIMENT_HELP = `critdamp experiment — the paper's diagnosis experiment over several seeds
+export const EXPERIMENT_HELP = `critdamp experiment — the paper's diagnosis experiment over several seeds, with held-out selection and random controls
 
-Usage: critdamp experiment [--preset cpu|paper] [--seeds N] [--out DIR] [-k K]
-  --preset P   ${Object.entries(EXPERIMENT_PRESETS).map(([k, p]) => `${k}: ${p.about}`).join('\n               ')}
-  --seeds N    training seeds (default 3)
-  -k K         problem groups per diagnosis (default 3)
-  --out DIR    where the report goes: DIR/diagnosis.md and DIR/diagnosis/ (default docs)
-  --from FILE  write the report again from a run's saved diagnosis/experiment.json (no training)
-  --no-tune    keep the cost model's kernel choices (tuning changes speed, never numbers)
-  --verbose    show Dawn's and the Vulkan loader's own warnings (hidden otherwise)`;
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1)));
-const pm = (xs: number[], digits = 1) => `${mean(xs).toFixed(digits)} ± ${sd(xs).toFixed(digits)}`;
-const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
-
-interface SeedResult {
-  seed: number;
-  sgd: { accuracy: number; problem: string[]; rows: Attribution['rows'] };
-  adam: { accuracy: number; problem: string[]; rows: Attribution['rows'] };
-  comparison: Comparison;
-  corrections: { method: string; report: CorrectionReport }[];
-  ablation: { method: string; layers: string[]; drop: number }[];
-}
+Usage: critdamp experiment [--preset cpu|smoke|paper] [--seeds N] [--out DIR] [options]
+  --preset P         ${Object.entries(EXPERIMENT_PRESETS).map(([k, p]) => `${k}: ${p.about}`).join('\n                     ')}
+  --seeds N          training seeds 0..N-1 (default 3)
+  -k K               problem units per diagnosis (default 3)
+  --diagnose-on S    val (default: the held-out validation split) | train | test (leakage: the test
+                     images would both choose the layers and score the correction; the report says so)
+  --draws N          random control sets per seed and granularity (default: the preset's, ${DEFAULT_DRAWS} for cpu)
+  --out DIR          where the report goes: DIR/diagnosis.md and DIR/diagnosis/ (default docs);
+                     a stopped experiment resumes from DIR/diagnosis/experiment.json
+  --from FILE        write the report again from a saved experiment.json (no training)
+  --no-tune          keep the cost model's kernel choices (tuning changes speed, never numbers)
+  --verbose          show Dawn's and the Vulkan loader's own warnings (hidden otherwise)`;
 
 export const EXPERIMENT_OPTIONS = {
   preset: { type: 'string' }, seeds: { type: 'string' }, out: { type: 'string' }, k: { type: 'string', short: 'k' }, from: { type: 'string' },
-  'no-tune': { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  'diagnose-on': { type: 'string' }, draws: { type: 'string' }, 'no-tune': { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+
+function positiveInt(raw: string | undefined, fallback: number, flag: string): number {
+  if (raw === undefined) return fallback;
+  const x = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(x) || x < 1) throw new Error(`${flag}: '${raw}' is not a positive integer`);
+  return x;
+}
+
+/** A diagnosis as saved: every unit's score and rank, the problem units, the contrast's. */
+function diag(a: Attribution, on: DiagnoseOn): Diag {
+  const out: Diag = { on, set: a.set, samples: a.samples, accuracy: a.evaluation.accuracy, problem: a.problem, rows: a.rows };
+  if (a.contrast) {
+    const ranked = [...a.contrast.rows].sort((x, y) => (y.ratio > x.ratio ? 1 : y.ratio < x.ratio ? -1 : x.name < y.name ? -1 : 1));
+    out.contrast = { samples: a.contrast.samples, problem: ranked.slice(0, a.k).map((r) => r.name), rows: a.contrast.rows.map((r) => ({ name: r.name, ratio: r.ratio })) };
+  }
+  return out;
+}
+
+const scoresOf = (d: Diag) => new Map(d.rows.map((r) => [r.name, r.score]));
+const contrastOf = (d: Diag) => new Map(d.contrast!.rows.map((r) => [r.name, r.ratio]));
+const sizeRho = (d: Diag) => spearman(scoresOf(d), new Map(d.rows.map((r) => [r.name, r.count])));
+
 export async function experimentCommand(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: argv, strict: true, options: EXPERIMENT_OPTIONS });
+  const { values: v } = parseFlags(argv, EXPERIMENT_OPTIONS);
   if (v.help) return (console.log(EXPERIMENT_HELP), 0);
   if (v.from) {
-    // The report again from a run's saved results: the same text the run wrote, with today's wording.
-    const saved = JSON.parse(await readFile(resolve(v.from), 'utf8')) as ExperimentPreset & { preset: string; k: number; minutes: number; results: SeedResult[]; ablationBaselineCorrected?: string };
+    const doc = JSON.parse(await readFile(resolve(v.from), 'utf8')) as ExperimentDoc;
+    if (doc.version !== 2) throw new Error(`--from ${v.from}: not an experiment.json of this version (version ${String(doc.version)}, want 2); run the experiment again`);
     const dir = resolve(v.out ?? dirname(dirname(resolve(v.from))));
-    await writeReport(dir, saved.preset, saved, saved.k, saved.results, saved.minutes, saved.ablationBaselineCorrected);
+    await writeReport(dir, doc);
     console.log(`wrote ${join(dir, 'diagnosis.md')} from ${v.from}`);
     return 0;
   }
+  // Every flag is checked before any work.
   const presetName = v.preset ?? 'cpu';
   const p = EXPERIMENT_PRESETS[presetName];
   if (!p) throw new Error(`--preset: unknown preset '${presetName}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
-  const seeds = v.seeds === undefined ? 3 : Number(v.seeds), k = v.k === undefined ? 3 : Number(v.k);
-  if (!Number.isInteger(seeds) || seeds < 1) throw new Error(`--seeds: '${v.seeds}' is not a positive integer`);
-  if (!Number.isInteger(k) || k < 1 || k > 7) throw new Error(`-k: '${v.k}' is not an integer in 1..7 (ResNet-18 has 7 groups)`);
+  const seeds = Array.from({ length: positiveInt(v.seeds, 3, '--seeds') }, (_, i) => i);
+  const k = positiveInt(v.k, 3, '-k');
+  if (k > 7) throw new Error(`-k: ${k} is more than the 7 groups of a ResNet-18`);
+  const diagnoseOn = (v['diagnose-on'] ?? 'val') as DiagnoseOn;
+  if (!DIAGNOSE_ON.includes(diagnoseOn)) throw new Error(`--diagnose-on: '${diagnoseOn}' is not ${DIAGNOSE_ON.join(', ')}`);
+  const { about: _about, ...rest } = p;
+  const settings: ExperimentSettings = { ...rest, draws: positiveInt(v.draws, p.draws, '--draws'), band: DEFAULT_BAND, k, diagnoseOn };
   const out = resolve(v.out ?? 'docs');
+  const jsonPath = join(out, 'diagnosis', 'experiment.json');
+
+  // A stopped experiment with the same settings continues: its finished seeds are kept.
+  let results: SeedResult[] = [], minutesBefore = 0;
+  if (existsSync(jsonPath)) {
+    try {
+      const old = JSON.parse(await readFile(jsonPath, 'utf8')) as ExperimentDoc;
+      if (old.version === 2 && old.preset === presetName && JSON.stringify(old.settings) === JSON.stringify(settings)) {
+        results = old.results.filter((r) => seeds.includes(r.seed));
+        minutesBefore = results.reduce((s, r) => s + r.minutes, 0);
+        if (results.length) console.log(`critdamp experiment: ${results.length} seed(s) already done in ${jsonPath}; continuing`);
+      }
+    } catch { /* unreadable: start over */ }
+  }
   const started = performance.now();
-  const full = await loadDataset(p.data);
-  const data: DatasetSplit = {
-    train: p.trainSubset ? subset(full.train, p.trainSubset, 0) : full.train,
-    test: p.testSubset ? subset(full.test, p.testSubset, 1) : full.test,
-  };
+  const full = subsets(await loadDataset(p.data as DatasetName), { ...p, subsetSeed: 0 });
   const engine = await Engine.create();
   await cliTuning(engine, v['no-tune'], 'critdamp experiment');
-  const results: SeedResult[] = [];
+  const env = environment(engine.adapterName);
   const log = (s: string) => console.log(`[${((performance.now() - started) / 60000).toFixed(1)} min] ${s}`);
+  const doc = (): ExperimentDoc => {
+    const val = results[0]?.heldOut.count ?? 0;
+    return { version: 2, preset: presetName, about: p.about, command: `critdamp experiment ${argv.join(' ')}`.trim(), settings, seeds, environment: env,
+      data: { name: full.train.name, classes: full.train.classes.length, fullTrain: full.train.n, train: full.train.n - val, val, test: full.test.n,
+        correction: settings.correctSubset > 0 ? Math.min(settings.correctSubset, full.train.n - val) : full.train.n - val },
+      minutes: minutesBefore + (performance.now() - started) / 60000, complete: seeds.every((s) => results.some((r) => r.seed === s)),
+      results: [...results].sort((a, b) => a.seed - b.seed), statistics: experimentStatistics(results, settings) };
+  };
   try {
-    for (let seed = 0; seed < seeds; seed++) {
-      const config = (kind: 'sgd' | 'adam'): TrainConfig => ({
-        epochs: p.epochs, batchSize: p.batchSize, seed, model: { numClasses: data.train.classes.length, inChannels: data.train.c, stem: 'cifar', width: p.width },
-        optimizer: { kind, weightDecay: kind === 'sgd' ? 5e-4 : 0 }, lr: { kind: 'cosine', lr: kind === 'sgd' ? p.sgdLr : p.adamLr },
-        momentum: kind === 'sgd' ? { kind: 'physics' } : { kind: 'constant', mu: 0.9 }, augment: null, labelSmoothing: 0, logEvery: 50, evalBatchSize: 250,
-      });
-      const trainers = { sgd: Trainer.create(engine, data, config('sgd')), adam: Trainer.create(engine, data, config('adam')) };
-      try {
-        const diag: Record<'sgd' | 'adam', Attribution> = {} as never;
-        for (const kind of ['sgd', 'adam'] as const) {
-          const t = trainers[kind];
-          await t.fit();
-          diag[kind] = await attribute(engine, t.model, data.test, { mean: t.mean, std: t.std, k, granularity: 'group' });
-          log(`seed ${seed} ${kind}: accuracy ${pct(diag[kind].evaluation.accuracy)}, problem groups ${diag[kind].problem.join(', ')}`);
-        }
-        const comparison = compareAttributions(diag.sgd.scores, diag.adam.scores, k);
-        log(`seed ${seed}: overlap ${comparison.shared.length}/${k}, p ${comparison.pValue.toPrecision(3)}, Spearman ${comparison.spearman.toFixed(2)}`);
-        const t = trainers.sgd, model = t.model, snapshot = await model.store.read();
-        const restore = () => { for (const [name, x] of snapshot) model.store.set(name, x.data); };
-        const { rows: corrections, ablation } = await correctWithControls(engine, model, {
-          layers: diag.sgd.problem, granularity: 'group', data, mean: t.mean, std: t.std, epochs: p.correctEpochs,
-          lr: { kind: 'cosine', lr: p.correctLr }, seed, draws: p.draws, restore, initSeed: seed, ablationSeed: seed + 100,
-          onRow: (row) => log('report' in row
-            ? `seed ${seed} correct ${row.method} (${row.report.layers.join(', ')}): errors ${row.report.before.errors} → ${row.report.after.errors}, net ${row.report.net}`
-            : `seed ${seed} reset ${row.method} (${row.layers.join(', ')}): accuracy drops ${(100 * row.drop).toFixed(1)} points`),
-        });
-        results.push({ seed, comparison, corrections, ablation,
-          sgd: { accuracy: diag.sgd.evaluation.accuracy, problem: diag.sgd.problem, rows: diag.sgd.rows },
-          adam: { accuracy: diag.adam.evaluation.accuracy, problem: diag.adam.problem, rows: diag.adam.rows } });
-      } finally {
-        trainers.sgd.destroy();
-        trainers.adam.destroy();
-      }
+    for (const seed of seeds) {
+      if (results.some((r) => r.seed === seed)) continue;
+      const seedStart = performance.now();
+      results.push(await runSeed(engine, full, settings, seed, log));
+      results[results.length - 1].minutes = (performance.now() - seedStart) / 60000;
+      await mkdir(join(out, 'diagnosis'), { recursive: true });
+      await writeFileAtomic(jsonPath, JSON.stringify(doc(), null, 1));
     }
   } finally {
     engine.destroy();
   }
-  const minutes = (performance.now() - started) / 60000;
-  await mkdir(join(out, 'diagnosis'), { recursive: true });
-  await writeFile(join(out, 'diagnosis', 'experiment.json'), JSON.stringify({ preset: presetName, ...p, k, seeds, minutes, results }, null, 1));
-  await writeReport(out, presetName, p, k, results, minutes);
-  console.log(`wrote ${join(out, 'diagnosis.md')} and ${join(out, 'diagnosis')}/ (${minutes.toFixed(1)} minutes)`);
+  const d = doc();
+  await writeFileAtomic(jsonPath, JSON.stringify(d, null, 1));
+  await writeReport(out, d);
+  console.log(`wrote ${join(out, 'diagnosis.md')} and ${join(out, 'diagnosis')}/ (${d.minutes.toFixed(1)} minutes)`);
   return 0;
 }
 
-async function writeReport(out: string, presetName: string, p: ExperimentPreset, k: number, results: SeedResult[], minutes: number, correction?: string): Promise<void> {
-  const seeds = results.length;
+async function runSeed(engine: Engine, full: { train: Dataset; test: Dataset }, s: ExperimentSettings, seed: number,
+  log: (s: string) => void): Promise<SeedResult> {
+  const heldOut = makeHeldOut(full.train, s.valFraction, seed);
+  const { train, val } = applyHeldOut(full.train, heldOut);
+  const data = { train, test: full.test };
+  const selection = selectionData({ train, val, test: full.test }, s.diagnoseOn);
+  log(`seed ${seed}: ${train.n} training images, ${val.n} held out; the layers are chosen on ${selection.note}`);
+  const config = (kind: 'sgd' | 'adam'): TrainConfig => ({
+    epochs: s.epochs, batchSize: s.batchSize, seed, model: { numClasses: train.classes.length, inChannels: train.c, stem: s.stem, width: s.width },
+    optimizer: { kind, weightDecay: kind === 'sgd' ? 5e-4 : 0 }, lr: { kind: 'cosine', lr: kind === 'sgd' ? s.sgdLr : s.adamLr },
+    momentum: kind === 'sgd' ? { kind: 'physics' } : { kind: 'constant', mu: 0.9 }, augment: null, labelSmoothing: 0, logEvery: 50, evalBatchSize: 250,
+  });
+  const trainers = { sgd: Trainer.create(engine, data, config('sgd')), adam: Trainer.create(engine, data, config('adam')) };
+  const untrained = new ResNet18(engine, trainers.sgd.model.config, seed);
+  try {
+    const runs = {} as SeedResult['runs'];
+    const wrong = {} as Record<'sgd' | 'adam', number[]>;
+    for (const kind of ['sgd', 'adam'] as const) {
+      const t = trainers[kind];
+      const r = await t.fit();
+      const onSelection = await evaluate(engine, t.model, selection.data, { batchSize: t.config.evalBatchSize, mean: t.mean, std: t.std });
+      wrong[kind] = onSelection.misclassified;
+      runs[kind] = { testAccuracy: r!.accuracy, selectionAccuracy: onSelection.accuracy };
+      log(`seed ${seed} ${kind}: test accuracy ${pct(runs[kind].testAccuracy)}, ${selection.on} accuracy ${pct(runs[kind].selectionAccuracy)}`);
+    }
+    const { mean: m, std } = trainers.sgd;
+    const granularities: GranularityResult[] = [];
+    const correctionData = { train: s.correctSubset > 0 && s.correctSubset < train.n ? subset(train, s.correctSubset, seed + 2) : train, test: full.test };
+    const model = trainers.sgd.model, snapshot = await model.store.read();
+    const restore = () => { for (const [name, x] of snapshot) model.store.set(name, x.data); };
+    const common = { data: correctionData, mean: m, std, epochs: s.correctEpochs, lr: { kind: 'cosine' as const, lr: s.correctLr }, seed };
+    for (const granularity of s.granularities as Granularity[]) {
+      const opts = { mean: m, std, k: s.k, granularity, contrast: true, maxCorrect: s.maxCorrect };
+      const sgd = diag(await attribute(engine, trainers.sgd.model, selection.data, opts), selection.on);
+      const adam = diag(await attribute(engine, trainers.adam.model, selection.data, opts), selection.on);
+      // The untrained network (the runs' shared epoch-0 weights) on each run's own misclassified images.
+      const untrainedSgd = diag(await attribute(engine, untrained, selection.data, { ...opts, contrast: false, samples: wrong.sgd }), selection.on);
+      const untrainedAdam = diag(await attribute(engine, untrained, selection.data, { ...opts, contrast: false, samples: wrong.adam }), selection.on);
+      const agreement = {
+        sgdAdam: compareAttributions(scoresOf(sgd), scoresOf(adam), s.k),
+        sgdUntrained: compareAttributions(scoresOf(sgd), scoresOf(untrainedSgd), s.k),
+        adamUntrained: compareAttributions(scoresOf(adam), scoresOf(untrainedAdam), s.k),
+        contrast: sgd.contrast && adam.contrast ? compareAttributions(contrastOf(sgd), contrastOf(adam), s.k) : null,
+      };
+      log(`seed ${seed} ${granularity}: SGD ${sgd.problem.join(', ')}; Adam ${adam.problem.join(', ')}; overlap ${agreement.sgdAdam.shared.length}/${s.k} ` +
+        `(with the untrained network: SGD ${agreement.sgdUntrained.shared.length}/${s.k}, Adam ${agreement.adamUntrained.shared.length}/${s.k})`);
+      const correction = await correctWithControls(engine, model, {
+        ...common, layers: sgd.problem, granularity, restore, initSeed: seed, draws: s.draws, band: s.band, drawSeed: 1000 + seed,
+        include: { lastK: true, full: false, autoRgn: false },
+        onRow: (row) => log('report' in row
+          ? `seed ${seed} ${granularity} correct ${row.method}${row.draw !== undefined ? ` #${row.draw + 1}` : ''} (${row.report.layers.join(', ').slice(0, 80)}): net ${row.report.net}`
+          : `seed ${seed} ${granularity} reset ${row.method}${row.draw !== undefined ? ` #${row.draw + 1}` : ''}: accuracy drops ${(100 * row.drop).toFixed(1)} points`),
+      });
+      granularities.push({ granularity, k: s.k, units: sgd.rows.length, diagnosis: { sgd, adam, untrainedSgd, untrainedAdam }, agreement,
+        sizeRho: { sgd: sizeRho(sgd), adam: sizeRho(adam), untrained: sizeRho(untrainedSgd) }, correction });
+    }
+    // The whole-network controls retrain every parameter, so they are the same at either granularity: run once.
+    restore();
+    const fullFt = await correct(engine, model, { ...common, layers: units(model.store.segments, 'group').map((u) => u.name), granularity: 'group' });
+    log(`seed ${seed} full fine-tuning: net ${fullFt.net}`);
+    restore();
+    const autoRgn = await autoRgnFineTune(engine, model, common);
+    log(`seed ${seed} Auto-RGN: net ${autoRgn.net}`);
+    restore();
+    return { seed, heldOut, minutes: 0, runs, granularities, shared: { full: fullFt, autoRgn } };
+  } finally {
+    untrained.destroy();
+    trainers.sgd.destroy();
+    trainers.adam.destroy();
+  }
+}
+
+async function writeReport(out: string, doc: ExperimentDoc): Promise<void> {
   await mkdir(join(out, 'diagnosis'), { recursive: true });
-  const methods = [...new Set(results[0].corrections.map((c) => c.method))];
-  const svg = barChartSvg(methods.map((m) => {
-    const nets = results.flatMap((r) => r.corrections.filter((c) => c.method === m).map((c) => c.report.net));
-    return { label: m, value: mean(nets), highlight: m === 'diagnosed', note: `± ${sd(nets).toFixed(1)}` };
-  }), { title: 'Surgical correction: net errors fixed (mean over seeds)', subtitle: `${p.about}; ${seeds} seeds`, axis: 'fixed − broken on the test images' });
-  await writeFile(join(out, 'diagnosis', 'correction.svg'), svg);
-  await sharp(Buffer.from(svg)).png().toFile(join(out, 'diagnosis', 'correction.png'));
-  await writeFile(join(out, 'diagnosis.md'), report(presetName, p, k, results, minutes, correction));
-}
-
-/** Spearman's ρ between a run's group scores and the groups' parameter counts. */
-function sizeCorrelation(rows: Attribution['rows']): number {
-  return spearman(new Map(rows.map((r) => [r.name, r.score])), new Map(rows.map((r) => [r.name, r.count])));
-}
-
-function report(presetName: string, p: ExperimentPreset, k: number, results: SeedResult[], minutes: number, correction?: string): string {
-  const n = results[0].sgd.rows.length, chance = (k * k) / n;
-  const overlaps = results.map((r) => r.comparison.shared.length);
-  const methods = [...new Set(results[0].corrections.map((c) => c.method))];
-  const per = (m: string, f: (c: CorrectionReport) => number) => results.map((r) => mean(r.corrections.filter((c) => c.method === m).map((c) => f(c.report))));
-  const net = (m: string) => per(m, (c) => c.net);
-  const beatsRandom = results.filter((r, i) => net('diagnosed')[i] > net('random, share-matched')[i]).length;
-  const beatsFull = results.filter((r, i) => net('diagnosed')[i] >= net('full fine-tuning')[i]).length;
-  const drops = (m: string) => results.map((r) => mean(r.ablation.filter((a) => a.method === m).map((a) => a.drop)));
-  const inTop = (who: 'sgd' | 'adam') => Object.entries(results.reduce<Record<string, number>>((acc, r) => {
-    for (const g of r[who].problem) acc[g] = (acc[g] ?? 0) + 1;
-    return acc;
-  }, {})).sort((a, b) => b[1] - a[1]).map(([g, c]) => `${g} ${c}/${results.length}`).join(', ');
-  const sizeRho = results.flatMap((r) => [sizeCorrelation(r.sgd.rows), sizeCorrelation(r.adam.rows)]);
-  const width = p.width >= 1 ? String(p.width) : `1/${Math.round(1 / p.width)}`;
-  const cpu = cpus();
-  return `# Diagnosis and surgical correction, measured
-
-Made by \`node tools/critdamp.mjs experiment --preset ${presetName} --seeds ${results.length}\` (${minutes.toFixed(0)} minutes on ${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}, no GPU: WebGPU on SwiftShader). Every number below comes from that run; \`diagnosis/experiment.json\` holds them all.
-
-The paper (arXiv 2603.28921) reports that the per-layer gradient attribution of a trained ResNet-18 names the same 3 of 7 layer groups whether it was trained with SGD or Adam, and that retraining only those groups fixes errors cheaply. It is single-seed and has no controls. This is the same experiment at a size a 2-core CPU can run, over ${results.length} seeds, with controls.
-
-## Setup
-
-| | |
-|---|---|
-| data | ${p.data}, ${p.trainSubset || 'all'} training / ${p.testSubset || 'all'} test images (fixed subsets) |
-| model | ResNet-18, width ${width}, cifar stem, seeded by the run's seed |
-| SGD run | cosine learning rate from ${p.sgdLr}, physics momentum μ(t) = clamp(1 − 2√α(t), 0.5, 0.99), weight decay 5e-4, ${p.epochs} epochs, batch ${p.batchSize} |
-| Adam run | cosine learning rate from ${p.adamLr}, β1 = 0.9, same epochs and batch |
-| diagnosis | relative score ‖∂L/∂θ‖ / ‖θ‖ per group, gradient of the mean loss over the misclassified test images, BN in eval mode; problem groups = top ${k} of ${n} |
-| correction | only the problem groups of the SGD network retrained on the training images, ${p.correctEpochs} epoch(s), cosine from ${p.correctLr}, physics momentum; frozen layers checked bit-identical |
-| controls | the ${p.draws} draws of ${k} random groups closest to the problem groups' parameter share (7 groups allow only rough matches), the last ${k} groups, full fine-tuning, Auto-RGN (every layer, each layer's rate scaled every step by its ‖g‖/‖θ‖ over the largest; Lee et al. 2023): same epochs and schedule |
-| ablation | the problem groups, versus ${p.draws} share-matched random draws, reset to their epoch-0 values (no retraining): accuracy drop |
-
-## Do SGD and Adam name the same problem groups?
-
-| seed | SGD accuracy | Adam accuracy | SGD top ${k} | Adam top ${k} | overlap | p (exact) | Spearman | Kendall τ-b |
-|---:|---:|---:|---|---|---:|---:|---:|---:|
-${results.map((r) => `| ${r.seed} | ${pct(r.sgd.accuracy)} | ${pct(r.adam.accuracy)} | ${r.sgd.problem.join(', ')} | ${r.adam.problem.join(', ')} | ${r.comparison.shared.length}/${k} | ${r.comparison.pValue.toFixed(3)} | ${r.comparison.spearman.toFixed(2)} | ${r.comparison.kendall.toFixed(2)} |`).join('\n')}
-
-Mean overlap ${pm(overlaps, 2)} of ${k} (two random sets of ${k} of ${n} share ${chance.toFixed(2)} on average; a full ${k}/${k} overlap has p = ${overlapPValue(n, k, k).toFixed(3)} per seed). Spearman ${pm(results.map((r) => r.comparison.spearman), 2)}, Kendall τ-b ${pm(results.map((r) => r.comparison.kendall), 2)}.
-How often each group is a problem group: SGD ${inTop('sgd')}; Adam ${inTop('adam')}.
-
-## Does retraining only those groups fix errors?
-
-Errors on the ${p.testSubset || 'all'} test images; per method, mean ± sd over seeds (random draws averaged within a seed first).
-
-| method | parameters retrained | errors before | errors after | fixed | broken | net | wall s |
-|---|---:|---:|---:|---:|---:|---:|---:|
-${methods.map((m) => `| ${m} | ${pm(per(m, (c) => 100 * c.share))}% | ${pm(per(m, (c) => c.before.errors))} | ${pm(per(m, (c) => c.after.errors))} | ${pm(per(m, (c) => c.fixed))} | ${pm(per(m, (c) => c.broken))} | ${pm(net(m))} | ${pm(per(m, (c) => c.wallSeconds), 0)} |`).join('\n')}
-
-![net errors fixed per method](diagnosis/correction.png)
-
-## Do the diagnosed groups matter more than others? (ablation)
-
-Reset to epoch 0 without retraining: accuracy drop of the diagnosed groups ${pm(drops('diagnosed').map((d) => 100 * d))} points, of share-matched random groups ${pm(drops('random, share-matched').map((d) => 100 * d))} points.${correction ? `
-
-Correction: ${correction}` : ''}
-
-## What this supports, and what it does not
-
-- Agreement between optimizers: the mean overlap is ${mean(overlaps).toFixed(2)} of ${k}, against ${chance.toFixed(2)} expected by chance; ${overlaps.filter((o) => o === k).length} of ${results.length} seeds reach ${k}/${k}. With ${n} groups a single seed cannot be very significant (the best possible p is ${overlapPValue(n, k, k).toFixed(3)}), so the paper's one-seed 100% overlap is weak evidence on its own; here it ${mean(overlaps) > chance + 0.5 ? 'is above chance on average' : 'is not clearly above chance'}.
-- What the score tracks: across the ${sizeRho.length} diagnoses, Spearman's ρ between a group's score and its parameter count is ${pm(sizeRho, 2)}. ${mean(sizeRho) < -0.5 ? 'The relative score ranks small groups high, so two optimizers agreeing on the smallest groups is partly what the metric does to any network of this architecture, not evidence of optimizer-independent problem layers; `--metric norm` or `taylor`, or `--granularity layer`, test that.' : 'The ranking is not simply the groups\' sizes.'}
-- Correction: the diagnosed groups beat share-matched random groups in net errors fixed in ${beatsRandom} of ${results.length} seeds and match or beat full fine-tuning in ${beatsFull} of ${results.length}, while retraining ${pm(per('diagnosed', (c) => 100 * c.share))}% of the parameters.
-- Ablation: resetting the diagnosed groups costs ${mean(drops('diagnosed')) > mean(drops('random, share-matched')) ? 'more' : 'less'} accuracy than resetting random groups of the same share.
-- Limits: Fashion-MNIST, not CIFAR-10; a width-${width} network trained for ${p.epochs} epochs on ${p.trainSubset || 'all'} images, not a converged width-1 ResNet-18; ${results.length} seeds. The group-level score mixes layers of very different sizes (layer4 holds most parameters), and the relative score is one choice among three (\`critdamp diagnose --metric\`). \`--preset paper\` runs the CIFAR-10, width-1 version on a GPU.
-`;
+  const g = doc.results[0]?.granularities.find((x) => x.granularity === 'layer') ?? doc.results[0]?.granularities[0];
+  if (g) {
+    const methods = ['diagnosed', 'random', 'last k'] as const;
+    const bars = methods.map((mth) => {
+      const nets = doc.results.map((r) => mean(r.granularities.find((x) => x.granularity === g.granularity)!.correction.rows.filter((c) => c.method === mth).map((c) => c.report.net)));
+      return { label: mth === 'random' ? 'random, share-matched' : mth === 'last k' ? `last ${doc.settings.k}` : mth, value: mean(nets), highlight: mth === 'diagnosed', note: `(${g.granularity}s)` };
+    });
+    bars.push({ label: 'full fine-tuning', value: mean(doc.results.map((r) => r.shared.full.net)), highlight: false, note: '' });
+    bars.push({ label: 'Auto-RGN', value: mean(doc.results.map((r) => r.shared.autoRgn.net)), highlight: false, note: '' });
+    const svg = barChartSvg(bars, { title: 'Surgical correction: net errors fixed on the test images (mean over seeds)',
+      subtitle: `${doc.data.name}, ${doc.results.length} seed(s); layers chosen on the ${doc.settings.diagnoseOn} images`, axis: 'fixed − broken on the test images' });
+    await writeFile(join(out, 'diagnosis', 'correction.svg'), svg);
+    await sharp(Buffer.from(svg)).png().toFile(join(out, 'diagnosis', 'correction.png'));
+  }
+  await writeFile(join(out, 'diagnosis.md'), experimentReport(doc));
 }

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseFlags } from './flags';
 import type { AddressInfo } from 'node:net';
 import { findIdxFiles, type IdxFileKind } from '../data/load.node';
 
@@ -99,7 +99,7 @@ export async function startServer(opts: { port?: number; host?: string; dataDir?
 }
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: argv, options: SERVE_OPTIONS, strict: true, allowPositionals: false });
+  const { values: v } = parseFlags(argv, SERVE_OPTIONS);
   if (v.help) return (console.log(SERVE_HELP), 0);
   const port = v.port === undefined ? 8417 : Number(v.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: '${v.port}' is not a port number (0–65535)`);

@@ -105,7 +105,7 @@ function diagnosis(doc: CompareDoc): string[] {
   if (diag.length === 0) return [];
   const label = new Map(doc.methods.map((m) => [m.name, m.label]));
   const out = ['## Diagnosis of the final checkpoints', '',
-    'Relative gradient score per layer group on each final model\'s misclassified test images (`critdamp diagnose`); the top 3 groups are its problem groups.', '',
+    `Relative gradient score per layer group on each final model's misclassified ${diag.every((r) => r.diagnosis!.on === 'train') ? 'training images (not the test images the comparison is scored on)' : 'test images'} (\`critdamp diagnose\`); the top 3 groups are its problem groups.`, '',
     `| method | ${doc.seeds.map((s) => `seed ${s}`).join(' | ')} |`, `|---|${doc.seeds.map(() => '---').join('|')}|`];
   for (const m of doc.methods) {
     out.push(`| ${label.get(m.name)} | ${doc.seeds.map((s) => doc.runs.find((r) => r.method === m.name && r.seed === s)?.diagnosis?.problem.join(', ') ?? '–').join(' | ')} |`);

@@ -34,7 +34,7 @@ export interface RunResult {
   /** Why the run stopped early (the NaN or divergence guard), when it did: its epochs end there. */
   diverged?: string;
   /** With --diagnose: the final model's problem groups and every group's score. */
-  diagnosis?: { accuracy: number; problem: string[]; scores: [string, number][] };
+  diagnosis?: { on?: 'val' | 'train' | 'test'; accuracy: number; problem: string[]; scores: [string, number][] };
 }
 
 export interface Reach {

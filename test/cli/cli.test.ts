@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { buildRun, EVAL_HELP, EVAL_OPTIONS, TRAIN_OPTIONS, userMessage } from '../../src/cli/main';
 import { BENCH_HELP, BENCH_OPTIONS } from '../../src/cli/bench';
 import { COMPARE_HELP, COMPARE_OPTIONS } from '../../src/cli/compare';
-import { DIAGNOSE_HELP, DIAGNOSE_OPTIONS } from '../../src/cli/diagnose';
+import { CORRECT_HELP, CORRECT_OPTIONS, DIAGNOSE_HELP, DIAGNOSE_OPTIONS } from '../../src/cli/diagnose';
 import { EXPERIMENT_HELP, EXPERIMENT_OPTIONS } from '../../src/cli/experiment';
 import { HELP, PRESETS } from '../../src/cli/presets';
 
@@ -54,7 +54,7 @@ test('cli: bad values are named', () => {
 
 test('cli: the help of every command lists every flag it accepts', () => {
   const commands: [string, string, Record<string, { type: string; short?: string }>][] = [['train', HELP, TRAIN_OPTIONS], ['eval', EVAL_HELP, EVAL_OPTIONS],
-    ['bench', BENCH_HELP, BENCH_OPTIONS], ['diagnose/correct', DIAGNOSE_HELP, DIAGNOSE_OPTIONS], ['experiment', EXPERIMENT_HELP, EXPERIMENT_OPTIONS],
+    ['bench', BENCH_HELP, BENCH_OPTIONS], ['diagnose', DIAGNOSE_HELP, DIAGNOSE_OPTIONS], ['correct', CORRECT_HELP, CORRECT_OPTIONS], ['experiment', EXPERIMENT_HELP, EXPERIMENT_OPTIONS],
     ['compare', COMPARE_HELP, COMPARE_OPTIONS]];
   for (const [name, help, options] of commands) {
     for (const [flag, o] of Object.entries(options)) {
