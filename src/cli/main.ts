@@ -2,20 +2,21 @@
  * `critdamp train` and `critdamp eval`: the command line. Node only (files, terminal, Dawn).
  */
 import '../gpu/node';
-import { parseArgs } from 'node:util';
-import { appendFile, mkdir, readFile, truncate, writeFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, rename, truncate, writeFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Engine } from '../gpu/engine';
 import { loadDataset, type DatasetName } from '../data/index.node';
-import { channelStats, subset, type DatasetSplit } from '../data/dataset';
+import { channelStats } from '../data/dataset';
+import { loadRunData, runDataOf, subsets, type RunData, type RunSplit } from '../data/rundata.node';
+import { applyHeldOut, makeHeldOut } from '../data/split';
 import { parseLrSpec, parseMomentumSpec, type LrConfig } from '../schedule';
 import { Trainer, DEFAULT_DIVERGENCE, type TrainConfig, type TrainerState, type EpochRecord, type StepRecord } from '../train/trainer';
 import { evaluate } from '../train/evaluate';
 import { findCheckpoint, listCheckpoints, loadCheckpoint, readRunState, restoreNewest, saveCheckpoint } from '../io/checkpoint.node';
 import { ResNet18 } from '../nn/resnet';
 import { Progress } from './progress';
-import { parseAugment, parseWidth } from './flags';
+import { parseAugment, parseFlags, parseWidth } from './flags';
 import { acquireLock, inUseMessage, lockHolder } from '../io/lock.node';
 import { PRESETS, HELP } from './presets';
 import { benchCommand } from './bench';
@@ -44,6 +45,7 @@ const OPTIONS = {
   augment: { type: 'string' },
   'train-subset': { type: 'string' },
   'test-subset': { type: 'string' },
+  val: { type: 'string' },
   seed: { type: 'string' },
   out: { type: 'string' },
   resume: { type: 'boolean' },
@@ -98,6 +100,8 @@ interface RunOptions {
   download: boolean;
   trainSubset: number;
   testSubset: number;
+  /** Share of each class of the training data held out as the validation split (0: none). */
+  val: number;
   out: string;
 }
 
@@ -117,6 +121,7 @@ export function buildRun(v: Values): RunOptions {
   if (stem !== 'cifar' && stem !== 'imagenet') throw new Error(`--stem: '${stem}' is not cifar or imagenet`);
   const augment = parseAugment(v.augment ?? p.augment);
   const data = (v.data ?? p.data) as DatasetName;
+  if (!DATASETS.includes(data)) throw new Error(`--data: '${data}' is not ${DATASETS.join(', ')}`);
   const classes = data === 'cifar100' ? 100 : 10;
   const config: TrainConfig = {
     epochs: num(v, 'epochs', p.epochs, INT1, 'a whole number of epochs ≥ 1'),
@@ -136,21 +141,104 @@ export function buildRun(v: Values): RunOptions {
     config, data, dataDir: v['data-dir'], download: v.download ?? false,
     trainSubset: num(v, 'train-subset', p.trainSubset ?? 0, INT0, 'an integer ≥ 0 (0 = all)'),
     testSubset: num(v, 'test-subset', p.testSubset ?? 0, INT0, 'an integer ≥ 0 (0 = all)'),
+    val: num(v, 'val', 0, (x) => x === 0 || (x > 0 && x < 1), 'a fraction in (0, 1) such as 0.1, or 0 for none'),
     out: resolve(v.out ?? join('runs', `${data}-${config.momentum.kind}-seed${config.seed}`)),
   };
 }
 
-async function loadData(r: Pick<RunOptions, 'data' | 'dataDir' | 'download' | 'trainSubset' | 'testSubset'>, seed: number): Promise<DatasetSplit> {
-  const split = await loadDataset(r.data, { dir: r.dataDir, download: r.download });
-  return {
-    train: r.trainSubset > 0 && r.trainSubset < split.train.n ? subset(split.train, r.trainSubset, seed) : split.train,
-    test: r.testSubset > 0 && r.testSubset < split.test.n ? subset(split.test, r.testSubset, seed + 1) : split.test,
-  };
+const DATASETS: readonly DatasetName[] = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'folder'];
+
+/** A new run's data: the seeded subsets (drawn with the run's seed), then the held-out split. */
+async function newRunData(r: RunOptions, seed: number): Promise<{ record: RunData; split: RunSplit }> {
+  const { train, test } = subsets(await loadDataset(r.data, { dir: r.dataDir, download: r.download }), { ...r, subsetSeed: seed });
+  const record: RunData = { data: r.data, ...(r.dataDir !== undefined ? { dataDir: r.dataDir } : {}), trainSubset: r.trainSubset, testSubset: r.testSubset, subsetSeed: seed };
+  if (r.val === 0) return { record, split: { train, val: null, test, fullTrain: train } };
+  record.heldOut = makeHeldOut(train, r.val, seed);
+  return { record, split: { ...applyHeldOut(train, record.heldOut), test, fullTrain: train } };
 }
 
-/** Whether a folder already holds a run (its log or checkpoints). */
-function holdsRun(dir: string): boolean {
-  return existsSync(join(dir, 'log.jsonl')) || existsSync(join(dir, 'checkpoints'));
+/**
+ * What can fail at the start of a run, checked before its folder exists: each error names the
+ * flag(s) to change.
+ */
+function checkRunData(config: TrainConfig, split: RunSplit, r: Pick<RunOptions, 'trainSubset' | 'testSubset' | 'val'>): void {
+  const { train, test } = split;
+  const subsetHint = r.trainSubset ? ` (--train-subset ${r.trainSubset}${r.val ? `, less --val ${r.val}` : ''})` : r.val ? ` (less --val ${r.val})` : '';
+  if (train.n === 0) throw new Error(`there are no training images${subsetHint}: raise --train-subset or check --data-dir`);
+  if (config.batchSize > train.n) {
+    throw new Error(`--batch-size ${config.batchSize} is larger than the ${train.n} training images${subsetHint}: lower --batch-size or use more images`);
+  }
+  if (test.n === 0) throw new Error(`the test split is empty${r.testSubset ? ` (--test-subset ${r.testSubset})` : ''}: an image folder needs test images (a test/ subfolder, or enough images per class to hold some out)`);
+  const present = new Set(train.labels).size;
+  if (train.classes.length < 2 || present < 2) throw new Error(`the training images hold ${present} class${present === 1 ? '' : 'es'} of ${train.classes.length}: a classifier needs at least two (check --data-dir or --train-subset)`);
+}
+
+const NO_CHECKPOINT = 'the same command starts the run again in this folder, and keeps this log beside it';
+
+/**
+ * The folder a new run writes to, locked. A folder holding a run (a checkpoint) is never reused:
+ * with --out that is an error; without, the next free name is taken (runs/x-2, -3, …), also when
+ * another process claims the same name at the same moment. A folder whose run stopped before its
+ * first checkpoint is free: its old log is kept beside it.
+ */
+async function claimFolder(run: RunOptions, explicit: boolean): Promise<{ release: () => void; keptLog: string | null }> {
+  const base = run.out;
+  const held = (dir: string) => new Error(`--out ${dir} already holds a run (checkpoints/): continue it with --resume, or choose another --out`);
+  for (let n = 1; ; n++) {
+    const dir = n === 1 ? base : `${base}-${n}`;
+    if (explicit) {
+      if (await holdsRun(dir)) throw held(dir);
+      const holder = lockHolder(dir);
+      if (holder !== null) throw new Error(inUseMessage(dir, holder));
+    } else if ((await holdsRun(dir)) || lockHolder(dir) !== null) {
+      continue;
+    }
+    await mkdir(dir, { recursive: true });
+    let release: () => void;
+    try {
+      release = acquireLock(dir);
+    } catch (e) {
+      // Another process took this name a moment ago: take the next.
+      if (explicit) throw e;
+      continue;
+    }
+    // Checked again under the lock: another process may have finished an epoch here in between.
+    if (await holdsRun(dir)) {
+      release();
+      if (explicit) throw held(dir);
+      continue;
+    }
+    if (dir !== base) console.log(`critdamp train: ${base} holds an earlier run; this one goes to ${dir} (--resume continues the earlier one)`);
+    run.out = dir;
+    return { release, keptLog: await keepStoppedLog(dir) };
+  }
+}
+
+/** Whether a folder holds a run that can be resumed: any checkpoint, intact or not. */
+async function holdsRun(dir: string): Promise<boolean> {
+  return existsSync(join(dir, 'checkpoints')) && (await listCheckpoints(dir)).length > 0;
+}
+
+/**
+ * A folder where a run stopped before its first checkpoint (Ctrl-C, the divergence guard, a crash)
+ * holds only a log: it is free for a new run, and the old log is kept beside it, renamed.
+ */
+async function keepStoppedLog(dir: string): Promise<string | null> {
+  const log = join(dir, 'log.jsonl');
+  if (!existsSync(log)) return null;
+  const kept = join(dir, `log.stopped-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
+  await rename(log, kept);
+  return kept;
+}
+
+/** The data flags given on --resume that differ from the run's record, as "--flag: saved → given". */
+function dataDifferences(saved: RunData, given: RunOptions, v: Values): string[] {
+  const flags: [string, unknown, unknown][] = [
+    ['data', saved.data, given.data], ['data-dir', saved.dataDir ?? null, given.dataDir ?? null], ['train-subset', saved.trainSubset, given.trainSubset],
+    ['test-subset', saved.testSubset, given.testSubset], ['val', saved.heldOut?.fraction ?? 0, given.val],
+  ];
+  return flags.filter(([flag, a, b]) => v[flag as keyof Values] !== undefined && JSON.stringify(a) !== JSON.stringify(b))
+    .map(([flag, a, b]) => `--${flag}: ${JSON.stringify(a)} in the run, ${JSON.stringify(b)} given`);
 }
 
 /** The settings of a saved run that differ from the flags given now, as "name: saved → given". */
@@ -167,41 +255,36 @@ function configDifferences(saved: TrainConfig, given: TrainConfig, v: Values): s
 /** Returns the exit code: 0 when training finished, 130 when Ctrl-C or SIGTERM stopped it. */
 async function train(v: Values): Promise<number> {
   const run = buildRun(v);
-  // A run folder belongs to one run: a new run never writes over another's log or checkpoints.
-  if (!v.resume && holdsRun(run.out)) {
-    if (v.out !== undefined) {
-      throw new Error(`--out ${run.out} already holds a run (log.jsonl or checkpoints/): continue it with --resume, or choose another --out`);
-    }
-    let n = 2;
-    while (holdsRun(`${run.out}-${n}`)) n++;
-    console.log(`critdamp train: ${run.out} holds an earlier run; this one goes to ${run.out}-${n} (--resume continues the earlier one)`);
-    run.out = `${run.out}-${n}`;
-  }
-  const logPath = join(run.out, 'log.jsonl');
-  const holder = lockHolder(run.out);
-  if (holder !== null) throw new Error(inUseMessage(run.out, holder));
-  // --resume: the run's config from the newest state.json that reads back (the model and data depend
-  // on it); restoreNewest below loads the newest checkpoint that loads whole, skipping damaged ones.
-  const candidates = v.resume ? await listCheckpoints(run.out) : [];
-  if (v.resume && candidates.length === 0) throw new Error(`--resume: no checkpoint under ${run.out}/checkpoints; start the run without --resume`);
-  const unreadable: string[] = [];
+  // --resume: the run's config and data from the newest state.json that reads back (the model and
+  // data depend on it); restoreNewest below loads the newest checkpoint that loads whole.
   let config = run.config;
   let saved: TrainerState | null = null;
-  for (const dir of candidates) {
-    try {
-      saved = await readRunState<TrainerState>(dir);
-      if (!saved.config) throw new Error(`${join(dir, 'state.json')}: no run config`);
-      break;
-    } catch (e) {
-      saved = null;
-      unreadable.push(`${dir} (${(e as Error).message})`);
+  let record: RunData;
+  let split: RunSplit;
+  if (v.resume) {
+    const holder = lockHolder(run.out);
+    if (holder !== null) throw new Error(inUseMessage(run.out, holder));
+    const candidates = await listCheckpoints(run.out);
+    if (candidates.length === 0) {
+      throw new Error(`--resume: no checkpoint under ${run.out}/checkpoints${existsSync(join(run.out, 'log.jsonl')) ? ' (the run stopped before its first epoch ended)' : ''}; ` +
+        'start the run again without --resume');
     }
-  }
-  if (v.resume && !saved) throw new Error(`--resume: no intact checkpoint under ${run.out}: ${unreadable.join('; ')}`);
-  if (saved) {
-    // The run continues exactly as it was configured: the schedule (a cosine over all epochs, say)
-    // depends on the epoch count, so other settings cannot continue it.
-    const diff = configDifferences(saved.config, run.config, v);
+    const unreadable: string[] = [];
+    for (const dir of candidates) {
+      try {
+        saved = await readRunState<TrainerState>(dir);
+        if (!saved.config) throw new Error(`${join(dir, 'state.json')}: no run config`);
+        record = runDataOf(saved, join(dir, 'state.json'));
+        break;
+      } catch (e) {
+        saved = null;
+        unreadable.push(`${dir} (${(e as Error).message})`);
+      }
+    }
+    if (!saved) throw new Error(`--resume: no intact checkpoint under ${run.out}: ${unreadable.join('; ')}`);
+    // The run continues exactly as it was configured, on its own data: the schedule (a cosine over
+    // all epochs, say) depends on the epoch count, the resumed steps on the images.
+    const diff = [...configDifferences(saved.config, run.config, v), ...dataDifferences(record!, run, v)];
     if (diff.length) {
       throw new Error(`--resume: the run in ${run.out} was set up differently (${diff.join('; ')}); resume without those flags, ` +
         'or start a new run with another --out');
@@ -212,25 +295,34 @@ async function train(v: Values): Promise<number> {
       return 0;
     }
     config = saved.config;
+    split = await loadRunData(record!, { download: run.download });
+  } else {
+    ({ record, split } = await newRunData(run, config.seed));
+    // Channels and classes come from the data (image folders have any number of either).
+    config = { ...config, model: { ...config.model, inChannels: split.train.c, numClasses: split.train.classes.length } };
   }
-  const data = await loadData(run, config.seed);
-  // Channels and classes come from the data (image folders have any number of either).
-  if (!saved) config = { ...config, model: { ...config.model, inChannels: data.train.c, numClasses: data.train.classes.length } };
+  checkRunData(config, split, v.resume ? { trainSubset: record!.trainSubset, testSubset: record!.testSubset, val: record!.heldOut?.fraction ?? 0 } : run);
+  const data = { train: split.train, test: split.test };
   const engine = await Engine.create();
-  // Only now that data and device are ready does the run get a folder: a failed start leaves nothing behind.
-  await mkdir(run.out, { recursive: true });
-  let release: () => void;
+  // Only now that flags, data and device are checked does the run get a folder: a failed start leaves nothing behind.
+  let release: () => void, keptLog: string | null = null;
   try {
-    release = acquireLock(run.out);
+    if (!v.resume) ({ release, keptLog } = await claimFolder(run, v.out !== undefined));
+    else {
+      await mkdir(run.out, { recursive: true });
+      release = acquireLock(run.out);
+    }
   } catch (e) {
     engine.destroy();
     throw e;
   }
+  const logPath = join(run.out, 'log.jsonl');
+  if (keptLog) console.log(`critdamp train: ${run.out} held a run stopped before its first checkpoint; its log is kept as ${keptLog}`);
   console.log(`critdamp train: adapter ${engine.adapterName}`);
   await cliTuning(engine, v['no-tune'], 'critdamp train');
-  console.log(`critdamp train: ${run.data} ${data.train.n} train / ${data.test.n} test, ${data.train.c}×${data.train.h}×${data.train.w}; ` +
-    `resnet18 width ${config.model.width} (${config.model.stem} stem); ${config.optimizer.kind}, lr ${JSON.stringify(config.lr)}, momentum ${JSON.stringify(config.momentum)}; ` +
-    `${plural(config.epochs, 'epoch')} of batch ${config.batchSize}; output ${run.out}`);
+  console.log(`critdamp train: ${record!.data} ${data.train.n} train${split.val ? ` (${split.val.n} more held out for validation)` : ''} / ${data.test.n} test, ` +
+    `${data.train.c}×${data.train.h}×${data.train.w}; resnet18 width ${config.model.width} (${config.model.stem} stem); ${config.optimizer.kind}, lr ${JSON.stringify(config.lr)}, ` +
+    `momentum ${JSON.stringify(config.momentum)}; ${plural(config.epochs, 'epoch')} of batch ${config.batchSize}; output ${run.out}`);
   const progress = new Progress();
   const trainer = Trainer.create(engine, data, config, {
     progress: (p) => progress.update(p),
@@ -251,7 +343,7 @@ async function train(v: Values): Promise<number> {
     checkpoint: async (state, t) => {
       let logBytes = 0;
       try { logBytes = (await stat(logPath)).size; } catch { /* no log yet */ }
-      return saveCheckpoint(run.out, t.model.store, t.optimizer, { ...state, logBytes, data: run.data, dataDir: run.dataDir, trainSubset: run.trainSubset, testSubset: run.testSubset });
+      return saveCheckpoint(run.out, t.model.store, t.optimizer, { ...state, logBytes, ...record });
     },
   });
   try {
@@ -287,9 +379,12 @@ async function train(v: Values): Promise<number> {
       result = await trainer.fit({ signal: stop.signal });
     } catch (err) {
       progress.break();
-      if (!stop.signal.aborted || err !== stop.signal.reason) throw err;
+      if (!stop.signal.aborted || err !== stop.signal.reason) {
+        if (!trainer.lastCheckpoint && err instanceof Error) err.message += ` (${NO_CHECKPOINT})`;
+        throw err;
+      }
       console.log(`critdamp train: stopped at step ${trainer.stepsTaken} (epoch ${trainer.epoch + 1}); the last checkpoint is ` +
-        `${trainer.lastCheckpoint ?? 'none yet'}${trainer.lastCheckpoint ? `; continue with: critdamp train --resume --out ${run.out}` : ''}`);
+        (trainer.lastCheckpoint ? `${trainer.lastCheckpoint}; continue with: critdamp train --resume --out ${run.out}` : `none yet, so there is nothing to resume: ${NO_CHECKPOINT}`));
       return 130;
     } finally {
       process.removeListener('SIGINT', onInt);
@@ -323,21 +418,27 @@ Usage: critdamp eval --checkpoint DIR [options]
 
 async function evalCommand(v: Values): Promise<void> {
   if (!v.checkpoint) throw new Error('--checkpoint DIR is required (a run directory or one of its checkpoints)');
+  const testSubset = v['test-subset'] === undefined ? undefined : num(v, 'test-subset', 0, INT0, 'an integer ≥ 0 (0 = all)');
   const dir = await findCheckpoint(resolve(v.checkpoint));
-  if (!dir) throw new Error(`no checkpoint found at ${v.checkpoint} (a run directory with checkpoints/latest, or a checkpoint directory with state.json)`);
-  const state = await readRunState<TrainerState & { data: DatasetName; dataDir?: string; trainSubset?: number; testSubset?: number }>(dir);
+  if (!dir) throw new Error(`no checkpoint found at ${v.checkpoint} (a run directory with checkpoints/latest or epoch-N folders, or a checkpoint directory with state.json)`);
+  const state = await readRunState<TrainerState>(dir);
   if (!state.config || !state.data) throw new Error(`${join(dir, 'state.json')}: no run config (model, data); it was not written by critdamp train`);
-  const testSubset = num(v, 'test-subset', state.testSubset ?? 0, INT0, 'an integer ≥ 0 (0 = all)');
-  const data = await loadData({ data: (v.data as DatasetName) ?? state.data, dataDir: v['data-dir'] ?? state.dataDir, download: v.download ?? false, trainSubset: 0, testSubset }, state.config.seed);
+  // The run's own data (subsets and seeds as recorded), unless a flag names other test data.
+  const record = runDataOf(state, join(dir, 'state.json'));
+  const asked: RunData = { ...record, ...(v.data ? { data: v.data as DatasetName } : {}), ...(v['data-dir'] ? { dataDir: v['data-dir'] } : {}), ...(testSubset !== undefined ? { testSubset } : {}) };
+  const { test } = await loadRunData(v.data || v['data-dir'] ? { ...asked, heldOut: undefined, trainSubset: 0 } : asked, { download: v.download ?? false });
   const engine = await Engine.create();
   const model = new ResNet18(engine, state.config.model, state.config.seed);
   try {
     await loadCheckpoint(dir, model.store, null);
+    const weights = await model.store.read();
+    const bad = [...weights].filter(([, t]) => t.data.some((x) => !Number.isFinite(x))).map(([name]) => name);
+    if (bad.length) console.warn(`critdamp eval: warning: ${bad.length} tensor(s) of ${dir} hold NaN or infinite values (${bad.slice(0, 4).join(', ')}${bad.length > 4 ? ', …' : ''}): the run diverged; its accuracy below means little`);
     const mean = state.mean ?? state.config.mean, std = state.std ?? state.config.std;
-    const stats = mean && std ? { mean, std } : channelStats((await loadData({ data: state.data, dataDir: state.dataDir, download: false, trainSubset: state.trainSubset ?? 0, testSubset: 0 }, state.config.seed)).train);
-    const r = await evaluate(engine, model, data.test, { batchSize: 256, ...stats });
+    const stats = mean && std ? { mean, std } : channelStats((await loadRunData(record)).train);
+    const r = await evaluate(engine, model, test, { batchSize: 256, ...stats });
     console.log(`checkpoint ${dir}: test accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)} on ${r.n} images`);
-    console.log(`per class: ${r.perClassAccuracy.map((a, k) => `${data.test.classes[k]} ${(100 * a).toFixed(1)}%`).join(', ')}`);
+    console.log(`per class: ${r.perClassAccuracy.map((a, k) => `${test.classes[k]} ${(100 * a).toFixed(1)}%`).join(', ')}`);
   } finally {
     model.store.destroy();
     engine.destroy();
@@ -373,7 +474,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let values: Values;
   try {
-    values = parseArgs({ args: rest, options: command === 'eval' ? EVAL_OPTIONS : OPTIONS, strict: true, allowPositionals: false }).values as Values;
+    values = parseFlags(rest, command === 'eval' ? EVAL_OPTIONS : OPTIONS).values as Values;
   } catch (e) {
     console.error(`${userMessage(command, e)}\n(critdamp ${command} --help lists the options)`);
     return 2;

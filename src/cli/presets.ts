@@ -76,6 +76,9 @@ Options (train):
   --nesterov             --label-smoothing EPS
   --augment A            none | flip | crop4 | crop4+flip (random crop with 4-pixel zero padding)
   --train-subset N       --test-subset N      (seeded random subsets)
+  --val F                hold out this share of each class of the training images as a validation
+                         split, never trained on (e.g. 0.1; default 0): diagnose and correct choose the
+                         problem layers on it, so the test images only score
   --log-every N          read the loss back and log every N steps
   --out DIR              run directory: log.jsonl and checkpoints/ (default runs/<data>-<momentum>-seed<N>)
   --resume               continue the run in --out from its newest intact checkpoint

@@ -112,18 +112,16 @@ export async function saveCheckpoint(outDir: string, store: ParamStore, opt: Opt
   return final;
 }
 
-/** The newest complete checkpoint under outDir (or the directory itself if it is one), or null. */
+/**
+ * The newest complete checkpoint under outDir (or the directory itself if it is one), or null:
+ * the one `latest` names, or, when that pointer is missing, the newest epoch-N folder.
+ */
 export async function findCheckpoint(path: string): Promise<string | null> {
   try {
     await readFile(join(path, 'state.json'));
     return path;
   } catch { /* not a checkpoint directory itself */ }
-  try {
-    const name = (await readFile(join(path, 'checkpoints', 'latest'), 'utf8')).trim();
-    return join(path, 'checkpoints', name);
-  } catch {
-    return null;
-  }
+  return (await listCheckpoints(path))[0] ?? null;
 }
 
 /**
