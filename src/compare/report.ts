@@ -5,7 +5,8 @@
  */
 import { compareAttributions } from '../attribution/compare';
 import type { Method } from './methods';
-import { summarize, verdictText, type MethodSummary, type RunResult, type Stat } from './stats';
+import { accuracyText, summarize, verdictText, type MethodSummary, type RunResult, type Stat } from './stats';
+import type { Environment } from '../cli/environment';
 import { accuracyFigure, regimeFigure, scheduleFigure } from './figures';
 import { esc } from '../report/plot';
 
@@ -14,6 +15,7 @@ export interface CompareSettings {
   trainSubset: number;
   testSubset: number;
   width: number;
+  stem: 'cifar' | 'imagenet';
   epochs: number;
   batchSize: number;
   lr: number;
@@ -33,9 +35,28 @@ export interface CompareDoc {
   thresholds: number[];
   runs: RunResult[];
   command: string;
-  environment: { critdamp: string; node: string; adapter: string; cpus: string; date: string };
+  /** Where it ran (reports written before commits were recorded lack `commit` and `modified`). */
+  environment: Omit<Environment, 'commit' | 'modified'> & Partial<Pick<Environment, 'commit' | 'modified'>>;
   /** The runs' wall time, summed: training and evaluation of every run (resumed parts included), not start-up. */
   minutes: number;
+  /** Data image counts as trained and tested on. */
+  images?: { train: number; test: number };
+  /** Seconds of compiling and kernel tuning before the first timed run, charged to no method (per process that trained). */
+  warmupSeconds?: number[];
+  /** Per method over the seeds: the statistics the report's verdicts come from (written with the report). */
+  summaries?: MethodSummary[];
+}
+
+const DATASET_LABELS: Record<string, string> = { 'fashion-mnist': 'Fashion-MNIST', mnist: 'MNIST', cifar10: 'CIFAR-10', cifar100: 'CIFAR-100', folder: 'an image folder' };
+
+/** What was trained, from the comparison's own settings (flags included), in one sentence. */
+export function describeSettings(s: CompareSettings, images?: { train: number; test: number }): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const count = (sub: number, actual: number | undefined, what: string) =>
+    actual !== undefined ? `${sub ? '' : 'all '}${n(actual)} ${what}` : sub ? `${n(sub)} ${what}` : `all ${what}`;
+  return `${DATASET_LABELS[s.data] ?? s.data}, ${count(s.trainSubset, images?.train, 'training')} / ${count(s.testSubset, images?.test, 'test images')}` +
+    `${s.trainSubset || s.testSubset ? ' (subsets drawn by a fixed seed)' : ''}; ResNet-18 width ${widthText(s.width)} (${s.stem} stem); ${s.epochs} epochs of batch ${s.batchSize}; ` +
+    `SGD learning rate ${s.lr}, Adam ${s.adamLr}; weight decay ${s.weightDecay}; augmentation ${s.augment}.`;
 }
 
 export interface Figures { schedule: string; accuracy: string; regime: string }
@@ -57,7 +78,7 @@ export function widthText(w: number): string {
 }
 
 export function buildFigures(doc: CompareDoc, summaries: readonly MethodSummary[]): Figures {
-  const sub = `ResNet-18 width ${widthText(doc.settings.width)}, ${doc.settings.data}, ${doc.settings.epochs} epochs, ${doc.seeds.length} seed${doc.seeds.length > 1 ? 's' : ''}`;
+  const sub = `ResNet-18 width ${widthText(doc.settings.width)}, ${DATASET_LABELS[doc.settings.data] ?? doc.settings.data}, ${doc.settings.epochs} epochs, ${doc.seeds.length} seed${doc.seeds.length > 1 ? 's' : ''}`;
   return {
     schedule: scheduleFigure(doc.methods, doc.runs, sub),
     accuracy: accuracyFigure(doc.methods, summaries, doc.thresholds, `${sub}; line: mean over seeds, band: min to max`),
@@ -86,16 +107,30 @@ function table(doc: CompareDoc, summaries: readonly MethodSummary[]): string[] {
 
 function verdicts(doc: CompareDoc, summaries: readonly MethodSummary[]): string[] {
   const base = baselineOf(doc.methods);
-  if (!base) return ['No baseline method was in this comparison, so no speed-ups are computed.'];
+  if (!base) return ['No baseline method was in this comparison, so nothing is compared with one.'];
   const label = new Map(doc.methods.map((m) => [m.name, m.label]));
-  const out: string[] = [];
+  const n = summaries[0].seeds.length;
+  const out: string[] = [
+    `Each method against the ${base.label}, paired by seed (method − baseline; 95% t interval; exact two-sided test at the 5% level). ` +
+    `"Sooner" or "later" is said only where the test gives p < 0.05; with ${n} seed${n === 1 ? '' : 's'} no paired test can go below p = ${Math.min(1, 2 / 2 ** n).toPrecision(2)}` +
+    `${2 / 2 ** n >= 0.05 ? ', so every difference here is "not distinguishable" whatever its size' : ''}.`, ''];
   for (const s of summaries) for (const r of doc.runs.filter((x) => x.method === s.method && x.diverged)) {
     out.push(`- ${label.get(s.method)}, seed ${r.seed}: stopped early, ${r.diverged}`);
   }
-  for (const s of summaries) for (const t of s.thresholds) {
-    const text = verdictText(label.get(s.method)!, 'baseline', t);
-    if (text) out.push(`- ${text}`);
+  for (const s of summaries) {
+    if (s.method === base.name) continue;
+    const l = label.get(s.method)!;
+    for (const t of s.thresholds) {
+      const text = verdictText(l, 'baseline', t);
+      if (text) out.push(`- ${text}`);
+    }
+    for (const [what, p] of [['final', s.finalPaired], ['best', s.bestPaired]] as const) {
+      const text = accuracyText(l, 'baseline', what, p);
+      if (text) out.push(`- ${text}`);
+    }
   }
+  const rules = doc.methods.filter((m) => m.rule);
+  if (rules.length) out.push('', ...rules.map((m) => `Learning rate of ${m.label}: ${m.rule}.`));
   return out;
 }
 
@@ -133,11 +168,12 @@ function diagnosis(doc: CompareDoc): string[] {
 function reproduce(doc: CompareDoc): string[] {
   const s = doc.settings, e = doc.environment;
   return ['## Reproduce', '', '```', doc.command, '```', '',
-    `- data: ${s.data}, ${s.trainSubset || 'all'} training / ${s.testSubset || 'all'} test images; ResNet-18 width ${widthText(s.width)} (cifar stem); ${s.epochs} epochs of batch ${s.batchSize}; ` +
-    `SGD learning rate ${s.lr}, Adam ${s.adamLr}; weight decay ${s.weightDecay} (SGD; Adam 0 unless a method says otherwise); augmentation ${s.augment}`,
+    `- data and model: ${describeSettings(s, doc.images)} Weight decay applies to SGD (Adam 0 unless a method says otherwise).`,
     `- methods: ${doc.methods.map((m) => `${m.name} = ${m.optimizer}, lr ${JSON.stringify(m.lr)}, momentum ${JSON.stringify(m.momentum)}, weight decay ${m.weightDecay}`).join('; ')}`,
     `- seeds: ${doc.seeds.join(', ')} (a seed fixes the initial weights and the data order, the same for every method)`,
-    `- critdamp ${e.critdamp}, Node ${e.node}; adapter: ${e.adapter}; CPU: ${e.cpus}; ${e.date}; all runs together ${doc.minutes.toFixed(1)} min of training and evaluation`, ''];
+    `- critdamp ${e.critdamp}${e.commit ? ` at commit ${e.commit}${e.modified ? ' (with uncommitted changes)' : ''}` : ''}, Node ${e.node}; adapter: ${e.adapter}; CPU: ${e.cpus}; ${e.date}; ` +
+    `all runs together ${doc.minutes.toFixed(1)} min of training and evaluation` +
+    `${doc.warmupSeconds?.length ? `; before the first timed run, ${doc.warmupSeconds.map((x) => `${x.toFixed(0)} s`).join(' and ')} of compiling and kernel tuning, charged to no method` : ''}`, ''];
 }
 
 export interface RenderedReport { markdown: string; html: string; figures: Figures; summaries: MethodSummary[] }
@@ -149,7 +185,7 @@ export function renderReport(doc: CompareDoc, figurePath = (name: string) => `fi
   const figures = buildFigures(doc, summaries);
   const intro = [
     `# critdamp compare: ${doc.methods.length} methods × ${summaries[0].seeds.length} seed${summaries[0].seeds.length > 1 ? 's' : ''} (preset ${doc.preset})`, '',
-    doc.about, '',
+    describeSettings(doc.settings, doc.images), '',
     `Every method trains the same ResNet-18 from the same initial weights on the same data in the same order (per seed), and is evaluated on the test set after every epoch. ` +
     `Epochs count from 1. Times are wall time on this machine, evaluation included. Values are mean ± sd over seeds; "speed-up" is the baseline's mean epochs to the threshold over the method's.` +
     (doc.thresholdNote ? ` Thresholds: ${doc.thresholdNote}` : ''), '',

@@ -1,14 +1,17 @@
 /**
  * What a comparison measures, from the runs' logs: per run, the epochs and wall time to reach
  * each accuracy threshold, final and best accuracy, the damping regime's share of steps and
- * epochs; per method over seeds, mean ± sd of each; against the baseline, the speed-up and whether
- * the lead is larger than the seed-to-seed spread. Pure functions of plain records (browser-safe),
- * so they are tested on synthetic logs.
+ * epochs; per method over seeds, mean ± sd of each; against the baseline, paired by seed (same
+ * initial weights and data order), the differences in epochs and seconds to each threshold and in
+ * final and best accuracy, with their intervals and exact tests (src/stats/paired.ts): a method is
+ * called sooner or later only where the test supports it. Pure functions of plain records
+ * (browser-safe), so they are tested on synthetic logs.
  *
  * Epochs count from 1: "epoch 3" is the evaluation after the third pass over the training data
  * (the console, the log and the checkpoint folders count the same way).
  */
 import type { Regime, RegimeFractions } from '../schedule';
+import { pairedDifferences, pairedText, type Paired } from '../stats/paired';
 
 export interface EpochPoint {
   /** 1-based: the evaluation after this many epochs. */
@@ -65,15 +68,10 @@ export interface Stat { mean: number; sd: number; n: number }
 /** Mean ± sd of the finite values (a diverged run has no final accuracy). */
 const stat = (values: readonly number[]): Stat => { const xs = values.filter(Number.isFinite); return { mean: mean(xs), sd: sd(xs), n: xs.length }; };
 const lastOf = (r: RunResult, k: 'accuracy' | 'testLoss') => (r.diverged || r.epochs.length === 0 ? NaN : r.epochs[r.epochs.length - 1][k]);
+const bestOf = (r: RunResult) => (r.epochs.length ? Math.max(...r.epochs.map((e) => e.accuracy)) : NaN);
 
-/** How a method's time to a threshold compares with the baseline's, over the seeds both ran. */
-export type Verdict =
-  | 'baseline'
-  | 'ahead'        // sooner in every seed, by more than the seed-to-seed spread
-  | 'behind'       // later in every seed, by more than the spread
-  | 'within'       // the difference is not larger than the spread (or not the same sign in every seed)
-  | 'one-seed'     // a single seed: no spread to compare with
-  | 'not-reached'; // some seed of either method never reached the threshold
+/** How a method's time to a threshold compares with the baseline's, by the paired exact test. */
+export type Verdict = 'baseline' | 'sooner' | 'later' | 'not distinguishable' | 'no baseline';
 
 export interface ThresholdSummary {
   threshold: number;
@@ -88,10 +86,12 @@ export interface ThresholdSummary {
   wallStat: Stat;
   /** Baseline epochs ÷ this method's (mean over seeds), when every seed of both reached it. */
   speedup: number | null;
-  /** Mean over seeds of (baseline − method) epochs, paired by seed; positive = sooner. */
-  lead: number | null;
-  /** The larger of the two methods' seed-to-seed sd of epochs to the threshold. */
-  spread: number | null;
+  /**
+   * This method − the baseline per seed, in epochs and in seconds to the threshold (a seed that
+   * never reached it counts as later than any that did); null for the baseline itself or without one.
+   */
+  pairedEpochs: Paired | null;
+  pairedWall: Paired | null;
   verdict: Verdict;
 }
 
@@ -103,6 +103,9 @@ export interface MethodSummary {
   best: Stat;
   finalLoss: Stat;
   wall: Stat;
+  /** This method − the baseline per seed, in accuracy points (seeds where either run diverged are left out). */
+  finalPaired: Paired | null;
+  bestPaired: Paired | null;
   /** Seeds whose run was stopped by the NaN or divergence guard. */
   diverged: number;
   regimeSteps: RegimeFractions;
@@ -111,16 +114,11 @@ export interface MethodSummary {
   curve: { epoch: number; mean: number; min: number; max: number }[];
 }
 
-function verdictOf(base: (number | null)[], mine: (number | null)[]): Pick<ThresholdSummary, 'lead' | 'spread' | 'verdict'> {
-  if (base.some((x) => x === null) || mine.some((x) => x === null)) return { lead: null, spread: null, verdict: 'not-reached' };
-  const b = base as number[], m = mine as number[];
-  const diffs = b.map((x, i) => x - m[i]);
-  const lead = mean(diffs);
-  if (b.length < 2) return { lead, spread: null, verdict: 'one-seed' };
-  const spread = Math.max(sd(b), sd(m));
-  if (lead > spread && diffs.every((d) => d > 0)) return { lead, spread, verdict: 'ahead' };
-  if (-lead > spread && diffs.every((d) => d < 0)) return { lead, spread, verdict: 'behind' };
-  return { lead, spread, verdict: 'within' };
+/** Paired accuracy differences in points over the seeds where both runs have a value. */
+function pairedPoints(mine: readonly number[], base: readonly number[]): Paired | null {
+  const keep = mine.map((x, i) => Number.isFinite(x) && Number.isFinite(base[i]));
+  if (!keep.some(Boolean)) return null;
+  return pairedDifferences(mine.filter((_, i) => keep[i]).map((x) => 100 * x), base.filter((_, i) => keep[i]).map((x) => 100 * x));
 }
 
 /**
@@ -142,14 +140,17 @@ export function summarize(runs: readonly RunResult[], methods: readonly string[]
       const mine = reaches(m, t);
       const epochs = mine.map((r) => r.epoch), walls = mine.map((r) => r.wall);
       const reachedE = epochs.filter((x): x is number => x !== null), reachedW = walls.filter((x): x is number => x !== null);
-      let speedup: number | null = null, v: Pick<ThresholdSummary, 'lead' | 'spread' | 'verdict'> = { lead: null, spread: null, verdict: 'baseline' };
+      let speedup: number | null = null, pairedEpochs: Paired | null = null, pairedWall: Paired | null = null;
+      let verdict: Verdict = hasBase ? 'baseline' : 'no baseline';
       const baseReached = hasBase ? reaches(baseline!, t).filter((r) => r.epoch !== null).length : null;
       if (hasBase && m !== baseline) {
-        const base = reaches(baseline!, t).map((r) => r.epoch);
-        v = verdictOf(base, epochs);
-        if (v.verdict !== 'not-reached') speedup = mean(base as number[]) / mean(reachedE);
-      } else if (!hasBase) v = { lead: null, spread: null, verdict: 'within' };
-      return { threshold: t, epochs, walls, reached: reachedE.length, baseReached, epochStat: stat(reachedE), wallStat: stat(reachedW), speedup, ...v };
+        const base = reaches(baseline!, t);
+        pairedEpochs = pairedDifferences(epochs, base.map((r) => r.epoch));
+        pairedWall = pairedDifferences(walls, base.map((r) => r.wall));
+        verdict = pairedEpochs.direction === 'less' ? 'sooner' : pairedEpochs.direction === 'greater' ? 'later' : 'not distinguishable';
+        if (base.every((r) => r.epoch !== null) && reachedE.length === epochs.length) speedup = mean(base.map((r) => r.epoch!)) / mean(reachedE);
+      }
+      return { threshold: t, epochs, walls, reached: reachedE.length, baseReached, epochStat: stat(reachedE), wallStat: stat(reachedW), speedup, pairedEpochs, pairedWall, verdict };
     });
     const nEpochs = Math.min(...rs.map((r) => r.epochs.length));
     const curve = Array.from({ length: nEpochs }, (_, i) => {
@@ -158,10 +159,14 @@ export function summarize(runs: readonly RunResult[], methods: readonly string[]
     });
     const avgFractions = (pick: (r: RunResult) => RegimeFractions): RegimeFractions => ({
       underdamped: mean(rs.map((r) => pick(r).underdamped)), critical: mean(rs.map((r) => pick(r).critical)), overdamped: mean(rs.map((r) => pick(r).overdamped)) });
+    const finals = rs.map((r) => lastOf(r, 'accuracy')), bests = rs.map(bestOf);
+    const baseRuns = hasBase && m !== baseline ? seeds.map((s) => byMethod.get(baseline!)!.get(s)!) : null;
     return {
       method: m, seeds, thresholds: ths,
-      final: stat(rs.map((r) => lastOf(r, 'accuracy'))),
-      best: stat(rs.map((r) => (r.epochs.length ? Math.max(...r.epochs.map((e) => e.accuracy)) : NaN))),
+      final: stat(finals),
+      best: stat(bests),
+      finalPaired: baseRuns ? pairedPoints(finals, baseRuns.map((r) => lastOf(r, 'accuracy'))) : null,
+      bestPaired: baseRuns ? pairedPoints(bests, baseRuns.map(bestOf)) : null,
       finalLoss: stat(rs.map((r) => lastOf(r, 'testLoss'))),
       diverged: rs.filter((r) => r.diverged).length,
       wall: stat(rs.map((r) => r.wallSeconds)),
@@ -170,17 +175,18 @@ export function summarize(runs: readonly RunResult[], methods: readonly string[]
   });
 }
 
-/** The verdict in words, for the report. */
+/** The paired comparison of one threshold in words, for the report ('' for the baseline). */
 export function verdictText(label: string, baseLabel: string, t: ThresholdSummary): string {
+  if (!t.pairedEpochs) return '';
   const pctT = `${Math.round(t.threshold * 1000) / 10}%`;
-  const e = (x: number) => `${Math.round(x * 10) / 10} epoch${Math.abs(x - 1) < 1e-9 ? '' : 's'}`;
-  switch (t.verdict) {
-    case 'baseline': return '';
-    case 'not-reached': return `${label} reached ${pctT} in ${t.reached} of ${t.epochs.length} seeds, the ${baseLabel} in ${t.baseReached ?? '?'} of ${t.epochs.length}: ` +
-      'with a seed where one of them never got there, no paired lead is measured.';
-    case 'one-seed': return `${label} reaches ${pctT} ${t.lead! >= 0 ? `${e(t.lead!)} sooner than` : `${e(-t.lead!)} later than`} the ${baseLabel} in the one seed run; one seed has no spread to weigh that against.`;
-    case 'ahead': return `${label} reaches ${pctT} ${e(t.lead!)} sooner than the ${baseLabel} on average, sooner in every seed, and the lead is larger than the seed-to-seed spread (sd ${e(t.spread!)}).`;
-    case 'behind': return `${label} reaches ${pctT} ${e(-t.lead!)} later than the ${baseLabel} on average, later in every seed, by more than the seed-to-seed spread (sd ${e(t.spread!)}).`;
-    case 'within': return t.lead === null ? '' : `${label} reaches ${pctT} ${t.lead >= 0 ? `${e(t.lead)} sooner` : `${e(-t.lead)} later`} than the ${baseLabel} on average, which is not larger than the seed-to-seed spread (sd ${e(t.spread!)}) or not in every seed: no clear difference.`;
-  }
+  const n = t.epochs.length;
+  const reached = t.reached < n || (t.baseReached ?? n) < n ? ` (reached in ${t.reached} of ${n} seeds, the ${baseLabel} in ${t.baseReached} of ${n}; a seed that never got there counts as later)` : '';
+  const words = { greater: `later than the ${baseLabel}`, less: `sooner than the ${baseLabel}` };
+  return `${label} to ${pctT}${reached}: ${pairedText(t.pairedEpochs, 'epochs', words)}; in wall time ${pairedText(t.pairedWall!, 's', words, 0)}.`;
+}
+
+/** Final or best accuracy against the baseline in words. */
+export function accuracyText(label: string, baseLabel: string, what: 'final' | 'best', p: Paired | null): string {
+  if (!p) return '';
+  return `${label}, ${what} accuracy − the ${baseLabel}'s: ${pairedText(p, 'points', { greater: `higher than the ${baseLabel}`, less: `lower than the ${baseLabel}` }, 2)}.`;
 }

@@ -37,7 +37,9 @@ test('cli compare: stopped by SIGTERM, it resumes without redoing a finished run
     assert.match(md, /\| SGD, physics μ\(t\) \|/);
     assert.match(md, /epochs to 15%/);
     assert.match(md, /seeds: 0, 1/);
-    assert.match(md, /critdamp \d+\.\d+\.\d+ \([0-9a-f]{7,}\), Node v\d+/, 'the version and commit that made it');
+    assert.match(md, /critdamp \d+\.\d+\.\d+ at commit [0-9a-f]{7,}( \(with uncommitted changes\))?, Node v\d+/, 'the version and commit that made it');
+    assert.match(md, /^MNIST, all 64 training \/ all 32 test images; ResNet-18 width 1\/16 \(cifar stem\); 2 epochs of batch 16;/m, 'the opening describes what ran, flags included');
+    assert.match(md, /before the first timed run, \d+ s and \d+ s of compiling and kernel tuning, charged to no method/);
     const html = readFileSync(join(out, 'compare.html'), 'utf8');
     assert.is((html.match(/<svg /g) ?? []).length, 3);
     for (const f of ['schedule', 'accuracy', 'regime']) {
@@ -49,6 +51,30 @@ test('cli compare: stopped by SIGTERM, it resumes without redoing a finished run
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     assert.is(results.runs.length, 4);
     for (const r of results.runs) assert.is(r.epochs.length, 2);
+    // The paired statistics of the real runs against values worked out here from their logs.
+    type R = { method: string; seed: number; epochs: { epoch: number; accuracy: number }[] };
+    const runOf = (m: string, s: number) => (results.runs as R[]).find((r) => r.method === m && r.seed === s)!;
+    const phys = results.summaries.find((x: { method: string }) => x.method === 'physics');
+    const finals = [0, 1].map((s) => 100 * (runOf('physics', s).epochs[1].accuracy - runOf('baseline', s).epochs[1].accuracy));
+    const m = (finals[0] + finals[1]) / 2, sdev = Math.abs(finals[0] - finals[1]) / Math.SQRT2;
+    assert.ok(Math.abs(phys.finalPaired.mean - m) < 1e-9, 'mean of the per-seed final-accuracy differences');
+    assert.ok(Math.abs(phys.finalPaired.sd - sdev) < 1e-9);
+    if (sdev > 0) assert.ok(Math.abs(phys.finalPaired.ci[1] - (m + 12.706204736174707 * sdev / Math.SQRT2)) < 1e-6, 't(0.975, 1) = 12.706');
+    // Two pairs: 4 sign patterns; |±d0 ±d1| ≥ |d0 + d1| in 2 of them unless a difference is 0 (then all 4).
+    const flips = [[1, 1], [1, -1], [-1, 1], [-1, -1]].filter(([a, b]) => Math.abs(a * finals[0] + b * finals[1]) >= Math.abs(finals[0] + finals[1]) - 1e-9).length;
+    assert.is(phys.finalPaired.permutationP, flips / 4);
+    assert.is(phys.finalPaired.direction, 'not distinguishable');
+    for (const [i, th] of [0.15, 0.3].entries()) {
+      const first = (r: R) => r.epochs.find((e) => e.accuracy >= th)?.epoch ?? null;
+      const got = phys.thresholds[i].pairedEpochs;
+      const pairs = [0, 1].map((s) => [first(runOf('physics', s)), first(runOf('baseline', s))]);
+      assert.equal(got.diffs, pairs.filter(([a, b]) => a !== null && b !== null).map(([a, b]) => a! - b!), `epochs to ${th}, physics − baseline`);
+      assert.is(got.pairs, 2);
+    }
+    // A method folder is an ordinary run: eval opens it with no other flag.
+    const ev = await cli(['eval', '--checkpoint', join(out, 'runs', 'physics', 'seed-1')]);
+    assert.is(ev.code, 0, ev.out);
+    assert.match(ev.out, new RegExp(`test accuracy ${(100 * runOf('physics', 1).epochs[1].accuracy).toFixed(2)}%, loss [\\d.]+ on 32 images`));
 
     // The same folder with other settings is another comparison: refused, with the difference named.
     const other = await cli(args(data, out).map((a) => (a === '2' ? '3' : a)));
@@ -65,7 +91,7 @@ test('cli compare: unknown methods, bad thresholds and a methods file that does 
     const data = join(t.dir, 'data'), out = join(t.dir, 'cmp');
     const unknown = await cli(['compare', '--methods', 'baseline,phisics', '--out', out]);
     assert.is(unknown.code, 1);
-    assert.match(unknown.out, /critdamp compare: --methods: unknown method 'phisics' \(known: baseline, physics, onecycle, hybrid, adam;/);
+    assert.match(unknown.out, /critdamp compare: --methods: unknown method 'phisics' \(known: baseline, physics, onecycle, hybrid, adam, physics-matched;/);
     const thr = await cli(['compare', '--thresholds', '0.9,95', '--out', out]);
     assert.match(thr.out, /--thresholds '0\.9,95': 95 is not a fraction in \(0, 1\)/);
     const file = join(t.dir, 'methods.json');

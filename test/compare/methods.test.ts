@@ -2,7 +2,7 @@
 // or a JSON file, and bad input named with what to do.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BUILTIN_METHODS, methodTable, parseMethodSpec, parseMethodsFile, pickMethods, resolveMethod } from '../../src/compare/methods';
+import { BUILTIN_METHODS, matchedLr, methodTable, parseMethodSpec, parseMethodsFile, pickMethods, resolveMethod } from '../../src/compare/methods';
 
 const rates = { lr: 0.1, adamLr: 0.001, weightDecay: 5e-4 };
 
@@ -44,9 +44,22 @@ test('a methods file: array or { methods }, parse errors give line and column, f
 test('picking methods: unknown names list the known ones; duplicates and clashes with built-ins are refused', () => {
   const table = methodTable([parseMethodSpec('fast=sgd/cosine:0.2/physics')]);
   assert.equal(pickMethods(table, ['physics', 'fast']).map((m) => m.name), ['physics', 'fast']);
-  assert.throws(() => pickMethods(table, ['phisics']), /unknown method 'phisics' \(known: baseline, physics, onecycle, hybrid, adam, fast;/);
+  assert.throws(() => pickMethods(table, ['phisics']), /unknown method 'phisics' \(known: baseline, physics, onecycle, hybrid, adam, physics-matched, fast;/);
   assert.throws(() => pickMethods(table, ['adam', 'adam']), /listed twice/);
   assert.throws(() => methodTable([parseMethodSpec('adam=sgd/cosine/physics')]), /built-in method; choose another name/);
+});
+
+test('physics-matched: α0 whose effective step α/(1 − μ(0)) at the start equals the baseline\'s lr/(1 − 0.9)', () => {
+  const table = methodTable([]);
+  // lr 0.1: the target step is 1.0; μ(α) is clamped at 0.5 for α ≥ 1/16, so α0 = 0.5.
+  const m = resolveMethod(table.get('physics-matched')!, { lr: 0.1, adamLr: 0.001, weightDecay: 5e-4 });
+  assert.ok(Math.abs((m.lr as { lr: number }).lr - 0.5) < 1e-12);
+  assert.match(m.rule!, /α0 = 0\.5000, .*= 1\.00, equals the baseline's 0\.1\/\(1 − 0\.9\) = 1\.00/);
+  // lr 0.01: target 0.1; unclamped, α/(2√α) = √α/2 = 0.1 gives α0 = 0.04 (μ = 0.6).
+  assert.ok(Math.abs(matchedLr(0.1, { kind: 'physics' }) - 0.04) < 1e-12);
+  assert.ok(Math.abs(matchedLr(1, { kind: 'constant', mu: 0.9 }) - 0.1) < 1e-12);
+  assert.throws(() => matchedLr(1, { kind: 'onecycle' }), /does not follow from the learning rate alone/);
+  assert.throws(() => parseMethodsFile('[{"name":"x","optimizer":"adam","lr":"cosine","momentum":"physics","lrRule":"matched-step"}]', 'm.json'), /needs optimizer sgd/);
 });
 
 test.run();
