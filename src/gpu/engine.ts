@@ -231,6 +231,7 @@ export class Engine {
     if (spec.invocations <= 0) return;
     if (this.slot === SLOTS) this.flush();
     const wg = spec.wg ?? this.kernels.wg;
+    k.checkWorkgroupSize(entry, wg, this.kernels.wg);
     const pipeline = this.pipelines.get(k.source, entry, { ...spec.overrides, WG: wg }, spec.consts);
     const entries = k.storageEntries(entry, spec.bindings as Readonly<Record<string, Resource>>);
     if (k.hasParams) {
