@@ -57,6 +57,7 @@ export const BATCH_NORM = kernel({ name: 'batch_norm.wgsl', code: batchNorm }, {
     backward: ['x', 'gamma', 'y', 'stats', 'dy', 'dx', 'dgamma', 'dbeta'],
     backward_eval: ['x', 'gamma', 'y', 'running_mean', 'running_var', 'dy', 'dx', 'dgamma', 'dbeta'],
   },
+  powerOfTwoWG: ['forward_train', 'backward', 'backward_eval'],
 });
 
 export const BATCH_NORM_SPLIT = kernel({ name: 'batch_norm_split.wgsl', code: batchNormSplit }, {
@@ -131,6 +132,7 @@ export const CROSS_ENTROPY = kernel({ name: 'cross_entropy.wgsl', code: crossEnt
     forward_mean: ['row_loss', 'loss'],
     backward: ['labels', 'probs', 'dloss', 'dlogits'],
   },
+  powerOfTwoWG: ['forward_mean'],
 });
 
 export const ELEMENTWISE = kernel({ name: 'elementwise.wgsl', code: elementwise }, {
@@ -185,6 +187,7 @@ export const ATTRIBUTION = kernel({ name: 'attribution.wgsl', code: attribution 
   params: { segments: 'u32', base: 'u32' },
   bindings: { w: read(1), g: read(2), segs: read(3, 'u32'), out: readWrite(4) },
   entries: { segment_sums: ['w', 'g', 'segs', 'out'] },
+  powerOfTwoWG: ['segment_sums'],
 });
 
 /** Every kernel, for the interface test and for compiling them all. */

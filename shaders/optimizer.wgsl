@@ -4,6 +4,7 @@
 //   adam_step  Adam: g = grad + wd·w;  AdamW: w ← w·(1 − α·wd), g = grad;
 //              m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²   (m = v = 0 before a segment's first step)
 //              w ← w − α/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps),  t = steps taken by that segment
+//              (1 − 0ᵗ = 1 without pow: β1 = 0 and β2 = 0 are allowed)
 // α and μ (or β1) come from the uniform each step: changing μ(t) recompiles nothing.
 // Each invocation updates 4 consecutive floats. Every parameter tensor (segment) starts at a multiple
 // of the storage-offset alignment (2^shift floats, at least 8), so a vec4 never spans two tensors
@@ -73,6 +74,14 @@ fn sgd_step(inv: Invocation) {
   w[i] = select(wi, wi - p.lr * grp.lr_scale * g, live);
 }
 
+// 1 − βᵗ for a step count t ≥ 1. WGSL leaves pow(0, t) undefined (it is exp2(t·log2(0))), and
+// β1 = 0 (Adam without momentum) or β2 = 0 are valid choices: 0ᵗ = 0 takes the branch. β is a
+// uniform, so every invocation takes the same way.
+fn bias_correction(beta: f32, t: f32) -> f32 {
+  if (beta == 0.0) { return 1.0; }
+  return 1.0 - pow(beta, t);
+}
+
 @compute @workgroup_size(WG)
 fn adam_step(inv: Invocation) {
   let i = invocation_index(inv);
@@ -95,7 +104,7 @@ fn adam_step(inv: Invocation) {
   buf[i] = select(m0, mi, live);
   v[i] = select(v0, vi, live);
   let t = f32(p.step - s.first_step + 1u);
-  let bc1 = 1.0 - pow(p.mu, t);
-  let bc2 = 1.0 - pow(p.c, t);
+  let bc1 = bias_correction(p.mu, t);
+  let bc2 = bias_correction(p.c, t);
   w[i] = select(w0, wi - (lr / bc1) * mi / (sqrt(vi) / sqrt(bc2) + p.eps), live);
 }

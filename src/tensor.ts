@@ -47,19 +47,31 @@ export class Tensor {
   }
 
   binding(): GPUBufferBinding {
-    if (this.disposed) throw new Error(`tensor ${this.name || shapeStr(this.shape)} used after dispose()`);
+    this.live('used');
     return { buffer: this.buffer, offset: this.offset, size: Math.max(4, this.bytes) };
   }
 
-  /** Copies the values back to the CPU (waits for all submitted work). */
+  /**
+   * Copies the values back to the CPU (waits for all submitted work). A disposed tensor's pooled
+   * buffer may already hold another tensor's values, so reading one throws.
+   */
   async read(): Promise<Float32Array> {
+    this.live('read');
     const bytes = await this.engine.readBuffer(this.buffer, this.offset, this.bytes);
     return new Float32Array(bytes);
   }
 
   async readU32(): Promise<Uint32Array> {
+    this.live('read');
     const bytes = await this.engine.readBuffer(this.buffer, this.offset, this.bytes);
     return new Uint32Array(bytes);
+  }
+
+  private live(what: string): void {
+    if (this.disposed) {
+      throw new Error(`tensor ${this.name || shapeStr(this.shape)} ${what} after dispose(): its buffer went back to the pool ` +
+        'and may hold another tensor\'s values; read it before disposing it (or before disposing the Graph that made it)');
+    }
   }
 
   /** Returns the buffer to the pool (views: only marks disposed). Idempotent. */

@@ -4,18 +4,18 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { tempDir } from './data/helpers';
 import { skip } from './skip';
+import { readmeExample } from './readme';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const FASHION = '/usr/share/datasets/fashion-mnist';
 
 test('README: the library example runs as written and learns (accuracy well above the 10% of chance)', () => {
-  const blocks = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
-  const example = blocks.find((b) => b.includes('new Graph(engine)') && b.includes('engine.destroy()'));
+  const example = readmeExample(root);
   assert.ok(example, 'README.md has the runnable library example');
   if (!existsSync(FASHION)) return skip(`Fashion-MNIST is not installed at ${FASHION} (apt-get install dataset-fashion-mnist)`);
   const bundle = pathToFileURL(join(root, 'dist', 'critdamp.node.js')).href;

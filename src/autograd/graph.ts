@@ -40,6 +40,7 @@ export class Graph {
   private gradHolders: Tensor[] = [];
   private layers: string[] = [];
   private disposed = false;
+  private differentiated = false;
 
   constructor(readonly engine: Engine, opts: { grad?: boolean } = {}) {
     this.enabled = opts.grad ?? true;
@@ -142,15 +143,22 @@ export class Graph {
 
   /**
    * Backpropagates through every record, from a scalar loss (seeded with dloss = 1) or from any
-   * output with a given seed gradient dy (a vector-Jacobian product).
+   * output with a given seed gradient dy (a vector-Jacobian product). Once per graph.
    */
   backward(output: Tensor, dy?: Tensor): void {
     this.live();
+    // The first pass left every intermediate gradient valid, so a second would add its seed to
+    // them and propagate the sum again: parameters would get 2·g₁ + g₂, not g₁ + g₂.
+    if (this.differentiated) {
+      throw new Error('backward: this Graph already ran backward(); a second pass would count the first one\'s gradients twice. ' +
+        'Sum the losses and call backward() once, or record the other loss in a new Graph (parameter gradients add up across graphs until zeroGrad())');
+    }
     if (!this.records.some((r) => r.output === output)) {
       throw new Error('backward: this output was not recorded by this graph (made under noGrad, by another graph, or from inputs that need no gradient)');
     }
     if (dy && dy.size !== output.size) throw new Error(`backward: seed gradient has ${dy.size} values for an output of ${output.size}`);
     if (!dy && output.size !== 1) throw new Error(`backward: the loss must be a scalar, got shape [${output.shape.join(', ')}]; pass a seed gradient for other outputs`);
+    this.differentiated = true;
     const { grad } = this.gradTarget(output);
     if (dy) this.engine.copy(dy, grad);
     else this.engine.labelled('backward:seed', () => this.engine.fill(grad, 1));

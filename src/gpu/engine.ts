@@ -231,6 +231,7 @@ export class Engine {
     if (spec.invocations <= 0) return;
     if (this.slot === SLOTS) this.flush();
     const wg = spec.wg ?? this.kernels.wg;
+    k.checkWorkgroupSize(entry, wg, this.kernels.wg);
     const pipeline = this.pipelines.get(k.source, entry, { ...spec.overrides, WG: wg }, spec.consts);
     const entries = k.storageEntries(entry, spec.bindings as Readonly<Record<string, Resource>>);
     if (k.hasParams) {
@@ -294,19 +295,23 @@ export class Engine {
   async readBuffer(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.commandEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
-    this.flush();
     try {
-      await staging.mapAsync(GPUMapMode.READ);
-    } catch (e) {
+      this.commandEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
+      this.flush();
+      try {
+        await staging.mapAsync(GPUMapMode.READ);
+      } catch (e) {
+        this.check();
+        throw e;
+      }
       this.check();
-      throw e;
+      return staging.getMappedRange().slice(0, bytes);
+    } finally {
+      // Also when the map fails or a pending error is thrown: a caller that catches and reads
+      // again (a retry loop, a UI) would otherwise leak one staging buffer per failed read.
+      // destroy() unmaps; the slice above is a copy.
+      staging.destroy();
     }
-    this.check();
-    const out = staging.getMappedRange().slice(0, bytes);
-    staging.unmap();
-    staging.destroy();
-    return out;
   }
 
   /** Releases the device (Dawn keeps Node alive while one is referenced). */

@@ -35,6 +35,12 @@ export interface KernelInterface<P extends Fields, B extends Bindings, E extends
    * bindings an entry point uses, so binding one more or one fewer is a validation error.
    */
   entries: E;
+  /**
+   * Entry points whose workgroup size must be a power of two: they sum over the workgroup by
+   * halving it (shaders/common/workgroup_sum.wgsl), which at another size drops values from the
+   * sum without any error. engine.run refuses other sizes.
+   */
+  powerOfTwoWG?: readonly (keyof E & string)[];
 }
 
 /** What a dispatch may bind: a tensor or any range of a buffer. */
@@ -78,6 +84,8 @@ export class Kernel<P extends Fields = Fields, B extends Bindings = Bindings, E 
   readonly params: P;
   readonly bindings: B;
   readonly entries: E;
+  /** Entry points that need a power-of-two workgroup size (KernelInterface.powerOfTwoWG). */
+  readonly powerOfTwoWG: ReadonlySet<string>;
   /** The fields in uniform order, each at word i (byte 4·i). */
   private readonly fields: readonly (readonly [name: string, type: Scalar])[];
 
@@ -89,6 +97,24 @@ export class Kernel<P extends Fields = Fields, B extends Bindings = Bindings, E 
     if (this.fields.length * 4 > UNIFORM_BYTES) throw new Error(`${source.name}: ${this.fields.length} uniform fields do not fit in ${UNIFORM_BYTES} bytes`);
     for (const [entry, names] of Object.entries(spec.entries)) {
       for (const n of names) if (!(n in spec.bindings)) throw new Error(`${source.name}: entry ${entry} uses ${n}, which is not a binding`);
+    }
+    this.powerOfTwoWG = new Set(spec.powerOfTwoWG ?? []);
+    for (const entry of this.powerOfTwoWG) if (!(entry in spec.entries)) throw new Error(`${source.name}: powerOfTwoWG names ${entry}, which is not an entry point`);
+  }
+
+  /**
+   * Throws unless `wg` is a workgroup size the entry point can run with: a positive integer, and
+   * a power of two for the entries that sum by halving. `configured` is the engine's
+   * kernels.wg, named in the message as the setting to change.
+   */
+  checkWorkgroupSize(entry: string, wg: number, configured: number): void {
+    if (!Number.isInteger(wg) || wg < 1) {
+      throw new Error(`${this.name}:${entry}: workgroup size ${wg} is not a positive integer (engine.kernels.wg is ${configured})`);
+    }
+    if (this.powerOfTwoWG.has(entry) && (wg & (wg - 1)) !== 0) {
+      const below = 2 ** Math.floor(Math.log2(wg));
+      throw new Error(`${this.name}:${entry}: workgroup size ${wg} is not a power of two; this entry sums over its workgroup by halving it ` +
+        `and would drop values. Set engine.kernels.wg to a power of two such as ${below} or ${below * 2} (it is ${configured})`);
     }
   }
 

@@ -132,4 +132,24 @@ test('graph: backward of an output the graph did not record is a clear error', a
   x.dispose();
 });
 
+test('graph: a second backward() on one graph throws, saying what to do, and leaves the first gradients as they were', async () => {
+  const e = await requireEngine();
+  const xs = randomFloats(64, 6), dy1 = randomFloats(64, 7), dy2 = randomFloats(64, 8);
+  const x = e.tensor(xs, [64], { requiresGrad: true });
+  const g = new Graph(e);
+  const y = relu(g, x);
+  g.backward(y, g.own(e.tensor(dy1, [64])));
+  // A second pass would have made x.grad = 2·dy1·[x > 0] + dy2·[x > 0].
+  assert.throws(() => g.backward(y, g.own(e.tensor(dy2, [64]))),
+    /backward: this Graph already ran backward\(\); .*Sum the losses and call backward\(\) once, or record the other loss in a new Graph/);
+  assert.equal(Array.from(await x.grad!.read()), Array.from(xs, (v, i) => (v > 0 ? dy1[i] : 0)), 'x.grad is the first pass alone');
+  g.dispose();
+  // The other loss in a new graph (g's gradient of x went with g.dispose()).
+  const g2 = new Graph(e);
+  g2.backward(relu(g2, x), g2.own(e.tensor(dy2, [64])));
+  assert.equal(Array.from(await x.grad!.read()), Array.from(xs, (v, i) => (v > 0 ? dy2[i] : 0)));
+  g2.dispose();
+  x.dispose();
+});
+
 test.run();

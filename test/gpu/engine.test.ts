@@ -128,6 +128,64 @@ test('dispatches create no buffers: uniforms go to one ring', async () => {
   x.dispose();
 });
 
+/** The error an async call rejects with (fails the test when it resolves). */
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  return assert.unreachable('expected a rejection') as never;
+}
+
+test('a disposed tensor cannot be read: its pooled buffer already holds the next tensor\'s values', async () => {
+  const e = await requireEngine();
+  const a = e.tensor([1, 2, 3, 4], [4]);
+  a.dispose();
+  const b = e.tensor([5, 6, 7, 8], [4]);
+  assert.is(b.buffer, a.buffer, 'the pool handed a\'s buffer to b');
+  assert.match((await rejection(a.read())).message, /^tensor \[4\] read after dispose\(\): its buffer went back to the pool .*read it before disposing it/);
+  const u = e.tensor(new Uint32Array([9, 9]), [2]);
+  u.name = 'labels';
+  u.dispose();
+  assert.match((await rejection(u.readU32())).message, /^tensor labels read after dispose\(\)/);
+  assert.equal(Array.from(await b.read()), [5, 6, 7, 8]);
+  b.dispose();
+});
+
+test('readBuffer destroys its staging buffer when the map fails or a pending error is thrown', async () => {
+  const e = await requireEngine();
+  const x = e.tensor([1, 2, 3], [3]);
+  await e.sync();
+  const device = e.device;
+  const original = device.createBuffer.bind(device);
+  let mapFails = false;
+  const staged: { destroyed: boolean }[] = [];
+  device.createBuffer = ((d: GPUBufferDescriptor) => {
+    const buffer = original(d);
+    if (d.usage & GPUBufferUsage.MAP_READ) {
+      const record = { destroyed: false };
+      staged.push(record);
+      const destroy = buffer.destroy.bind(buffer);
+      buffer.destroy = () => { record.destroyed = true; destroy(); };
+      if (mapFails) buffer.mapAsync = () => Promise.reject(new Error('injected: mapAsync failed'));
+    }
+    return buffer;
+  }) as typeof device.createBuffer;
+  try {
+    mapFails = true;
+    assert.match((await rejection(x.read())).message, /injected: mapAsync failed/);
+    mapFails = false;
+    e.fail(new Error('injected: a pending validation error'));
+    assert.match((await rejection(x.read())).message, /injected: a pending validation error/);
+    assert.equal(Array.from(await x.read()), [1, 2, 3], 'the engine reads again after both failures');
+  } finally {
+    device.createBuffer = original;
+  }
+  assert.equal(staged.map((s) => s.destroyed), [true, true, true], 'each read destroyed its staging buffer: failed map, pending error, success');
+  x.dispose();
+});
+
 test('no adapter: a clear error saying what to install', async () => {
   setGpuProvider({ adapter: async () => ({ adapter: null, hint: 'Install a Vulkan driver (sudo apt-get install libvulkan1 chromium)' }), hostCores: () => 1 });
   try {

@@ -11,11 +11,13 @@ import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { KERNELS, CONV2D, CONV2D_DIRECT, CONV2D_TILED, OPTIMIZER } from '../../shaders/kernels';
+import { KERNELS, BATCH_NORM, CONV2D, CONV2D_DIRECT, CONV2D_TILED, CROSS_ENTROPY, OPTIMIZER } from '../../shaders/kernels';
 import { kernel, read, readWrite, type Kernel } from '../../src/gpu/kernel';
 import { expand, formatCompilationMessages, generated, sourceKey } from '../../src/gpu/shader';
 import { maxPoolCode } from '../../src/ops/max_pool';
-import { batchNormSplitCode } from '../../src/ops/batch_norm';
+import { batchNorm, batchNormSplitCode, type BatchNormState } from '../../src/ops/batch_norm';
+import { crossEntropy } from '../../src/ops/cross_entropy';
+import { Graph } from '../../src/autograd/graph';
 import { Tensor } from '../../src/tensor';
 import type { Engine } from '../../src/gpu/engine';
 import { requireEngine } from '../engine';
@@ -65,18 +67,22 @@ function parseWgsl(source: string): WgslInterface {
   return { params, bindings, entries, calls };
 }
 
-/** The module-scope bindings an entry point reaches, through the functions it calls. */
-function usedBindings(w: WgslInterface, entry: string): Set<string> {
-  const seen = new Set<string>(), used = new Set<string>(), todo = [entry];
+/** The functions an entry point reaches (itself included), through the functions it calls. */
+function reached(w: WgslInterface, entry: string): Set<string> {
+  const seen = new Set<string>(), todo = [entry];
   while (todo.length) {
     const fn = todo.pop()!;
     if (seen.has(fn)) continue;
     seen.add(fn);
-    for (const id of w.calls.get(fn) ?? []) {
-      if (w.bindings.has(id)) used.add(id);
-      if (w.calls.has(id)) todo.push(id);
-    }
+    for (const id of w.calls.get(fn) ?? []) if (w.calls.has(id)) todo.push(id);
   }
+  return seen;
+}
+
+/** The module-scope bindings an entry point reaches, through the functions it calls. */
+function usedBindings(w: WgslInterface, entry: string): Set<string> {
+  const used = new Set<string>();
+  for (const fn of reached(w, entry)) for (const id of w.calls.get(fn) ?? []) if (w.bindings.has(id)) used.add(id);
   return used;
 }
 
@@ -111,6 +117,12 @@ function mismatches(k: Kernel, code = k.source.code): string[] {
     const want = sorted([...names, ...(fields.length ? ['p'] : [])]);
     const got = sorted(usedBindings(w, entry));
     if (got !== want) out.push(`${entry} uses ${got}, described ${want}`);
+  }
+  // workgroup_sum halves the workgroup: an entry that reaches it must be described as needing a
+  // power-of-two size, or engine.run would let another size drop values.
+  const halving = [...w.entries].filter((entry) => reached(w, entry).has('workgroup_sum'));
+  if (sorted(halving) !== sorted(k.powerOfTwoWG)) {
+    out.push(`entries summing with workgroup_sum are ${sorted(halving) || 'none'}, described powerOfTwoWG ${sorted(k.powerOfTwoWG) || 'none'}`);
   }
   return out;
 }
@@ -170,6 +182,15 @@ test('checker: an entry point that uses a binding more or less than described is
   const { backward_weight: _, ...twoEntries } = CONV2D.entries;
   assert.match(mismatches(kernel(CONV2D.source, { params: CONV2D.params, bindings: CONV2D.bindings, entries: twoEntries })).join('\n'),
     /entry points are backward_data, backward_weight, forward, described backward_data, forward/);
+});
+
+test('checker: an entry point summing by halving the workgroup but not described as needing a power-of-two size is caught', () => {
+  const undescribed = kernel(BATCH_NORM.source, { params: BATCH_NORM.params, bindings: BATCH_NORM.bindings, entries: BATCH_NORM.entries });
+  assert.match(mismatches(undescribed).join('\n'),
+    /entries summing with workgroup_sum are backward, backward_eval, forward_train, described powerOfTwoWG none/);
+  const extra = kernel(CROSS_ENTROPY.source, { params: CROSS_ENTROPY.params, bindings: CROSS_ENTROPY.bindings, entries: CROSS_ENTROPY.entries,
+    powerOfTwoWG: ['forward_mean', 'backward'] });
+  assert.match(mismatches(extra).join('\n'), /are forward_mean, described powerOfTwoWG backward, forward_mean/);
 });
 
 // ---- includes -----------------------------------------------------------------------------------
@@ -296,6 +317,41 @@ test('engine.run: each field arrives as its own type; a kernel without params bi
   e.run(ones, 'main', { params: {}, bindings: { out }, invocations: 1, wg: 1 });
   assert.equal([...await out.read()], [7, -3, 0.5, 1]);
   out.dispose();
+});
+
+test('engine.run: a workgroup size that must be a power of two is refused, naming the entry and the setting', async () => {
+  const e = await requireEngine();
+  const logits = e.tensor(Float32Array.from({ length: 30 }, (_, i) => Math.sin(i)), [3, 10]);
+  const labels = e.tensor(new Uint32Array([1, 4, 9]), [3]);
+  const x = e.tensor(Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => Math.cos(i)), [2, 3, 2, 2]);
+  const gamma = e.tensor([1, 1, 1], [3]), beta = e.tensor([0, 0, 0], [3]);
+  const bn: BatchNormState = { runningMean: e.tensor([0, 0, 0], [3]), runningVar: e.tensor([1, 1, 1], [3]), batchesTracked: 0, running: 'update' };
+  const saved = structuredClone(e.kernels);
+  const g = new Graph(e, { grad: false });
+  try {
+    // At 48 the halving goes 24, 12, 6, 3, 1: partial[2], a third of the values, never reaches the total.
+    e.kernels.wg = 48;
+    assert.throws(() => crossEntropy(g, logits, labels),
+      /cross_entropy\.wgsl:forward_mean: workgroup size 48 is not a power of two; .*Set engine\.kernels\.wg to a power of two such as 32 or 64 \(it is 48\)/);
+    // Batch norm's training kernels, in their workgroup form (GPUs: the workgroup is kernels.wg).
+    e.kernels.batchNorm = 'workgroup';
+    e.kernels.valuesPerInvocation = null;
+    assert.throws(() => batchNorm(g, x, gamma, beta, bn, { training: true }), /batch_norm\.wgsl:forward_train: workgroup size 48 is not a power of two/);
+    e.kernels.wg = 0;
+    assert.throws(() => crossEntropy(g, logits, labels), /cross_entropy\.wgsl:forward_rows: workgroup size 0 is not a positive integer/);
+    // Entries that do not sum by halving take any size: 48 gives the same probabilities as 64.
+    e.kernels.wg = 48;
+    const sizes = await Promise.all([48, 64].map(async (wg) => {
+      const probs = g.empty([3, 10]), rowLoss = g.empty([3]);
+      e.run(CROSS_ENTROPY, 'forward_rows', { params: { N: 3, K: 10, acc: 0, smoothing: 0, nan: NaN }, bindings: { logits, labels, probs, row_loss: rowLoss }, invocations: 3, wg });
+      return Array.from(await probs.read());
+    }));
+    assert.equal(sizes[0], sizes[1]);
+  } finally {
+    e.kernels = saved;
+    g.dispose();
+    for (const t of [logits, labels, x, gamma, beta, bn.runningMean, bn.runningVar]) t.dispose();
+  }
 });
 
 /** Never called: it type-checks (tsc in npm test) only if every misuse below is a compile error. */

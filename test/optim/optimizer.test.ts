@@ -90,6 +90,28 @@ for (const kind of ['adam', 'adamw'] as const) {
   });
 }
 
+// β1 = 0 (and β2 = 0) make the bias correction 1 − 0ᵗ, which must not go through WGSL's pow(0, t)
+// (undefined; SwiftShader happens to return 0, another driver may not).
+test('adam: β1 = β2 = 0 gives the closed form w ← w − α·g/(|g| + eps) every step', async () => {
+  const e = await requireEngine();
+  const lr = (t: number) => 1e-2 * (1 + t);
+  await run(e, { kind: 'adam', beta2: 0, eps: 1e-3 }, 10, (t) => ({ lr: lr(t), momentum: 0 }), (_, w, g, t) => {
+    for (let i = 0; i < w.length; i++) w[i] -= (lr(t) * g[i]) / (Math.abs(g[i]) + 1e-3);
+  });
+});
+
+test('adam: β1 = 0 with β2 = 0.999, and β1(t) dropping to 0 on some steps, against the float64 reference', async () => {
+  const e = await requireEngine();
+  for (const beta1 of [() => 0, (t: number) => (t % 3 === 0 ? 0 : 0.9)]) {
+    const states = new Map<string, AdamState>();
+    const sched = (t: number) => ({ lr: 1e-3 * (1 + t / 10), momentum: beta1(t) });
+    await run(e, { kind: 'adam' }, 20, sched, (name, w, g, t) => {
+      if (!states.has(name)) states.set(name, { m: new Float64Array(w.length), v: new Float64Array(w.length), t: 0 });
+      adamStep(w, g, states.get(name)!, sched(t).lr, sched(t).momentum, 0.999, 1e-8, 0, false);
+    });
+  }
+});
+
 test('param groups: lr scale per group; frozen parameters stay bit-identical', async () => {
   const e = await requireEngine();
   const bufs = new Map<string, Float64Array | null>();
