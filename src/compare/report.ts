@@ -5,7 +5,8 @@
  */
 import { compareAttributions } from '../attribution/compare';
 import type { Method } from './methods';
-import { accuracyText, summarize, verdictText, type MethodSummary, type RunResult, type Stat } from './stats';
+import { summarize, type MethodSummary, type RunResult, type Stat } from './stats';
+import { pairedCells } from '../stats/paired';
 import type { Environment } from '../cli/environment';
 import { accuracyFigure, regimeFigure, scheduleFigure } from './figures';
 import { esc } from '../report/plot';
@@ -110,24 +111,33 @@ function verdicts(doc: CompareDoc, summaries: readonly MethodSummary[]): string[
   if (!base) return ['No baseline method was in this comparison, so nothing is compared with one.'];
   const label = new Map(doc.methods.map((m) => [m.name, m.label]));
   const n = summaries[0].seeds.length;
+  const others = summaries.filter((s) => s.method !== base.name);
+  const soon = { greater: 'later', less: '**sooner**' }, acc = { greater: '**higher**', less: 'lower' };
   const out: string[] = [
-    `Each method against the ${base.label}, paired by seed (method − baseline; 95% t interval; exact two-sided test at the 5% level). ` +
-    `"Sooner" or "later" is said only where the test gives p < 0.05; with ${n} seed${n === 1 ? '' : 's'} no paired test can go below p = ${Math.min(1, 2 / 2 ** n).toPrecision(2)}` +
+    `Each method against the ${base.label}, paired by seed: the difference method − baseline per seed, its mean, a 95% t interval, and the exact two-sided test ` +
+    '(sign-flip permutation; the sign test where a seed never reached the threshold, which counts as later than any seed that did). ' +
+    `"Sooner", "later", "higher" or "lower" is said only where p < 0.05; with ${n} seed${n === 1 ? '' : 's'} no paired test can go below p = ${Math.min(1, 2 / 2 ** n).toPrecision(2)}` +
     `${2 / 2 ** n >= 0.05 ? ', so every difference here is "not distinguishable" whatever its size' : ''}.`, ''];
   for (const s of summaries) for (const r of doc.runs.filter((x) => x.method === s.method && x.diverged)) {
     out.push(`- ${label.get(s.method)}, seed ${r.seed}: stopped early, ${r.diverged}`);
   }
-  for (const s of summaries) {
-    if (s.method === base.name) continue;
-    const l = label.get(s.method)!;
-    for (const t of s.thresholds) {
-      const text = verdictText(l, 'baseline', t);
-      if (text) out.push(`- ${text}`);
+  out.push('| method | threshold | seeds that reached it (method / baseline) | epochs, method − baseline | 95% CI | p | verdict | seconds, method − baseline | 95% CI | p |',
+    '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|');
+  for (const s of others) for (const t of s.thresholds) {
+    const reached = `${t.reached} / ${t.baseReached} of ${t.epochs.length}`;
+    if (t.reached === 0 && t.baseReached === 0) {
+      out.push(`| ${label.get(s.method)} | ${pct(t.threshold, 0)} | ${reached} | neither reached it | | | | | | |`);
+      continue;
     }
-    for (const [what, p] of [['final', s.finalPaired], ['best', s.bestPaired]] as const) {
-      const text = accuracyText(l, 'baseline', what, p);
-      if (text) out.push(`- ${text}`);
-    }
+    const [d, ci, p, v] = pairedCells(t.pairedEpochs!, soon);
+    const [dw, ciw, pw] = pairedCells(t.pairedWall!, soon, 0);
+    out.push(`| ${label.get(s.method)} | ${pct(t.threshold, 0)} | ${reached} | ${d} | ${ci} | ${p} | ${v} | ${dw} | ${ciw} | ${pw} |`);
+  }
+  out.push('', '| method | final accuracy, method − baseline (points) | 95% CI | p | verdict | best accuracy, method − baseline | 95% CI | p | verdict |',
+    '|---|---:|---:|---:|---|---:|---:|---:|---|');
+  for (const s of others) {
+    const cells = (p: MethodSummary['finalPaired']) => (p ? pairedCells(p, acc, 2) : ['–', '–', '–', 'no seed where both finished']);
+    out.push(`| ${label.get(s.method)} | ${cells(s.finalPaired).join(' | ')} | ${cells(s.bestPaired).join(' | ')} |`);
   }
   const rules = doc.methods.filter((m) => m.rule);
   if (rules.length) out.push('', ...rules.map((m) => `Learning rate of ${m.label}: ${m.rule}.`));

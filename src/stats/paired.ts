@@ -268,6 +268,26 @@ export function pText(p: number): string {
   return Number.isNaN(p) ? '–' : p < 0.001 ? '< 0.001' : p.toPrecision(2);
 }
 
+const seedsText = (n: number) => `${n} seed${n === 1 ? '' : 's'}`;
+
+/** The verdict of a paired comparison in words: one of the two given, or "not distinguishable with n seeds". */
+export function verdictWords(r: Paired, words: { greater: string; less: string }): string {
+  return r.direction === 'greater' ? words.greater : r.direction === 'less' ? words.less : `not distinguishable with ${seedsText(r.pairs)}`;
+}
+
+/**
+ * A paired comparison as table cells: the mean difference, its interval, the exact test's p (with
+ * the test's name when it is the sign test) and the verdict.
+ */
+export function pairedCells(r: Paired, words: { greater: string; less: string }, digits = 1): [string, string, string, string] {
+  return [
+    Number.isFinite(r.mean) ? signed(r.mean, digits) : '–',
+    Number.isFinite(r.ci[0]) ? `${signed(r.ci[0], digits)} to ${signed(r.ci[1], digits)}` : '–',
+    `${pText(r.p)}${r.test === 'sign' ? ' (sign)' : ''}`,
+    verdictWords(r, words),
+  ];
+}
+
 /** "p = 0.031" or "p < 0.001". */
 export function pEq(p: number): string {
   const t = pText(p);
@@ -283,7 +303,7 @@ export function pairedText(r: Paired, unit: string, words: { greater: string; le
   const ci = Number.isFinite(r.ci[0]) ? `${Math.round(r.confidence * 100)}% CI ${signed(r.ci[0], digits)} to ${signed(r.ci[1], digits)}; ` : '';
   const m = Number.isFinite(r.mean) ? `${signed(r.mean, digits)} ${unit}` : `no complete pair (${unit})`;
   const dir = `${r.sign.positive} of ${r.pairs} seeds higher, ${r.sign.negative} lower${r.sign.ties ? `, ${r.sign.ties} tied` : ''}`;
-  const test = `${r.test} ${pEq(r.p)}${r.p >= r.alpha && r.minP >= r.alpha ? `, no lower than ${pText(r.minP)} with ${r.pairs} seeds` : ''}`;
-  const verdict = r.direction === 'greater' ? words.greater : r.direction === 'less' ? words.less : `not distinguishable with ${r.pairs} seeds`;
+  const test = `${r.test} ${pEq(r.p)}${r.p >= r.alpha && r.minP >= r.alpha ? `, no lower than ${pText(r.minP)} with ${seedsText(r.pairs)}` : ''}`;
+  const verdict = verdictWords(r, words);
   return `${m} (${ci}${dir}; ${test}): ${verdict}`;
 }
