@@ -103,6 +103,8 @@ interface RunOptions {
   /** Share of each class of the training data held out as the validation split (0: none). */
   val: number;
   out: string;
+  /** Defaults the run took that the user may not expect (printed at the start). */
+  notes: string[];
 }
 
 /** Preset first, then every flag given on the command line overrides it. */
@@ -112,7 +114,15 @@ export function buildRun(v: Values): RunOptions {
   if (!p) throw new Error(`--preset: unknown preset '${presetName}' (${Object.keys(PRESETS).join(', ')})`);
   const optimizer = (v.optimizer ?? p.optimizer) as 'sgd' | 'adam' | 'adamw';
   if (!['sgd', 'adam', 'adamw'].includes(optimizer)) throw new Error(`--optimizer: '${optimizer}' is not sgd, adam or adamw`);
+  // Adam on a preset made for SGD takes Adam's own defaults (lr 0.001, β1 = 0.9), not SGD's lr 0.1
+  // and the physics curve as β1 (0.5 at that rate); the run says so, and --lr / --momentum override.
+  const adamDefaults = optimizer !== 'sgd' && p.optimizer === 'sgd';
+  const notes: string[] = [];
   let lr: LrConfig = spec('lr-schedule', v['lr-schedule'] ?? p.lrSchedule, parseLrSpec);
+  if (adamDefaults && v.lr === undefined && !(v['lr-schedule'] !== undefined && /:\d/.test(v['lr-schedule']))) {
+    lr = lr.kind === 'onecycle' ? { ...lr, maxLr: ADAM_LR } : { ...lr, lr: ADAM_LR };
+    notes.push(`learning rate ${ADAM_LR} (Adam's default; the preset's ${p.lrSchedule} is for SGD; --lr sets another)`);
+  }
   if (v.lr !== undefined) {
     const base = num(v, 'lr', 0, (x) => Number.isFinite(x) && x > 0, 'a learning rate > 0');
     lr = lr.kind === 'onecycle' ? { ...lr, maxLr: base } : { ...lr, lr: base };
@@ -130,7 +140,7 @@ export function buildRun(v: Values): RunOptions {
     model: { numClasses: classes, inChannels: data === 'fashion-mnist' || data === 'mnist' ? 1 : 3, stem, width: v.width ? parseWidth(v.width) : p.width },
     optimizer: { kind: optimizer, weightDecay: num(v, 'weight-decay', p.weightDecay, (x) => Number.isFinite(x) && x >= 0, 'a number ≥ 0'), nesterov: v.nesterov ?? false },
     lr,
-    momentum: spec('momentum', v.momentum ?? p.momentum, parseMomentumSpec),
+    momentum: spec('momentum', v.momentum ?? (adamDefaults ? 'constant:0.9' : p.momentum), parseMomentumSpec),
     augment,
     labelSmoothing: num(v, 'label-smoothing', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1)'),
     logEvery: num(v, 'log-every', p.logEvery, INT1, 'an integer ≥ 1'),
@@ -142,9 +152,13 @@ export function buildRun(v: Values): RunOptions {
     trainSubset: num(v, 'train-subset', p.trainSubset ?? 0, INT0, 'an integer ≥ 0 (0 = all)'),
     testSubset: num(v, 'test-subset', p.testSubset ?? 0, INT0, 'an integer ≥ 0 (0 = all)'),
     val: num(v, 'val', 0, (x) => x === 0 || (x > 0 && x < 1), 'a fraction in (0, 1) such as 0.1, or 0 for none'),
-    out: resolve(v.out ?? join('runs', `${data}-${config.momentum.kind}-seed${config.seed}`)),
+    out: resolve(v.out ?? join('runs', `${data}-${optimizer === 'sgd' ? '' : `${optimizer}-`}${config.momentum.kind}-seed${config.seed}`)),
+    notes: adamDefaults && v.momentum === undefined ? [...notes, `β1 = 0.9 (Adam's default; the preset's '${p.momentum}' momentum schedule is for SGD; --momentum sets β1's schedule)`] : notes,
   };
 }
+
+/** Adam's usual learning rate (Kingma & Ba), used when a preset made for SGD is run with Adam. */
+const ADAM_LR = 0.001;
 
 const DATASETS: readonly DatasetName[] = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'folder'];
 
@@ -255,6 +269,7 @@ function configDifferences(saved: TrainConfig, given: TrainConfig, v: Values): s
 /** Returns the exit code: 0 when training finished, 130 when Ctrl-C or SIGTERM stopped it. */
 async function train(v: Values): Promise<number> {
   const run = buildRun(v);
+  if (!v.resume) for (const n of run.notes) console.log(`critdamp train: --optimizer ${run.config.optimizer.kind}: ${n}`);
   // --resume: the run's config and data from the newest state.json that reads back (the model and
   // data depend on it); restoreNewest below loads the newest checkpoint that loads whole.
   let config = run.config;

@@ -68,7 +68,8 @@ Options (train):
   --width W              channel multiplier: 1 (64/128/256/512), 1/4, 1/8, ...
   --stem S               cifar (3×3 conv) | imagenet (7×7/2 conv + max pool)
   --epochs N             --batch-size N     --seed N
-  --optimizer O          sgd | adam | adamw (Adam: the momentum schedule sets β1)
+  --optimizer O          sgd | adam | adamw (Adam: the momentum schedule sets β1; on an SGD preset Adam
+                         takes lr 0.001 and β1 = 0.9 unless --lr / --momentum say otherwise)
   --lr-schedule SPEC     constant[:LR] | step:EVERY[:GAMMA] | cosine[:LR[:MIN]][:warmup=E] | onecycle[:MAX]
   --lr LR                base (or max, for onecycle) learning rate, overriding the spec's
   --momentum SPEC        constant:0.9 | physics[:LO:HI] | hybrid[:epoch=E|frac=F|acc=A] | onecycle

@@ -32,8 +32,22 @@ test('cli: flags override the preset', () => {
   assert.equal(r.config.augment, { crop: 2, flip: true });
   assert.is(r.config.epochs, 7);
   assert.is(r.config.batchSize, 32);
-  assert.match(r.out, /runs\/cifar10-hybrid-seed5$/);
+  assert.match(r.out, /runs\/cifar10-adamw-hybrid-seed5$/);
   assert.equal(buildRun({ 'lr-schedule': 'onecycle', lr: '0.4' }).config.lr, { kind: 'onecycle', maxLr: 0.4 });
+});
+
+test('cli: Adam on an SGD preset takes Adam\'s lr and β1 and says so; flags still override', () => {
+  const a = buildRun({ optimizer: 'adam' });
+  assert.equal(a.config.lr, { kind: 'cosine', lr: 0.001 });
+  assert.equal(a.config.momentum, { kind: 'constant', mu: 0.9 });
+  assert.is(a.notes.length, 2);
+  assert.match(a.notes.join('\n'), /learning rate 0\.001 \(Adam's default; the preset's cosine:0\.1 is for SGD/);
+  assert.match(a.out, /runs\/fashion-mnist-adam-constant-seed0$/);
+  const b = buildRun({ optimizer: 'adam', lr: '0.003', momentum: 'physics' });
+  assert.equal(b.config.lr, { kind: 'cosine', lr: 0.003 });
+  assert.is(b.config.momentum.kind, 'physics');
+  assert.equal(b.notes, []);
+  assert.equal(buildRun({}).notes, [], 'SGD on the SGD preset: nothing to say');
 });
 
 test('cli: bad values are named', () => {
