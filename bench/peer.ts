@@ -1,7 +1,8 @@
-// critdamp against its peer on the same machine, in one run: the same ResNet-18 training step
+// critdamp against its peers on the same machine, in one run: the same ResNet-18 training step
 // (cifar stem, or the README main job's imagenet stem; synthetic data, forward + cross-entropy +
-// backward + SGD with momentum) timed with
-// critdamp, TensorFlow.js's wasm backend (SIMD, one thread: what a CPU user would pick) and
+// backward + SGD with momentum) timed with critdamp, PyTorch on the CPU (Debian's python3-torch,
+// every core: bench/peer_torch.py), TensorFlow.js's wasm backend (SIMD on one thread: in Node its
+// feature test WASM_HAS_MULTITHREAD_SUPPORT is false, so setThreadsCount has no effect) and
 // TensorFlow.js's webgpu backend on the same Dawn adapter. One process per (shape, backend), one
 // after another, so nothing runs beside a measurement. Prints and writes its section of
 // bench/RESULTS.md with the ratios.
@@ -26,8 +27,11 @@ export const SHAPES: Shape[] = [
   { label: 'width 1/8, batch 64, 1×28×28, imagenet stem (the README main job)', width: 1 / 8, batch: 64, size: 28, channels: 1, stem: 'imagenet' },
 ];
 // critdamp as the CLI runs it (its kernel tuner on, choices cached per adapter), and with --no-tune.
-type Backend = 'critdamp' | 'critdamp-no-tune' | 'tfjs-wasm' | 'tfjs-webgpu';
-const BACKENDS: Backend[] = ['critdamp', 'critdamp-no-tune', 'tfjs-wasm', 'tfjs-webgpu'];
+type Backend = 'critdamp' | 'critdamp-no-tune' | 'pytorch-cpu' | 'tfjs-wasm' | 'tfjs-webgpu';
+const BACKENDS: Backend[] = ['critdamp', 'critdamp-no-tune', 'pytorch-cpu', 'tfjs-wasm', 'tfjs-webgpu'];
+/** Debian's Python, which has python3-torch (the default `python3` here may be another interpreter). */
+const PYTHON = '/usr/bin/python3';
+const TORCH_SCRIPT = fileURLToPath(new URL('../../bench/peer_torch.py', import.meta.url));
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
@@ -227,7 +231,9 @@ async function main(): Promise<void> {
       }
       const n = b === 'tfjs-webgpu' ? 1 : steps;
       const t0 = performance.now();
-      const r = spawnSync(process.execPath, [self, '--worker', b, '--shape', String(i), '--steps', String(n)], { encoding: 'utf8', timeout: 1_800_000 });
+      const r = b === 'pytorch-cpu'
+        ? spawnSync(PYTHON, [TORCH_SCRIPT, String(s.width), String(s.batch), String(s.size), String(s.channels), s.stem, String(n)], { encoding: 'utf8', timeout: 1_800_000 })
+        : spawnSync(process.execPath, [self, '--worker', b, '--shape', String(i), '--steps', String(n)], { encoding: 'utf8', timeout: 1_800_000 });
       const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
       if (!line) {
         results[s.label][b] = `failed: ${(r.stderr || r.error?.message || 'no output').trim().split('\n').slice(-2).join(' ')}`;
@@ -248,14 +254,15 @@ async function main(): Promise<void> {
   const peers = Object.values(results).flatMap((r) => Object.values(r)).filter((v): v is { ms: number; adapter: string } => typeof v !== 'string');
   const lines = [
     `Full ResNet-18 training step (cifar stem unless the row says otherwise; synthetic data, forward + cross-entropy + backward + SGD with momentum), ms per step, median of ${steps} steps after a warm-up step (TF.js webgpu: 1 step); one process per cell, one after another, on ${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}.`,
-    `Peers: ${[...new Set(peers.map((p) => p.adapter).filter((a) => a.startsWith('TF.js')))].join('; ')}. The ratios are the peer's time over critdamp's: above 1, critdamp is faster.`,
+    `Peers: ${[...new Set(peers.map((p) => p.adapter).filter((a) => !a.includes('/')))].join('; ')}. The ratios are the peer's time over critdamp's: above 1, critdamp is faster. ` +
+    'PyTorch runs the same torchvision-layout network (bench/peer_torch.py) on all cores with denormals flushed; TF.js wasm runs its SIMD build on one thread (in Node its WASM_HAS_MULTITHREAD_SUPPORT feature test is false, so it cannot use more).',
     'critdamp runs as `critdamp train` does, its kernel autotuner on (variants timed at first use on this adapter, choices cached; tuning happens before the timed steps); "no tune" is the cost model\'s choices alone (`--no-tune`). Both compute the same numbers.',
     'TF.js wasm has no Conv2DBackpropFilter kernel: its convolutions get a custom gradient built from TF.js ops, the filter gradient as one dilated convolution over the batch (bench/peer.ts). `--check` compares that gradient with TF.js\'s own on its CPU backend.',
     '',
-    '| step | critdamp ms | critdamp no tune ms | TF.js wasm ms | TF.js webgpu ms | critdamp vs wasm | critdamp vs webgpu | no tune vs wasm |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...Object.entries(results).map(([label, r]) => `| ${label} | ${cell(r.critdamp)} | ${cell(r['critdamp-no-tune'])} | ${cell(r['tfjs-wasm'])} | ${cell(r['tfjs-webgpu'])} | ` +
-      `${ratio(r.critdamp, r['tfjs-wasm'])} | ${ratio(r.critdamp, r['tfjs-webgpu'])} | ${ratio(r['critdamp-no-tune'], r['tfjs-wasm'])} |`),
+    '| step | critdamp ms | critdamp no tune ms | PyTorch CPU ms | TF.js wasm ms | TF.js webgpu ms | critdamp vs PyTorch | critdamp vs wasm | critdamp vs webgpu | no tune vs wasm |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...Object.entries(results).map(([label, r]) => `| ${label} | ${cell(r.critdamp)} | ${cell(r['critdamp-no-tune'])} | ${cell(r['pytorch-cpu'])} | ${cell(r['tfjs-wasm'])} | ${cell(r['tfjs-webgpu'])} | ` +
+      `${ratio(r.critdamp, r['pytorch-cpu'])} | ${ratio(r.critdamp, r['tfjs-wasm'])} | ${ratio(r.critdamp, r['tfjs-webgpu'])} | ${ratio(r['critdamp-no-tune'], r['tfjs-wasm'])} |`),
     '',
   ];
   const heading = `## bench/peer · ${adapter || 'no adapter'} · ${date}`;
