@@ -33,7 +33,7 @@ import { Trainer, type TrainConfig } from '../train/trainer';
 import { writeFileAtomic } from '../io/checkpoint.node';
 import { attribute, compareAttributions, correctWithControls, spearman, correct, autoRgnFineTune, units, DEFAULT_BAND, DEFAULT_DRAWS, type Attribution, type Granularity } from '../attribution';
 import { barChartSvg } from '../report/chart';
-import { experimentReport, experimentStatistics, type Diag, type ExperimentDoc, type ExperimentSettings, type GranularityResult, type SeedResult } from '../report/diagnosis';
+import { datasetLabel, experimentReport, experimentStatistics, type Diag, type ExperimentDoc, type ExperimentSettings, type GranularityResult, type SeedResult } from '../report/diagnosis';
 import { mean } from '../stats/paired';
 
 interface ExperimentPreset extends Omit<ExperimentSettings, 'k' | 'diagnoseOn' | 'draws' | 'band'> { draws: number; about: string }
@@ -253,7 +253,7 @@ async function writeReport(out: string, doc: ExperimentDoc): Promise<void> {
     bars.push({ label: 'full fine-tuning', value: mean(doc.results.map((r) => r.shared.full.net)), highlight: false, note: '' });
     bars.push({ label: 'Auto-RGN', value: mean(doc.results.map((r) => r.shared.autoRgn.net)), highlight: false, note: '' });
     const svg = barChartSvg(bars, { title: 'Surgical correction: net errors fixed on the test images (mean over seeds)',
-      subtitle: `${doc.data.name}, ${doc.results.length} seed(s); layers chosen on the ${doc.settings.diagnoseOn} images`, axis: 'fixed − broken on the test images' });
+      subtitle: `${datasetLabel(doc.settings.data)}, ${doc.results.length} seed(s); layers chosen on the ${doc.settings.diagnoseOn} images`, axis: 'fixed − broken on the test images' });
     await writeFile(join(out, 'diagnosis', 'correction.svg'), svg);
     await sharp(Buffer.from(svg)).png().toFile(join(out, 'diagnosis', 'correction.png'));
   }
