@@ -12,13 +12,13 @@
  * layer above the earliest retrained one, so the saving in FLOPs is smaller than the share.
  */
 import type { Engine } from '../gpu/engine';
-import type { ResNet18 } from '../nn/resnet';
+import type { Model } from '../nn/model';
 import { Optimizer, type OptimizerKind } from '../optim/optimizer';
 import { Trainer, type TrainConfig } from '../train/trainer';
 import { evaluate } from '../train/evaluate';
 import type { DatasetSplit } from '../data/dataset';
 import type { LrConfig, MomentumConfig } from '../schedule';
-import { resolveUnits, units, unitOf, type Granularity } from './layers';
+import { resolveUnits, type Granularity } from './layers';
 
 export interface CorrectOptions {
   /** The units to retrain (names at `granularity`). */
@@ -58,12 +58,13 @@ export interface CorrectionReport {
   frozenUnchanged: true;
 }
 
-export async function correct(engine: Engine, model: ResNet18, o: CorrectOptions): Promise<CorrectionReport> {
+export async function correct(engine: Engine, model: Model, o: CorrectOptions): Promise<CorrectionReport> {
   const store = model.store;
-  const all = units(store.segments, o.granularity);
+  const all = model.units(o.granularity);
   const chosen = resolveUnits(all, o.layers);
   const retrained = new Set(chosen.flatMap((u) => u.params));
-  const inChosen = (module: string) => chosen.some((u) => u.name === unitOf(`${module}.weight`, o.granularity));
+  // A BN layer is retrained with its unit: its weight is among the retrained parameters.
+  const inChosen = (module: string) => retrained.has(`${module}.weight`);
   const started = performance.now();
   const evalOpts = { batchSize: 256, mean: o.mean, std: o.std };
   const before = await evaluate(engine, model, o.data.test, evalOpts);
