@@ -15,6 +15,7 @@ import type { Engine } from '../gpu/engine';
 import type { Model } from '../nn/model';
 import { Optimizer, type OptimizerKind } from '../optim/optimizer';
 import { Trainer, type TrainConfig } from '../train/trainer';
+import { trainConfig } from '../train/config';
 import { evaluate } from '../train/evaluate';
 import type { DatasetSplit } from '../data/dataset';
 import type { LrConfig, MomentumConfig } from '../schedule';
@@ -82,12 +83,12 @@ export async function correct(engine: Engine, model: Model, o: CorrectOptions): 
   store.setBatchNormRunning((layer) => inChosen(layer), 'update');
 
   const epochs = o.epochs ?? 2;
-  const config: TrainConfig = {
+  const config = trainConfig({
     epochs, batchSize: o.batchSize ?? 64, seed: o.seed ?? 0, model: model.config,
     optimizer: { kind: o.optimizer ?? 'sgd', weightDecay: o.weightDecay ?? 5e-4 },
     lr: o.lr ?? { kind: 'cosine', lr: 0.01 }, momentum: o.momentum ?? { kind: 'physics' },
-    augment: o.augment ?? null, labelSmoothing: 0, logEvery: 50, evalBatchSize: 256, mean: o.mean, std: o.std,
-  };
+    augment: o.augment ?? null, divergence: null, mean: o.mean, std: o.std,
+  });
   const optimizer = new Optimizer(store, config.optimizer);
   const trainer = new Trainer(engine, { model, optimizer, data: o.data, config });
   try {

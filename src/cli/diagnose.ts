@@ -12,8 +12,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { Engine } from '../gpu/engine';
-import { ResNet18 } from '../nn/resnet';
-import { findCheckpoint, loadCheckpoint, readRunState, saveWeights, writeFileAtomic } from '../io/checkpoint.node';
+import { describeModel, modelConfig } from '../nn/registry';
+import { cardMetadata, cardMismatch, type ModelCard } from '../io/weights';
+import type { Model } from '../nn/model';
+import type { Engine as EngineType } from '../gpu/engine';
+import { findCheckpoint, loadCheckpoint, loadCheckpointModel, readRunState, saveWeights, writeFileAtomic } from '../io/checkpoint.node';
 import type { TrainerState } from '../train/trainer';
 import { attribute, compareAttributions, correct, correctWithControls, METRICS, DEFAULT_BAND, DEFAULT_DRAWS, type AblationRow, type Attribution, type ControlResult, type ControlRow, type Granularity, type Metric } from '../attribution';
 import { loadRunData, runDataOf, type RunSplit } from '../data/rundata.node';
@@ -91,6 +94,22 @@ async function open(path: string): Promise<Opened> {
   return { dir, state, split, mean: state.mean, std: state.std };
 }
 
+/**
+ * The checkpoint's model, rebuilt from its model.safetensors alone and loaded; the run's data is
+ * refused (naming what differs) when it does not fit the model the file describes.
+ */
+async function openModel(engine: EngineType, run: Opened): Promise<{ model: Model; card: ModelCard | null }> {
+  const r = await loadCheckpointModel(engine, run.dir, run.state);
+  if (r.card) {
+    const fit = cardMismatch(r.card, run.split.test);
+    if (fit.errors.length) {
+      r.model.destroy();
+      throw new Error(`the run's data does not fit the model in ${run.dir} (${describeModel(r.card.model)}): ${fit.errors.join('; ')}`);
+    }
+  }
+  return r;
+}
+
 const pct = (v: number) => `${(100 * v).toFixed(v > 0 && v < 0.01 ? 2 : 1)}%`;
 
 function table(a: Attribution): string {
@@ -139,17 +158,17 @@ export async function diagnoseCommand(argv: string[]): Promise<number> {
   if (aggregation !== 'mean' && aggregation !== 'per-sample') throw new Error(`--aggregation: '${aggregation}' is not mean or per-sample`);
   if (o.checkpoints.length > 2) throw new Error('--checkpoint: give one checkpoint, or two to compare');
   const runs = await Promise.all(o.checkpoints.map(open));
-  if (runs.length === 2 && JSON.stringify(runs[0].state.config.model) !== JSON.stringify(runs[1].state.config.model)) {
-    throw new Error(`the two checkpoints are different architectures (${JSON.stringify(runs[0].state.config.model)} vs ${JSON.stringify(runs[1].state.config.model)}): their layers cannot be compared`);
+  const same = (a: Opened) => JSON.stringify(Object.entries(modelConfig(a.state.config.model)).sort());
+  if (runs.length === 2 && same(runs[0]) !== same(runs[1])) {
+    throw new Error(`the two checkpoints are different architectures (${describeModel(runs[0].state.config.model)} vs ${describeModel(runs[1].state.config.model)}): their layers cannot be compared`);
   }
   const selections = runs.map((run) => selectionData(run.split, o.diagnoseOn));
   const engine = await Engine.create();
   const results: Attribution[] = [];
   try {
     for (const [i, run] of runs.entries()) {
-      const model = new ResNet18(engine, run.state.config.model, run.state.config.seed);
+      const { model } = await openModel(engine, run);
       try {
-        await loadCheckpoint(run.dir, model.store, null);
         const sel = selections[i];
         const a = await attribute(engine, model, sel.data, { mean: run.mean, std: run.std, metric: o.metric, granularity: o.granularity,
           k: o.k, aggregation: aggregation as 'mean' | 'per-sample', contrast: values.contrast });
@@ -212,9 +231,8 @@ export async function correctCommand(argv: string[]): Promise<number> {
   if (batchSize > data.train.n) throw new Error(`--batch-size ${batchSize} is larger than the run's ${data.train.n} training images`);
   let layers: string[];
   const engine = await Engine.create();
-  const model = new ResNet18(engine, run.state.config.model, run.state.config.seed);
+  const { model, card } = await openModel(engine, run).catch((e) => { engine.destroy(); throw e; });
   try {
-    await loadCheckpoint(run.dir, model.store, null);
     if (named) {
       layers = named;
     } else {
@@ -226,7 +244,7 @@ export async function correctCommand(argv: string[]): Promise<number> {
     const restore = () => loadCheckpoint(run.dir, model.store, null).then(() => undefined);
     const saveMain = async () => {
       await mkdir(out, { recursive: true });
-      await saveWeights(join(out, 'model.safetensors'), model.store, { corrected: layers.join(',') });
+      await saveWeights(join(out, 'model.safetensors'), model.store, { corrected: layers.join(','), ...(card ? cardMetadata(card) : {}) });
       // With the run's state beside the weights the folder is a checkpoint: critdamp eval and
       // diagnose take it as --checkpoint.
       await writeFileAtomic(join(out, 'state.json'), JSON.stringify({ ...run.state, correctedFrom: run.dir, correctedLayers: layers }, null, 1));

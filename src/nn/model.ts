@@ -78,7 +78,7 @@ export class ParamLayout {
 export interface InitOptions {
   /**
    * Linear layers: 'pytorch' (nn.Linear's default, U(±1/√fan_in) for weight and bias; ResNet,
-   * MLP) or 'normal' (N(0, 0.01²) weights and zero biases: torchvision's VGG).
+   * MLP, VGG's small classifier) or 'normal' (N(0, 0.01²) weights and zero biases: torchvision's VGG with its 4096-wide classifier).
    */
   linear?: 'pytorch' | 'normal';
 }

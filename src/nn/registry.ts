@@ -85,6 +85,13 @@ export function configFor(name: string, input: ModelInput, options: Record<strin
   return cfg;
 }
 
+/** One line: `resnet18 (width 0.125, stem imagenet)`. */
+export function describeModel(spec: ModelSpec): string {
+  const { name, numClasses: _k, inChannels: _c, ...options } = modelConfig(spec);
+  const text = Object.entries(options).map(([k, v]) => `${k} ${Array.isArray(v) ? JSON.stringify(v) : String(v)}`).join(', ');
+  return text ? `${name} (${text})` : name;
+}
+
 /** Builds the model a config describes, initialised from `seed` (the same seed, the same weights). */
 export function createModel(engine: Engine, spec: ModelSpec, seed = 0): Model {
   const config = modelConfig(spec);

@@ -11,6 +11,7 @@
  *   the classifier takes C channels, not C·7·7;
  * - the classifier's hidden layers have 512·width units instead of 4096, and no dropout (critdamp
  *   has no dropout op; torchvision's Dropout layers sit at indices 2 and 5, between the same ReLUs).
+ * Its classifier starts from nn.Linear's default initialisation (torchvision's VGG uses N(0, 0.01²)).
  * Channels are torchvision's (64 … 512) times `width`, rounded, at least 1. tools/critdamp_torch.py
  * builds the PyTorch module with these changes (from torchvision's own VGG class at width 1).
  */
@@ -80,8 +81,10 @@ export class VGG extends Module {
 
   constructor(engine: Engine, name: VGGName, config: Partial<VGGConfig> = {}, seed = 0) {
     const cfg = { numClasses: config.numClasses ?? 10, inChannels: config.inChannels ?? 3, width: config.width ?? 1, name };
-    // torchvision's VGG._initialize_weights: Kaiming normal convs, zero conv biases, N(0, 0.01) linears.
-    super(engine, cfg, vggSpecs(name, cfg), seed, (store, s) => initParams(store, s, { linear: 'normal' }));
+    // torchvision's VGG._initialize_weights for the convs (Kaiming normal, zero biases) and BN; the
+    // classifier as nn.Linear's default, U(±1/√fan_in): torchvision's N(0, 0.01²) suits its 4096-wide
+    // layers, but through three 512·width-wide ones it leaves the logits ~10⁻⁵ and the first steps without a gradient.
+    super(engine, cfg, vggSpecs(name, cfg), seed, (store, s) => initParams(store, s, { linear: 'pytorch' }));
     this.steps = plan(name, cfg).steps;
     for (const s of this.steps) {
       if (s.kind !== 'conv') continue;
