@@ -88,7 +88,10 @@ export function configFor(name: string, input: ModelInput, options: Record<strin
 /** One line: `resnet18 (width 0.125, stem imagenet)`. */
 export function describeModel(spec: ModelSpec): string {
   const { name, numClasses: _k, inChannels: _c, ...options } = modelConfig(spec);
-  const text = Object.entries(options).map(([k, v]) => `${k} ${Array.isArray(v) ? JSON.stringify(v) : String(v)}`).join(', ');
+  // In the order the registry lists the options (configs built in other ways keep their keys in any order).
+  const order = Object.keys(REGISTRY.get(name)?.options ?? {});
+  const rank = (k: string) => (order.includes(k) ? order.indexOf(k) : order.length);
+  const text = Object.entries(options).sort((a, b) => rank(a[0]) - rank(b[0])).map(([k, v]) => `${k} ${Array.isArray(v) ? JSON.stringify(v) : String(v)}`).join(', ');
   return text ? `${name} (${text})` : name;
 }
 
