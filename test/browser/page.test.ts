@@ -192,6 +192,42 @@ async function createModelFile(e: Awaited<ReturnType<typeof requireEngine>>, dir
   }
 }
 
+test('page: docs/models.md\'s own-model example runs as written in headless Chromium (browser bundle)', async () => {
+  if (!existsSync(CHROMIUM)) return skip(`no ${CHROMIUM} (apt-get install chromium; tools/setup does it)`);
+  const block = /## Your own model[\s\S]*?```js\n([\s\S]*?)```/.exec(readFileSync(join(root, 'docs', 'models.md'), 'utf8'))?.[1];
+  assert.ok(block, 'docs/models.md has the example');
+  // The one change: the package name is the browser bundle the server hands out.
+  const code = block!.replace("from 'critdamp'", "from './critdamp.browser.js'");
+  const imports = code.split('\n').filter((l) => l.startsWith('import ')).join('\n');
+  const body = code.split('\n').filter((l) => !l.startsWith('import ')).join('\n');
+  const html = `<!doctype html><pre id="out"></pre><script type="module">
+${imports}
+const out = document.getElementById('out'), log = console.log;
+console.log = (...a) => { out.textContent += a.join(' ') + '\\n'; log(...a); };
+try {
+${body}
+  out.dataset.done = '1';
+} catch (e) { out.textContent += 'ERROR ' + e.message; out.dataset.done = '1'; }
+</script>`;
+  const server = await startServer({ port: 0, root, pages: { '/own-model.html': html } });
+  const browser = await launchChromium();
+  let text = '';
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}own-model.html`);
+    await page.waitForFunction(() => document.getElementById('out')!.dataset.done === '1', null, { timeout: 240_000 });
+    text = (await page.textContent('#out')) ?? '';
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  assert.not.match(text, /ERROR/, text);
+  const acc = /smallnet: ([\d.]+)% test accuracy/.exec(text);
+  assert.ok(acc && Number(acc[1]) > 80, text);
+  assert.match(text, /problem layers of smallnet: \w+, \w+ \(\d+ misclassified images; groups [\w, ]+\)/);
+  console.log(`    own-model example in the page: ${text.trim().split('\n').join('; ')}`);
+});
+
 test('page: a dropped folder becomes a dataset (classes, size, grey or colour, split), and a bad folder gets a message', async () => {
   if (!existsSync(CHROMIUM)) return skip(`no ${CHROMIUM} (apt-get install chromium; tools/setup does it)`);
   const server = await startServer({ port: 0, root });
