@@ -176,6 +176,20 @@ test('registry: same seed same weights; configFor fills defaults and refuses opt
     ['the model takes 1-channel images, the data has 3 channels', 'the model has 3 outputs, the data 4 classes', 'the model takes 8×8 images, the data\'s are 28×28']);
 });
 
+test('resnet18: the same seed gives the same initial weights as before the Model interface (sha256 of the main job\'s model at seed 0, BN buffers included)', async () => {
+  const e = await requireEngine();
+  const { createHash } = await import('node:crypto');
+  const m = createModel(e, { numClasses: 10, inChannels: 1, stem: 'imagenet', width: 1 / 8 }, 0);
+  try {
+    const h = createHash('sha256');
+    for (const [name, t] of await m.store.read()) { h.update(name); h.update(new Uint8Array(t.data.buffer)); }
+    // Recorded from the ResNet18 class of commit 9030f8a (before this interface): the init is CPU-side, so every adapter agrees.
+    assert.is(h.digest('hex').slice(0, 16), '1dc39cad06ce0543');
+  } finally {
+    m.destroy();
+  }
+});
+
 test('vgg: an input too small for its pools is an error naming the pool and the map', async () => {
   const e = await requireEngine();
   const m = createModel(e, { name: 'vgg11_bn', numClasses: 10, inChannels: 1, width: 1 / 16 });
