@@ -178,9 +178,9 @@ export const OPTIMIZER = kernel({ name: 'optimizer.wgsl', code: optimizer }, {
 });
 
 export const REDUCE = kernel({ name: 'reduce.wgsl', code: reduce }, {
-  params: { R: 'u32', C: 'u32', acc: 'u32' },
+  params: { R: 'u32', C: 'u32', acc: 'u32', inner: 'u32' },
   bindings: { a: read(1), out: readWrite(2) },
-  entries: { sum_rows: ['a', 'out'] },
+  entries: { sum_rows: ['a', 'out'], sum_channels: ['a', 'out'] },
 });
 
 export const ATTRIBUTION = kernel({ name: 'attribution.wgsl', code: attribution }, {

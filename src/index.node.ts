@@ -3,6 +3,6 @@
 import './gpu/node';
 export * from './index.browser';
 export * from './data/index.node';
-export { saveCheckpoint, loadCheckpoint, findCheckpoint, saveWeights, loadWeights, writeFileAtomic } from './io/checkpoint.node';
+export { saveCheckpoint, loadCheckpoint, loadCheckpointModel, loadWeightsFile, findCheckpoint, saveWeights, loadWeights, writeFileAtomic } from './io/checkpoint.node';
 export { fileTuneStore, defaultTunePath } from './io/tune.node';
 export { main as cli } from './cli/main';

@@ -1,6 +1,6 @@
 /**
- * The training page (served by `critdamp serve`): pick data and settings, train ResNet-18 on the
- * page's WebGPU device, and watch α(t), μ(t) against the critical curve, the regime of every step,
+ * The training page (served by `critdamp serve`): pick data, a model (ResNet-18/34/50, VGG-11/16
+ * with BN, an MLP: the registry's) and settings, train it on the page's WebGPU device, and watch α(t), μ(t) against the critical curve, the regime of every step,
  * the loss and the test accuracy as they happen; afterwards the confusion matrix, misclassified
  * images, the per-layer attribution, and the weights to download. Earlier runs stay on the plots
  * for comparison. Everything runs in the page; the server only hands out files.
@@ -10,9 +10,10 @@
  * the kernel autotuner is on (its choices cached in this browser's IndexedDB); `tune=0` turns it off.
  */
 import {
-  Engine, Graph, ResNet18, Trainer, NoAdapterError, parseLrSpec, parseMomentumSpec, parseIdx, subset, makeDataset, encodeWeights, decodeWeights,
+  Engine, Graph, Trainer, NoAdapterError, parseLrSpec, parseMomentumSpec, parseIdx, subset, makeDataset, encodeWeights, decodeWeights,
   attribute, selectionData, checkOps, enableTuning, indexedDbTuneStore, FASHION_MNIST_CLASSES, MNIST_CLASSES, DEFAULT_DIVERGENCE,
-  type Dataset, type DatasetSplit, type TrainConfig, type Regime, type OpCheck,
+  createModel, configFor, modelEntry, describeModel, trainConfig, weightsCard, cardMetadata, cardMismatch, cardOf, modelFromWeights,
+  type Dataset, type DatasetSplit, type TrainConfig, type Regime, type OpCheck, type ModelCard, type Model,
 } from '../src/index.browser';
 import { lineChartSvg, regimeBarsSvg, PALETTE, REGIME_COLORS, type Series, type Zone } from '../src/report/plot';
 import { barChartSvg } from '../src/report/chart';
@@ -43,6 +44,8 @@ const page = {
   /** Kernel shapes the autotuner has timed in this page, and how many plans it loaded from IndexedDB. */
   tuning: { tuned: 0, loaded: 0 },
   logits: (x: number[], shape: number[]) => logits(x, shape),
+  /** The current model's config (registry name and options). */
+  model: () => trainer?.model.config ?? null,
   /** What a dropped folder becomes (tests call it with generated images: a real drop cannot be synthesised). */
   fromImages: async (root: string, folders: { name: string; files: File[] }[]) => {
     const d = await imagesToDataset(root, folders);
@@ -67,7 +70,7 @@ let trainer: Trainer | null = null;
 let stop: AbortController | null = null;
 let lastWeights: Uint8Array | null = null;
 let dropped: DatasetSplit | null = null;
-let loadedWeights: { bytes: Uint8Array; name: string } | null = null;
+let loadedWeights: { bytes: Uint8Array; name: string; card: ModelCard | null } | null = null;
 const cache = new Map<string, DatasetSplit>();
 
 function setState(s: State): void {
@@ -79,7 +82,7 @@ function setState(s: State): void {
   $<HTMLButtonElement>('pause').disabled = s !== 'training';
   $<HTMLButtonElement>('stop').disabled = s !== 'training' && s !== 'paused';
   $<HTMLButtonElement>('checks').disabled = busy || !engine;
-  $<HTMLButtonElement>('diagnose').disabled = busy || !trainer;
+  $<HTMLButtonElement>('diagnose').disabled = busy || !(trainer || loadedWeights?.card);
   $<HTMLButtonElement>('download').disabled = !(trainer || lastWeights) || s === 'training';
   $('status').textContent = { loading: 'loading…', idle: 'ready', training: 'training', paused: 'paused', done: 'done', error: 'stopped by an error' }[s];
 }
@@ -98,7 +101,7 @@ function clearMessage(): void {
 
 // ---- fields ---------------------------------------------------------------------------------------
 
-const FIELDS = ['dataset', 'train', 'test', 'width', 'epochs', 'batch', 'optimizer', 'lr', 'momentum', 'seed'] as const;
+const FIELDS = ['dataset', 'train', 'test', 'model', 'width', 'epochs', 'batch', 'optimizer', 'lr', 'momentum', 'seed'] as const;
 for (const f of FIELDS) {
   const v = params.get(f);
   if (v === null) continue;
@@ -198,16 +201,30 @@ function drawPlots(): void {
 
 // ---- training -------------------------------------------------------------------------------------
 
+/** The model the settings describe for this data: the registry's config, with the width (and the cifar stem) where the model takes them. */
+function readModel(data: DatasetSplit): TrainConfig['model'] {
+  const name = field('model') || 'resnet18';
+  const takes = modelEntry(name).options;
+  const options = Object.fromEntries(Object.entries({ width: Number(field('width')), stem: 'cifar' }).filter(([k]) => k in takes));
+  return configFor(name, { numClasses: data.train.classes.length, inChannels: data.train.c, inputSize: [data.train.h, data.train.w] }, options);
+}
+
 function readConfig(data: DatasetSplit): TrainConfig {
   const optimizer = field('optimizer') as 'sgd' | 'adam';
   const seed = intField('seed', 0, 'seed');
-  return {
+  return trainConfig({
     epochs: intField('epochs', 1, 'epochs'), batchSize: intField('batch', 1, 'batch size'), seed,
-    model: { numClasses: data.train.classes.length, inChannels: data.train.c, stem: 'cifar', width: Number(field('width')) },
+    model: readModel(data),
     optimizer: { kind: optimizer, weightDecay: optimizer === 'sgd' ? 5e-4 : 0 },
     lr: parseLrSpec(field('lr')), momentum: parseMomentumSpec(field('momentum')),
     augment: null, labelSmoothing: 0, logEvery: Number(params.get('logEvery') ?? 5), evalBatchSize: 250, divergence: DEFAULT_DIVERGENCE,
-  };
+  });
+}
+
+/** The weights with their card (model, input, normalisation, classes), as the page downloads them. */
+async function weightsOf(t: Trainer, meta: Record<string, string>): Promise<Uint8Array> {
+  const card = cardOf(t.state());
+  return encodeWeights(t.model.store, { ...meta, ...(card ? cardMetadata(card) : {}) });
 }
 
 async function start(): Promise<void> {
@@ -217,7 +234,9 @@ async function start(): Promise<void> {
   try {
     const seed = intField('seed', 0, 'seed');
     const data = await currentData(seed);
-    const config = readConfig(data);
+    // A loaded file with a card brings its own model and normalisation.
+    const card = loadedWeights?.card ?? null;
+    const config = card ? { ...readConfig(data), model: card.model, mean: card.mean, std: card.std } : readConfig(data);
     if (!$<HTMLInputElement>('overlay').checked) page.runs = [];
     trainer?.destroy();
     trainer = Trainer.create(engine!, data, config, {
@@ -254,7 +273,7 @@ async function start(): Promise<void> {
           run.accuracy.push([rec.epoch, rec.accuracy]);
           $('s-acc').textContent = `${(100 * rec.accuracy).toFixed(1)}%`;
           // The last epoch's weights, kept on the CPU: they can be downloaded even after a device loss.
-          lastWeights = await encodeWeights(trainer!.model.store, { epoch: String(rec.epoch), source: 'critdamp training page' });
+          lastWeights = await weightsOf(trainer!, { epoch: String(rec.epoch), source: 'critdamp training page' });
         }
         redraw();
       },
@@ -263,7 +282,7 @@ async function start(): Promise<void> {
       decodeWeights(trainer.model.store, loadedWeights.bytes, loadedWeights.name);
       message(`training continues from ${loadedWeights.name}`, 'info');
     }
-    page.runs.push({ label: `run ${page.runs.length + 1}: ${config.optimizer.kind}, ${field('momentum')}${loadedWeights ? ' (from file)' : ''}`,
+    page.runs.push({ label: `run ${page.runs.length + 1}: ${config.model.name ?? 'resnet18'}, ${config.optimizer.kind}, ${field('momentum')}${loadedWeights ? ' (from file)' : ''}`,
       color: PALETTE[(page.runs.length + 1) % PALETTE.length], config, steps: [], losses: [], accuracy: [], stepLosses: [] });
     loadedWeights = null;
     document.body.classList.remove('has-model');
@@ -339,20 +358,42 @@ function showResults(confusion: number[][], misclassified: number[], predictions
   }
 }
 
+/** The model to diagnose: the trainer's, or a loaded weights file's (built from its card, freed afterwards). */
+async function modelToDiagnose(): Promise<{ model: Model; data: DatasetSplit; mean: number[]; std: number[]; from: string; free: () => void } | null> {
+  if (trainer) return { model: trainer.model, data: trainer.data, mean: trainer.mean, std: trainer.std, from: 'the trained model', free: () => undefined };
+  if (!loadedWeights?.card) return null;
+  const data = await currentData(intField('seed', 0, 'seed'));
+  const { model } = modelFromWeights(engine!, loadedWeights.bytes, loadedWeights.name);
+  return { model, data, mean: loadedWeights.card.mean, std: loadedWeights.card.std, from: loadedWeights.name, free: () => model.destroy() };
+}
+
+/** A `critdamp correct` command that works on the downloaded (or loaded) weights file. */
+function correctCommand(problem: string[], file: string): string {
+  const data = field('dataset');
+  const where = data === 'folder' ? ' --data-dir YOUR_FOLDER' : '';
+  return `critdamp correct --checkpoint ${file} --data ${data}${where} --layers ${problem.join(',')}`;
+}
+
 async function diagnose(): Promise<void> {
-  if (!trainer) return;
   setState('loading');
+  let target: Awaited<ReturnType<typeof modelToDiagnose>> = null;
   try {
+    target = await modelToDiagnose();
+    if (!target) throw new Error('nothing to diagnose: train a model, or load a weights file that says which model it holds');
     // The same rule as critdamp diagnose: the errors that choose the layers are never the test
     // images a correction is scored on (the page holds no validation split, so: the training images).
-    const sel = selectionData({ train: trainer.data.train, val: null, test: trainer.data.test }, 'val');
-    const a = await attribute(engine!, trainer.model, sel.data, { mean: trainer.mean, std: trainer.std, k: 3, granularity: 'group' });
+    const sel = selectionData({ train: target.data.train, val: null, test: target.data.test }, 'val');
+    const a = await attribute(engine!, target.model, sel.data, { mean: target.mean, std: target.std, k: 3, granularity: 'group' });
     $('attribution').innerHTML = barChartSvg(a.rows.map((r) => ({ label: r.name, value: r.score, highlight: a.problem.includes(r.name), note: `${(100 * r.share).toFixed(1)}% of parameters` })),
-      { title: 'Relative gradient score per layer group', subtitle: `gradient of the loss over ${a.samples} misclassified training images (not the test images); red: the top 3`, axis: '‖∂L/∂θ‖ / ‖θ‖' });
-    $('problem').textContent = `Problem layers: ${a.problem.join(', ')} — retrain only these with \`critdamp correct --layers ${a.problem.join(',')}\` on the downloaded weights.`;
-    setState('done');
+      { title: `Relative gradient score per layer group (${target.from})`, subtitle: `gradient of the loss over ${a.samples} misclassified training images (not the test images); red: the top 3`, axis: '‖∂L/∂θ‖ / ‖θ‖' });
+    const file = trainer ? 'DOWNLOADED.safetensors' : loadedWeights!.name;
+    $('problem').textContent = `Problem layers: ${a.problem.join(', ')}. To retrain only these on the ${field('dataset')} training images and score the result on its test images: ` +
+      `${correctCommand(a.problem, file)}${trainer ? ' (with the file that Download saves)' : ''}`;
+    setState(trainer ? 'done' : 'idle');
   } catch (e) {
     fail(e);
+  } finally {
+    target?.free();
   }
 }
 
@@ -376,12 +417,21 @@ $('clear').addEventListener('click', () => {
   drawPlots();
 });
 $('diagnose').addEventListener('click', () => void diagnose());
+// Adam gets Adam's usual learning rate and β1 rather than SGD's rate and the physics curve as β1
+// (as critdamp train does); the fields show what was set, and can be changed before Start.
+$('optimizer').addEventListener('change', () => {
+  const adam = field('optimizer') === 'adam';
+  $<HTMLInputElement>('lr').value = adam ? 'cosine:0.001' : 'cosine:0.05';
+  $<HTMLSelectElement>('momentum').value = adam ? 'constant:0.9' : 'physics';
+  message(adam ? "Adam: learning rate cosine:0.001 and β1 = 0.9 (Adam's usual values; change them if you like)." : 'SGD: learning rate cosine:0.05 with physics momentum.', 'info');
+});
 $('download').addEventListener('click', async () => {
   try {
-    const bytes = engine && trainer && page.state !== 'error' ? await encodeWeights(trainer.model.store, { source: 'critdamp training page' }) : lastWeights;
-    if (bytes) download(bytes, `critdamp-resnet18-w${trainer?.config.model.width ?? ''}.safetensors`);
+    const bytes = engine && trainer && page.state !== 'error' ? await weightsOf(trainer, { source: 'critdamp training page' }) : lastWeights;
+    const name = trainer?.model.config.name ?? 'model';
+    if (bytes) download(bytes, `critdamp-${name}${typeof trainer?.config.model.width === 'number' ? `-w${trainer.config.model.width}` : ''}.safetensors`);
   } catch (e) {
-    if (lastWeights) download(lastWeights, 'critdamp-resnet18-last-epoch.safetensors');
+    if (lastWeights) download(lastWeights, `critdamp-${trainer?.model.config.name ?? 'model'}-last-epoch.safetensors`);
     else fail(e);
   }
 });
@@ -392,17 +442,34 @@ $<HTMLInputElement>('load').addEventListener('change', async (ev) => {
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const data = await currentData(intField('seed', 0, 'seed'));
-    // Check it fits the model the settings describe before anything trains on it.
-    const probe = new ResNet18(engine!, readConfig(data).model, 0);
+    // The file says which model it holds (a file without a card: the model the settings describe).
+    const card = weightsCard(bytes, file.name);
+    if (card) {
+      const fit = cardMismatch(card, data.train);
+      if (fit.errors.length) throw new Error(`it holds ${describeModel(card.model)} for other data: ${fit.errors.join('; ')}`);
+    }
+    const spec = card?.model ?? readModel(data);
+    // Check that every tensor fits before anything trains on it.
+    const probe = createModel(engine!, spec, 0);
     try {
-      decodeWeights(probe.store, bytes, file.name);
+      decodeWeights(probe.store, bytes, file.name, spec);
     } finally {
       probe.destroy();
     }
-    loadedWeights = { bytes, name: file.name };
-    message(`${file.name} fits this model: Start continues training from it.`, 'info');
+    if (card) {
+      $<HTMLSelectElement>('model').value = card.model.name;
+      const width = card.model.width;
+      if (typeof width === 'number') {
+        const el = $<HTMLSelectElement>('width');
+        if (![...el.options].some((o) => Number(o.value) === width)) el.add(new Option(String(width), String(width)));
+        el.value = [...el.options].find((o) => Number(o.value) === width)!.value;
+      }
+    }
+    loadedWeights = { bytes, name: file.name, card };
+    setState(page.state);
+    message(`${file.name} holds ${describeModel(spec)}${card ? '' : ' (as set on the left: the file does not say)'}: Start continues training from it${card ? ', Diagnose ranks its layers' : ''}.`, 'info');
   } catch (e) {
-    message(`${file.name} does not fit the model set on the left (width, classes, input channels): ${(e as Error).message}`);
+    message(`${file.name} does not fit: ${(e as Error).message}`);
   }
 });
 $('checks').addEventListener('click', async () => {

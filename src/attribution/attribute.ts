@@ -13,7 +13,7 @@
  */
 import type { Engine } from '../gpu/engine';
 import type { Tensor } from '../tensor';
-import type { ResNet18 } from '../nn/resnet';
+import type { Model } from '../nn/model';
 import { Graph } from '../autograd/graph';
 import { crossEntropy } from '../ops';
 import { GpuBatcher } from '../data/batcher';
@@ -21,7 +21,7 @@ import { subset, type Dataset } from '../data/dataset';
 import { evaluate, type EvalResult } from '../train/evaluate';
 import { Rng } from '../util/rng';
 import { SegmentSumsReader } from './segment_sums';
-import { units as makeUnits, type Granularity, type Unit } from './layers';
+import type { Granularity, Unit } from './layers';
 import { rankScores, unitScore, type Metric, type ScoreRow, type SegmentSums } from './scores';
 
 export type Aggregation = 'mean' | 'per-sample';
@@ -65,9 +65,10 @@ export interface Attribution {
   contrast?: { samples: number; rows: { name: string; misclassified: number; correct: number; ratio: number }[] };
 }
 
-export async function attribute(engine: Engine, model: ResNet18, data: Dataset, opts: AttributeOptions): Promise<Attribution> {
+export async function attribute(engine: Engine, model: Model, data: Dataset, opts: AttributeOptions): Promise<Attribution> {
   const metric = opts.metric ?? 'relative', granularity = opts.granularity ?? 'group', aggregation = opts.aggregation ?? 'mean';
-  const all = makeUnits(model.store.segments, granularity);
+  if (granularity !== 'group' && granularity !== 'layer') throw new Error(`attribution: granularity must be 'group' or 'layer', got '${String(granularity)}'`);
+  const all = model.units(granularity);
   const k = opts.k ?? 3;
   if (!Number.isInteger(k) || k < 1 || k > all.length) throw new RangeError(`attribution: k must be an integer in 1..${all.length} (the ${granularity}s of this model), got ${k}`);
   if (aggregation !== 'mean' && aggregation !== 'per-sample') throw new Error(`attribution: aggregation must be 'mean' or 'per-sample', got '${String(aggregation)}'`);
@@ -113,7 +114,7 @@ export async function attribute(engine: Engine, model: ResNet18, data: Dataset, 
 interface GradOpts { aggregation: Aggregation; batchSize: number; mean: readonly number[]; std: readonly number[] }
 
 /** Per-unit scores of the gradient on the samples `indices` of `data`. */
-async function unitScores(engine: Engine, model: ResNet18, data: Dataset, indices: number[], all: Unit[], metric: Metric, o: GradOpts): Promise<Map<string, number>> {
+async function unitScores(engine: Engine, model: Model, data: Dataset, indices: number[], all: Unit[], metric: Metric, o: GradOpts): Promise<Map<string, number>> {
   const perSample = o.aggregation === 'per-sample';
   const sums = await gradientSums(engine, model, subset(data, indices), perSample, o);
   const out = new Map<string, number>();
@@ -129,7 +130,7 @@ async function unitScores(engine: Engine, model: ResNet18, data: Dataset, indice
  * Segment sums (Σg², Σθ², Σg·θ, n) of the gradient of the mean loss over `ds` (one set), or of
  * each sample's own loss (one set per sample). Every parameter gets a gradient while this runs.
  */
-export async function gradientSums(engine: Engine, model: ResNet18, ds: Dataset, perSample: boolean, o: Omit<GradOpts, 'aggregation'>): Promise<SegmentSums[]> {
+export async function gradientSums(engine: Engine, model: Model, ds: Dataset, perSample: boolean, o: Omit<GradOpts, 'aggregation'>): Promise<SegmentSums[]> {
   const store = model.store;
   const trainable = [...store.params.values()].map((t) => t.requiresGrad);
   store.setFrozen(() => true, false);

@@ -10,7 +10,7 @@
  * report.
  */
 import type { Engine } from '../gpu/engine';
-import type { ResNet18 } from '../nn/resnet';
+import type { Model } from '../nn/model';
 import { Graph } from '../autograd/graph';
 import { Optimizer } from '../optim/optimizer';
 import { GpuBatcher } from '../data/batcher';
@@ -19,13 +19,12 @@ import { evaluate } from '../train/evaluate';
 import { TrainingSchedule } from '../schedule';
 import { SegmentSumsReader } from './segment_sums';
 import { unitScore } from './scores';
-import { units } from './layers';
 import type { CorrectOptions, CorrectionReport } from './correct';
 
-export async function autoRgnFineTune(engine: Engine, model: ResNet18, o: Omit<CorrectOptions, 'layers' | 'granularity'>): Promise<CorrectionReport> {
+export async function autoRgnFineTune(engine: Engine, model: Model, o: Omit<CorrectOptions, 'layers' | 'granularity'>): Promise<CorrectionReport> {
   const started = performance.now();
   const store = model.store, segs = store.segments;
-  const layers = units(segs, 'layer');
+  const layers = model.units('layer');
   const evalOpts = { batchSize: 256, mean: o.mean, std: o.std };
   const before = await evaluate(engine, model, o.data.test, evalOpts);
   const trainable = [...store.params.values()].map((t) => t.requiresGrad);

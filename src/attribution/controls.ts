@@ -12,11 +12,11 @@
  * is an exact permutation p-value (src/stats/paired.ts).
  */
 import type { Engine } from '../gpu/engine';
-import { ResNet18 } from '../nn/resnet';
+import type { Model } from '../nn/model';
+import { freshCopy } from '../nn/registry';
 import { evaluate } from '../train/evaluate';
 import { Rng } from '../util/rng';
 import { rankAmong, type RankTest } from '../stats/paired';
-import { units } from './layers';
 import { correct, type CorrectOptions, type CorrectionReport } from './correct';
 import { autoRgnFineTune } from './autorgn';
 
@@ -165,8 +165,8 @@ export interface ControlResult {
   rank: { net: RankTest; drop: RankTest } | null;
 }
 
-export async function correctWithControls(engine: Engine, model: ResNet18, o: ControlOptions): Promise<ControlResult> {
-  const all = units(model.store.segments, o.granularity);
+export async function correctWithControls(engine: Engine, model: Model, o: ControlOptions): Promise<ControlResult> {
+  const all = model.units(o.granularity);
   const k = o.layers.length;
   const include = { lastK: true, full: true, autoRgn: true, ...o.include };
   const rows: ControlRow[] = [];
@@ -191,7 +191,7 @@ export async function correctWithControls(engine: Engine, model: ResNet18, o: Co
   }
 
   // The ablation: the same layers reset to the run's epoch-0 values, no retraining.
-  const init = new ResNet18(engine, model.config, o.initSeed);
+  const init = freshCopy(engine, model, o.initSeed);
   const start = await init.store.read();
   init.destroy();
   const evalOpts = { batchSize: 256, mean: o.mean, std: o.std };

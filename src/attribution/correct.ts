@@ -12,13 +12,14 @@
  * layer above the earliest retrained one, so the saving in FLOPs is smaller than the share.
  */
 import type { Engine } from '../gpu/engine';
-import type { ResNet18 } from '../nn/resnet';
+import type { Model } from '../nn/model';
 import { Optimizer, type OptimizerKind } from '../optim/optimizer';
 import { Trainer, type TrainConfig } from '../train/trainer';
+import { trainConfig } from '../train/config';
 import { evaluate } from '../train/evaluate';
 import type { DatasetSplit } from '../data/dataset';
 import type { LrConfig, MomentumConfig } from '../schedule';
-import { resolveUnits, units, unitOf, type Granularity } from './layers';
+import { resolveUnits, type Granularity } from './layers';
 
 export interface CorrectOptions {
   /** The units to retrain (names at `granularity`). */
@@ -58,12 +59,13 @@ export interface CorrectionReport {
   frozenUnchanged: true;
 }
 
-export async function correct(engine: Engine, model: ResNet18, o: CorrectOptions): Promise<CorrectionReport> {
+export async function correct(engine: Engine, model: Model, o: CorrectOptions): Promise<CorrectionReport> {
   const store = model.store;
-  const all = units(store.segments, o.granularity);
+  const all = model.units(o.granularity);
   const chosen = resolveUnits(all, o.layers);
   const retrained = new Set(chosen.flatMap((u) => u.params));
-  const inChosen = (module: string) => chosen.some((u) => u.name === unitOf(`${module}.weight`, o.granularity));
+  // A BN layer is retrained with its unit: its weight is among the retrained parameters.
+  const inChosen = (module: string) => retrained.has(`${module}.weight`);
   const started = performance.now();
   const evalOpts = { batchSize: 256, mean: o.mean, std: o.std };
   const before = await evaluate(engine, model, o.data.test, evalOpts);
@@ -81,12 +83,12 @@ export async function correct(engine: Engine, model: ResNet18, o: CorrectOptions
   store.setBatchNormRunning((layer) => inChosen(layer), 'update');
 
   const epochs = o.epochs ?? 2;
-  const config: TrainConfig = {
+  const config = trainConfig({
     epochs, batchSize: o.batchSize ?? 64, seed: o.seed ?? 0, model: model.config,
     optimizer: { kind: o.optimizer ?? 'sgd', weightDecay: o.weightDecay ?? 5e-4 },
     lr: o.lr ?? { kind: 'cosine', lr: 0.01 }, momentum: o.momentum ?? { kind: 'physics' },
-    augment: o.augment ?? null, labelSmoothing: 0, logEvery: 50, evalBatchSize: 256, mean: o.mean, std: o.std,
-  };
+    augment: o.augment ?? null, divergence: null, mean: o.mean, std: o.std,
+  });
   const optimizer = new Optimizer(store, config.optimizer);
   const trainer = new Trainer(engine, { model, optimizer, data: o.data, config });
   try {

@@ -1,5 +1,5 @@
 /**
- * `critdamp bench`: how fast a ResNet-18 training step runs on this machine's adapter (synthetic
+ * `critdamp bench`: how fast a training step of a model (ResNet-18 by default) runs on this machine's adapter (synthetic
  * data, the full step: GPU batch with augmentation, forward, loss, backward, SGD), and with
  * --profile where the time goes, per layer group, per op and per layer, forward and backward.
  */
@@ -7,7 +7,7 @@ import { parseFlags } from './flags';
 import { Engine } from '../gpu/engine';
 import { Graph } from '../autograd/graph';
 import { Profiler, type ProfileMethod } from '../gpu/profile';
-import { ResNet18 } from '../nn/resnet';
+import { configFor, createModel, describeModel, modelEntry, modelNames } from '../nn/registry';
 import { Optimizer } from '../optim/optimizer';
 import { GpuBatcher } from '../data/batcher';
 import { crossEntropy } from '../ops';
@@ -15,12 +15,13 @@ import type { Dataset } from '../data/dataset';
 import { Rng } from '../util/rng';
 import { cliTuning, tunedLine } from './tune';
 
-export const BENCH_HELP = `critdamp bench — time a ResNet-18 training step on this adapter (synthetic data)
+export const BENCH_HELP = `critdamp bench — time a training step on this adapter (synthetic data; ResNet-18 unless --model)
 
 Usage: critdamp bench [--profile] [options]
   --profile          time every dispatch and print time per layer group, per op and per layer
                      (GPU timestamp queries where the adapter offers them, else CPU-side timing)
   --method M         timestamps | cpu (default: timestamps where offered)
+  --model NAME       ${modelNames().join(' | ')} (default resnet18)
   --width W          channel multiplier (default 1/8)      --stem S   cifar | imagenet
   --batch N          batch size (default 32)               --size S   image side (default 32)
   --channels C       input channels (default 3)            --steps K  steps timed (default 3)
@@ -49,7 +50,7 @@ function synthetic(n: number, c: number, h: number): Dataset {
 }
 
 export const BENCH_OPTIONS = {
-  profile: { type: 'boolean' }, method: { type: 'string' }, width: { type: 'string' }, stem: { type: 'string' },
+  profile: { type: 'boolean' }, method: { type: 'string' }, model: { type: 'string' }, width: { type: 'string' }, stem: { type: 'string' },
   batch: { type: 'string' }, size: { type: 'string' }, channels: { type: 'string' }, steps: { type: 'string' }, 'no-tune': { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -67,14 +68,18 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const method = v.method as ProfileMethod | undefined;
   if (method !== undefined && method !== 'timestamps' && method !== 'cpu') throw new Error(`--method: '${method}' is not timestamps or cpu`);
 
+  const name = v.model ?? 'resnet18';
+  const takes = modelEntry(name).options;
+  const options = Object.fromEntries(Object.entries({ width, stem }).filter(([k]) => k in takes));
+  const config = configFor(name, { numClasses: 10, inChannels: channels, inputSize: [size, size] }, options);
   const e = await Engine.create();
-  const model = new ResNet18(e, { numClasses: 10, inChannels: channels, stem, width }, 0);
+  const model = createModel(e, config, 0);
   const opt = new Optimizer(model.store, { kind: 'sgd', weightDecay: 5e-4 });
   const data = synthetic(batch * (2 * steps + 1), channels, size);
   const batcher = new GpuBatcher(e, data, { batchSize: batch, shuffle: true, augment: { crop: 4, flip: true },
     mean: new Array(channels).fill(0.5), std: new Array(channels).fill(0.25), seed: 0, dropLast: true });
   try {
-    console.log(`critdamp bench: ${e.adapterName}; ResNet-18 width ${v.width ?? '1/8'} (${stem} stem), batch ${batch}, ${channels}×${size}×${size}`);
+    console.log(`critdamp bench: ${e.adapterName}; ${describeModel(config)}, batch ${batch}, ${channels}×${size}×${size}`);
     await cliTuning(e, v['no-tune'], 'critdamp bench');
     batcher.startEpoch(0);
     const step = (i: number) => {

@@ -20,9 +20,10 @@ import { Trainer, DEFAULT_DIVERGENCE, DivergenceError, NonFiniteLossError, type 
 import { restoreNewest, saveCheckpoint, writeFileAtomic } from '../io/checkpoint.node';
 import { attribute } from '../attribution';
 import { selectionData } from '../data/split';
+import { configFromSettings, modelNames } from '../nn/registry';
 import { BUILTIN_METHODS, MATCHED_METHOD, PAPER_METHODS, methodTable, parseMethodSpec, parseMethodsFile, pickMethods, resolveMethod, type Method, type MethodDef } from '../compare/methods';
 import { checkThreshold, type EpochPoint, type RunResult, type TrajectoryPoint } from '../compare/stats';
-import { FIGURE_FILES, renderReport, widthText, type CompareDoc, type CompareSettings } from '../compare/report';
+import { FIGURE_FILES, modelText, renderReport, type CompareDoc, type CompareSettings } from '../compare/report';
 import { formatDuration } from './progress';
 import { parseAugment, parseWidth } from './flags';
 import { environment } from './environment';
@@ -78,6 +79,8 @@ Usage: critdamp compare [--preset ${Object.keys(COMPARE_PRESETS).join('|')}] [op
   --diagnose            also diagnose each final model and report the problem layers and their overlap
   --out DIR             the comparison's folder (default runs/compare-<preset>); rerun the same command to resume
   --report-only         write the report from the finished runs in --out, training nothing
+  --model NAME          the network: ${modelNames().join(', ')} (default resnet18; the preset's
+                        width and stem apply where the model takes them)
   Overrides of the preset: --data NAME  --data-dir DIR  --width W  --stem S  --epochs N  --batch-size N  --lr LR
                         --adam-lr LR  --weight-decay WD  --train-subset N  --test-subset N  --augment A
   --no-tune             keep the cost model's kernel choices (tuning at first use changes speed, never numbers;
@@ -87,7 +90,7 @@ Usage: critdamp compare [--preset ${Object.keys(COMPARE_PRESETS).join('|')}] [op
 export const COMPARE_OPTIONS = {
   preset: { type: 'string' }, methods: { type: 'string' }, method: { type: 'string', multiple: true }, 'methods-file': { type: 'string' },
   seeds: { type: 'string' }, thresholds: { type: 'string' }, diagnose: { type: 'boolean' }, out: { type: 'string' }, 'report-only': { type: 'boolean' },
-  data: { type: 'string' }, 'data-dir': { type: 'string' }, width: { type: 'string' }, stem: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' },
+  data: { type: 'string' }, 'data-dir': { type: 'string' }, model: { type: 'string' }, width: { type: 'string' }, stem: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' },
   lr: { type: 'string' }, 'adam-lr': { type: 'string' }, 'weight-decay': { type: 'string' }, 'train-subset': { type: 'string' },
   'test-subset': { type: 'string' }, augment: { type: 'string' }, 'no-tune': { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
@@ -209,8 +212,11 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const p = COMPARE_PRESETS[presetName];
   if (!p) throw new Error(`--preset: unknown preset '${presetName}' (${Object.keys(COMPARE_PRESETS).join(', ')})`);
   const int0 = (x: number) => Number.isInteger(x) && x >= 0, int1 = (x: number) => Number.isInteger(x) && x >= 1, pos = (x: number) => Number.isFinite(x) && x > 0;
+  const modelName = v.model ?? 'resnet18';
+  if (!modelNames().includes(modelName)) throw new Error(`--model: unknown model '${modelName}' (${modelNames().join(', ')})`);
   const settings: CompareSettings = {
     data: v.data ?? p.data,
+    ...(modelName === 'resnet18' ? {} : { model: modelName }),
     trainSubset: number(v['train-subset'], p.trainSubset, 'train-subset', int0, 'an integer ≥ 0 (0 = all)'),
     testSubset: number(v['test-subset'], p.testSubset, 'test-subset', int0, 'an integer ≥ 0 (0 = all)'),
     width: v.width === undefined ? p.width : parseWidth(v.width),
@@ -320,11 +326,12 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const progress = new CompareProgress(stepsPerRun, pending.length);
   console.log(`critdamp compare: adapter ${engine.adapterName}`);
   await cliTuning(engine, v['no-tune'], 'critdamp compare');
-  console.log(`critdamp compare: ${methods.length} methods × ${seeds.length} seeds, ${settings.data} ${data.train.n} train / ${data.test.n} test, ResNet-18 width ${widthText(settings.width)} (${settings.stem} stem), ` +
+  console.log(`critdamp compare: ${methods.length} methods × ${seeds.length} seeds, ${settings.data} ${data.train.n} train / ${data.test.n} test, ${modelText(settings)}, ` +
     `${settings.epochs} epochs of batch ${settings.batchSize}; ${runs.length} run(s) already finished in ${out}, ${pending.length} to go`);
   const configOf = (m: Method, seed: number): TrainConfig => ({
     epochs: settings.epochs, batchSize: settings.batchSize, seed,
-    model: { numClasses: data.train.classes.length, inChannels: data.train.c, stem: settings.stem, width: settings.width },
+    model: configFromSettings(settings.model ?? 'resnet18', { numClasses: data.train.classes.length, inChannels: data.train.c, inputSize: [data.train.h, data.train.w] },
+      { width: settings.width, stem: settings.stem }),
     optimizer: { kind: m.optimizer, weightDecay: m.weightDecay }, lr: m.lr, momentum: m.momentum, augment, labelSmoothing: 0,
     logEvery: 10, evalBatchSize: 250, divergence: DEFAULT_DIVERGENCE,
   });

@@ -8,15 +8,21 @@
  * an ablation. Both write JSON and a chart (SVG, PNG).
  */
 import { parseFlags } from './flags';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { Engine } from '../gpu/engine';
-import { ResNet18 } from '../nn/resnet';
-import { findCheckpoint, loadCheckpoint, readRunState, saveWeights, writeFileAtomic } from '../io/checkpoint.node';
+import { describeModel, modelConfig } from '../nn/registry';
+import { cardMetadata, cardMismatch, weightsCard, type ModelCard } from '../io/weights';
+import type { Model } from '../nn/model';
+import type { Engine as EngineType } from '../gpu/engine';
+import { findCheckpoint, loadCheckpointModel, loadWeightsFile, readRunState, saveWeights, writeFileAtomic } from '../io/checkpoint.node';
+import { trainConfig } from '../train/config';
+import type { DatasetName } from '../data/index.node';
 import type { TrainerState } from '../train/trainer';
 import { attribute, compareAttributions, correct, correctWithControls, METRICS, DEFAULT_BAND, DEFAULT_DRAWS, type AblationRow, type Attribution, type ControlResult, type ControlRow, type Granularity, type Metric } from '../attribution';
-import { loadRunData, runDataOf, type RunSplit } from '../data/rundata.node';
+import { loadRunData, runDataOf, type RunData, type RunSplit } from '../data/rundata.node';
 import { selectionData, DIAGNOSE_ON, type DiagnoseOn, type Selection } from '../data/split';
 import { pText } from '../stats/paired';
 import { barChartSvg } from '../report/chart';
@@ -24,7 +30,8 @@ import { parseLrSpec } from '../schedule';
 
 const COMMON = {
   checkpoint: { type: 'string', multiple: true }, granularity: { type: 'string' }, metric: { type: 'string' }, k: { type: 'string', short: 'k' },
-  'diagnose-on': { type: 'string' }, out: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  'diagnose-on': { type: 'string' }, out: { type: 'string' }, data: { type: 'string' }, 'data-dir': { type: 'string' },
+  verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const DIAGNOSE_OPTIONS = { ...COMMON, aggregation: { type: 'string' }, contrast: { type: 'boolean' } } as const;
@@ -40,7 +47,10 @@ const SELECTION_HELP = `  --diagnose-on S      which images' errors choose the l
 export const DIAGNOSE_HELP = `critdamp diagnose — which layers do a trained network's errors come from?
 
 Usage: critdamp diagnose --checkpoint A [--checkpoint B] [options]
-  --checkpoint DIR     a run directory or one of its checkpoints (twice: compare two runs)
+  --checkpoint DIR     a run directory or one of its checkpoints (twice: compare two runs), or a
+                       weights file from critdamp (the training page's download) with --data
+  --data NAME          for a weights file: the images to diagnose and score on (fashion-mnist, mnist,
+                       cifar10, cifar100, folder); --data-dir DIR where they are
 ${SELECTION_HELP}
   --granularity G      group (conv1, bn1, layer1..4, fc; default) | layer (every module)
   --metric M           ${Object.entries(METRICS).map(([k, v]) => `\n                         ${k.padEnd(9)} ${v}`).join('')}
@@ -55,7 +65,8 @@ ${SELECTION_HELP}
 export const CORRECT_HELP = `critdamp correct — retrain only the problem layers (surgical correction), scored on the test images
 
 Usage: critdamp correct --checkpoint A [--layers auto|a,b,c] [options]
-  --checkpoint DIR     a run directory or one of its checkpoints
+  --checkpoint DIR     a run directory or one of its checkpoints, or a weights file from critdamp
+                       (the training page's download) with --data NAME [--data-dir DIR]
   --layers L           auto (the diagnosed top K; default) or names at --granularity
 ${SELECTION_HELP}
   --granularity G      group (default) | layer;  --metric M, -k K: as for critdamp diagnose
@@ -73,7 +84,10 @@ ${SELECTION_HELP}
   --verbose            show Dawn's and the Vulkan loader's own warnings (hidden otherwise)`;
 
 interface Opened {
+  /** The checkpoint folder (for a weights file, the folder it is in). */
   dir: string;
+  /** Set when the checkpoint is a bare weights file. */
+  weightsFile?: string;
   state: TrainerState;
   split: RunSplit;
   mean: number[];
@@ -81,14 +95,49 @@ interface Opened {
 }
 
 /** A checkpoint, its run's config, and the run's own data (subsets and held-out split as recorded). */
-async function open(path: string): Promise<Opened> {
-  const dir = await findCheckpoint(resolve(path));
-  if (!dir) throw new Error(`no checkpoint at ${path} (a run directory with checkpoints/latest, or a checkpoint directory with state.json)`);
+async function open(path: string, data?: { data?: string; dataDir?: string }): Promise<Opened> {
+  const full = resolve(path);
+  if (full.endsWith('.safetensors') && existsSync(full)) return openWeightsFile(full, data ?? {});
+  if (data?.data || data?.dataDir) throw new Error(`--data and --data-dir are for a weights file; the run in ${path} records its own data`);
+  const dir = await findCheckpoint(full);
+  if (!dir) throw new Error(`no checkpoint at ${path} (a run directory with checkpoints/latest, a checkpoint directory with state.json, or a .safetensors file)`);
   const state = await readRunState<TrainerState>(dir);
   if (!state.config?.model || !state.data) throw new Error(`${dir}/state.json has no run config (model, data): it was not written by critdamp train`);
   if (!state.mean || !state.std) throw new Error(`${dir}/state.json has no normalisation (mean, std)`);
   const split = await loadRunData(runDataOf(state, join(dir, 'state.json')));
   return { dir, state, split, mean: state.mean, std: state.std };
+}
+
+const DATASETS: readonly DatasetName[] = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'folder'];
+
+/**
+ * A bare weights file (the training page's download): its card says which model it holds, its
+ * normalisation and classes, but not which images it saw, so --data names them. The run it came
+ * from is unknown: its seed (whose epoch-0 weights the ablation resets to) is taken as 0, said so.
+ */
+async function openWeightsFile(file: string, d: { data?: string; dataDir?: string }): Promise<Opened> {
+  const card = weightsCard(new Uint8Array(await readFile(file)), file);
+  if (!card) throw new Error(`${file} does not describe its model (no critdamp card in its metadata): use a run folder, or weights saved by critdamp`);
+  if (!d.data) throw new Error(`${file} is a weights file, which does not say which images it was trained on: add --data NAME (${DATASETS.join(', ')}) and --data-dir DIR if needed`);
+  if (!DATASETS.includes(d.data as DatasetName)) throw new Error(`--data: '${d.data}' is not ${DATASETS.join(', ')}`);
+  const record: RunData = { data: d.data as DatasetName, ...(d.dataDir ? { dataDir: resolve(d.dataDir) } : {}), trainSubset: 0, testSubset: 0, subsetSeed: 0 };
+  const split = await loadRunData(record);
+  const config = trainConfig({ epochs: 1, batchSize: 64, seed: 0, model: card.model, optimizer: { kind: 'sgd', weightDecay: 5e-4 }, lr: { kind: 'cosine', lr: 0.01 },
+    momentum: { kind: 'physics' }, augment: null, labelSmoothing: 0, logEvery: 50, evalBatchSize: 256 });
+  const state = { epoch: 0, step: 0, config, mean: card.mean, std: card.std, classes: card.classes, input: card.input, ...record, weightsFile: file } as unknown as TrainerState;
+  return { dir: dirname(file), state, split, mean: card.mean, std: card.std, weightsFile: file };
+}
+
+async function openModel(engine: EngineType, run: Opened): Promise<{ model: Model; card: ModelCard | null }> {
+  const r = run.weightsFile ? await loadWeightsFile(engine, run.weightsFile) : await loadCheckpointModel(engine, run.dir, run.state);
+  if (r.card) {
+    const fit = cardMismatch(r.card, run.split.test);
+    if (fit.errors.length) {
+      r.model.destroy();
+      throw new Error(`the run's data does not fit the model in ${run.dir} (${describeModel(r.card.model)}): ${fit.errors.join('; ')}`);
+    }
+  }
+  return r;
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(v > 0 && v < 0.01 ? 2 : 1)}%`;
@@ -138,18 +187,18 @@ export async function diagnoseCommand(argv: string[]): Promise<number> {
   const aggregation = values.aggregation ?? 'mean';
   if (aggregation !== 'mean' && aggregation !== 'per-sample') throw new Error(`--aggregation: '${aggregation}' is not mean or per-sample`);
   if (o.checkpoints.length > 2) throw new Error('--checkpoint: give one checkpoint, or two to compare');
-  const runs = await Promise.all(o.checkpoints.map(open));
-  if (runs.length === 2 && JSON.stringify(runs[0].state.config.model) !== JSON.stringify(runs[1].state.config.model)) {
-    throw new Error(`the two checkpoints are different architectures (${JSON.stringify(runs[0].state.config.model)} vs ${JSON.stringify(runs[1].state.config.model)}): their layers cannot be compared`);
+  const runs = await Promise.all(o.checkpoints.map((c) => open(c, { data: values.data, dataDir: values['data-dir'] })));
+  const same = (a: Opened) => JSON.stringify(Object.entries(modelConfig(a.state.config.model)).sort());
+  if (runs.length === 2 && same(runs[0]) !== same(runs[1])) {
+    throw new Error(`the two checkpoints are different architectures (${describeModel(runs[0].state.config.model)} vs ${describeModel(runs[1].state.config.model)}): their layers cannot be compared`);
   }
   const selections = runs.map((run) => selectionData(run.split, o.diagnoseOn));
   const engine = await Engine.create();
   const results: Attribution[] = [];
   try {
     for (const [i, run] of runs.entries()) {
-      const model = new ResNet18(engine, run.state.config.model, run.state.config.seed);
+      const { model } = await openModel(engine, run);
       try {
-        await loadCheckpoint(run.dir, model.store, null);
         const sel = selections[i];
         const a = await attribute(engine, model, sel.data, { mean: run.mean, std: run.std, metric: o.metric, granularity: o.granularity,
           k: o.k, aggregation: aggregation as 'mean' | 'per-sample', contrast: values.contrast });
@@ -201,7 +250,7 @@ export async function correctCommand(argv: string[]): Promise<number> {
   const lr = parseLrSpec(values['lr-schedule'] ?? 'cosine:0.01');
   const named = (values.layers ?? 'auto') === 'auto' ? null : values.layers!.split(',').map((x) => x.trim()).filter(Boolean);
   if (named && named.length === 0) throw new Error("--layers: no layer names given (use auto, or names such as layer1,fc)");
-  const run = await open(o.checkpoints[0]);
+  const run = await open(o.checkpoints[0], { data: values.data, dataDir: values['data-dir'] });
   const rows: ControlRow[] = [];
   const ablation: AblationRow[] = [];
   let plan: ControlResult['plan'] | null = null, rank: ControlResult['rank'] = null, selection: Selection | null = null;
@@ -212,9 +261,8 @@ export async function correctCommand(argv: string[]): Promise<number> {
   if (batchSize > data.train.n) throw new Error(`--batch-size ${batchSize} is larger than the run's ${data.train.n} training images`);
   let layers: string[];
   const engine = await Engine.create();
-  const model = new ResNet18(engine, run.state.config.model, run.state.config.seed);
+  const { model, card } = await openModel(engine, run).catch((e) => { engine.destroy(); throw e; });
   try {
-    await loadCheckpoint(run.dir, model.store, null);
     if (named) {
       layers = named;
     } else {
@@ -223,10 +271,12 @@ export async function correctCommand(argv: string[]): Promise<number> {
       layers = a.problem;
       console.log(`diagnosed (${o.metric}, ${o.granularity}) on ${selection.note}: ${layers.join(', ')}`);
     }
-    const restore = () => loadCheckpoint(run.dir, model.store, null).then(() => undefined);
+    // Every method starts from the weights as loaded (and their BN statistics).
+    const snapshot = await model.store.read();
+    const restore = () => { for (const [name, x] of snapshot) model.store.set(name, x.data); };
     const saveMain = async () => {
       await mkdir(out, { recursive: true });
-      await saveWeights(join(out, 'model.safetensors'), model.store, { corrected: layers.join(',') });
+      await saveWeights(join(out, 'model.safetensors'), model.store, { corrected: layers.join(','), ...(card ? cardMetadata(card) : {}) });
       // With the run's state beside the weights the folder is a checkpoint: critdamp eval and
       // diagnose take it as --checkpoint.
       await writeFileAtomic(join(out, 'state.json'), JSON.stringify({ ...run.state, correctedFrom: run.dir, correctedLayers: layers }, null, 1));

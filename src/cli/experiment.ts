@@ -23,7 +23,7 @@ import sharp from 'sharp';
 import { cliTuning } from './tune';
 import { environment } from './environment';
 import { Engine } from '../gpu/engine';
-import { ResNet18 } from '../nn/resnet';
+import { configFromSettings, createModel, describeModel, modelNames } from '../nn/registry';
 import { loadDataset, type DatasetName } from '../data/index.node';
 import { subsets } from '../data/rundata.node';
 import { makeHeldOut, applyHeldOut, selectionData, DIAGNOSE_ON, type DiagnoseOn } from '../data/split';
@@ -31,12 +31,12 @@ import { subset, type Dataset } from '../data/dataset';
 import { evaluate } from '../train/evaluate';
 import { Trainer, type TrainConfig } from '../train/trainer';
 import { writeFileAtomic } from '../io/checkpoint.node';
-import { attribute, compareAttributions, correctWithControls, spearman, correct, autoRgnFineTune, units, DEFAULT_BAND, DEFAULT_DRAWS, type Attribution, type Granularity } from '../attribution';
+import { attribute, compareAttributions, correctWithControls, spearman, correct, autoRgnFineTune, DEFAULT_BAND, DEFAULT_DRAWS, type Attribution, type Granularity } from '../attribution';
 import { barChartSvg } from '../report/chart';
 import { datasetLabel, experimentReport, experimentStatistics, type Diag, type ExperimentDoc, type ExperimentSettings, type GranularityResult, type SeedResult } from '../report/diagnosis';
 import { mean } from '../stats/paired';
 
-interface ExperimentPreset extends Omit<ExperimentSettings, 'k' | 'diagnoseOn' | 'draws' | 'band'> { draws: number; about: string }
+interface ExperimentPreset extends Omit<ExperimentSettings, 'k' | 'diagnoseOn' | 'draws' | 'band' | 'model'> { draws: number; about: string }
 
 export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
   cpu: {
@@ -58,8 +58,10 @@ export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
 
 export const EXPERIMENT_HELP = `critdamp experiment — the paper's diagnosis experiment over several seeds, with held-out selection and random controls
 
-Usage: critdamp experiment [--preset cpu|smoke|paper] [--seeds N] [--out DIR] [options]
+Usage: critdamp experiment [--preset cpu|smoke|paper] [--model NAME] [--seeds N] [--out DIR] [options]
   --preset P         ${Object.entries(EXPERIMENT_PRESETS).map(([k, p]) => `${k}: ${p.about}`).join('\n                     ')}
+  --model NAME       the network: ${modelNames().join(', ')} (default resnet18; the preset's width
+                     and stem apply where the model takes them)
   --seeds N          training seeds 0..N-1 (default 3)
   -k K               problem units per diagnosis (default 3)
   --diagnose-on S    val (default: the held-out validation split) | train | test (leakage: the test
@@ -73,7 +75,7 @@ Usage: critdamp experiment [--preset cpu|smoke|paper] [--seeds N] [--out DIR] [o
 
 export const EXPERIMENT_OPTIONS = {
   preset: { type: 'string' }, seeds: { type: 'string' }, out: { type: 'string' }, k: { type: 'string', short: 'k' }, from: { type: 'string' },
-  'diagnose-on': { type: 'string' }, draws: { type: 'string' }, 'no-tune': { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  'diagnose-on': { type: 'string' }, draws: { type: 'string' }, model: { type: 'string' }, 'no-tune': { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -116,11 +118,12 @@ export async function experimentCommand(argv: string[]): Promise<number> {
   if (!p) throw new Error(`--preset: unknown preset '${presetName}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
   const seeds = Array.from({ length: positiveInt(v.seeds, 3, '--seeds') }, (_, i) => i);
   const k = positiveInt(v.k, 3, '-k');
-  if (k > 7) throw new Error(`-k: ${k} is more than the 7 groups of a ResNet-18`);
+  const model = v.model ?? 'resnet18';
+  if (!modelNames().includes(model)) throw new Error(`--model: unknown model '${model}' (${modelNames().join(', ')})`);
   const diagnoseOn = (v['diagnose-on'] ?? 'val') as DiagnoseOn;
   if (!DIAGNOSE_ON.includes(diagnoseOn)) throw new Error(`--diagnose-on: '${diagnoseOn}' is not ${DIAGNOSE_ON.join(', ')}`);
   const { about: _about, ...rest } = p;
-  const settings: ExperimentSettings = { ...rest, draws: positiveInt(v.draws, p.draws, '--draws'), band: DEFAULT_BAND, k, diagnoseOn };
+  const settings: ExperimentSettings = { ...rest, ...(model === 'resnet18' ? {} : { model }), draws: positiveInt(v.draws, p.draws, '--draws'), band: DEFAULT_BAND, k, diagnoseOn };
   const out = resolve(v.out ?? 'docs');
   const jsonPath = join(out, 'diagnosis', 'experiment.json');
 
@@ -175,14 +178,16 @@ async function runSeed(engine: Engine, full: { train: Dataset; test: Dataset }, 
   const { train, val } = applyHeldOut(full.train, heldOut);
   const data = { train, test: full.test };
   const selection = selectionData({ train, val, test: full.test }, s.diagnoseOn);
-  log(`seed ${seed}: ${train.n} training images, ${val.n} held out; the layers are chosen on ${selection.note}`);
+  const modelSpec = configFromSettings(s.model ?? 'resnet18', { numClasses: train.classes.length, inChannels: train.c, inputSize: [train.h, train.w] }, { width: s.width, stem: s.stem });
+  log(`seed ${seed}: ${describeModel(modelSpec)}; ${train.n} training images, ${val.n} held out; the layers are chosen on ${selection.note}`);
   const config = (kind: 'sgd' | 'adam'): TrainConfig => ({
-    epochs: s.epochs, batchSize: s.batchSize, seed, model: { numClasses: train.classes.length, inChannels: train.c, stem: s.stem, width: s.width },
+    epochs: s.epochs, batchSize: s.batchSize, seed, model: modelSpec,
     optimizer: { kind, weightDecay: kind === 'sgd' ? 5e-4 : 0 }, lr: { kind: 'cosine', lr: kind === 'sgd' ? s.sgdLr : s.adamLr },
     momentum: kind === 'sgd' ? { kind: 'physics' } : { kind: 'constant', mu: 0.9 }, augment: null, labelSmoothing: 0, logEvery: 50, evalBatchSize: 250,
   });
   const trainers = { sgd: Trainer.create(engine, data, config('sgd')), adam: Trainer.create(engine, data, config('adam')) };
-  const untrained = new ResNet18(engine, trainers.sgd.model.config, seed);
+  // The runs' shared epoch-0 weights: the same model built from the same seed.
+  const untrained = createModel(engine, trainers.sgd.model.config, seed);
   try {
     const runs = {} as SeedResult['runs'];
     const wrong = {} as Record<'sgd' | 'adam', number[]>;
@@ -227,7 +232,7 @@ async function runSeed(engine: Engine, full: { train: Dataset; test: Dataset }, 
     }
     // The whole-network controls retrain every parameter, so they are the same at either granularity: run once.
     restore();
-    const fullFt = await correct(engine, model, { ...common, layers: units(model.store.segments, 'group').map((u) => u.name), granularity: 'group' });
+    const fullFt = await correct(engine, model, { ...common, layers: model.units('group').map((u) => u.name), granularity: 'group' });
     log(`seed ${seed} full fine-tuning: net ${fullFt.net}`);
     restore();
     const autoRgn = await autoRgnFineTune(engine, model, common);

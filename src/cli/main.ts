@@ -13,12 +13,16 @@ import { applyHeldOut, makeHeldOut } from '../data/split';
 import { parseLrSpec, parseMomentumSpec, type LrConfig } from '../schedule';
 import { Trainer, DEFAULT_DIVERGENCE, type TrainConfig, type TrainerState, type EpochRecord, type StepRecord } from '../train/trainer';
 import { evaluate } from '../train/evaluate';
-import { findCheckpoint, listCheckpoints, loadCheckpoint, readRunState, restoreNewest, saveCheckpoint } from '../io/checkpoint.node';
-import { ResNet18 } from '../nn/resnet';
+import { findCheckpoint, listCheckpoints, loadCheckpointModel, loadWeightsFile, readRunState, restoreNewest, saveCheckpoint } from '../io/checkpoint.node';
+import { cardMismatch } from '../io/weights';
+import type { Model } from '../nn/model';
+import type { Dataset } from '../data/dataset';
+import { configFor, describeModel, inputMismatch, modelEntry, modelNames } from '../nn/registry';
+import { trainConfig } from '../train/config';
 import { Progress } from './progress';
 import { parseAugment, parseFlags, parseWidth } from './flags';
 import { acquireLock, inUseMessage, lockHolder } from '../io/lock.node';
-import { PRESETS, HELP } from './presets';
+import { HELP, getPreset, type Preset } from './presets';
 import { benchCommand } from './bench';
 import { correctCommand, diagnoseCommand } from './diagnose';
 import { experimentCommand } from './experiment';
@@ -28,6 +32,7 @@ import { cliTuning, tunedLine } from './tune';
 
 const OPTIONS = {
   preset: { type: 'string' },
+  model: { type: 'string' },
   data: { type: 'string' },
   'data-dir': { type: 'string' },
   download: { type: 'boolean' },
@@ -109,9 +114,7 @@ interface RunOptions {
 
 /** Preset first, then every flag given on the command line overrides it. */
 export function buildRun(v: Values): RunOptions {
-  const presetName = v.preset ?? 'fashion-cpu';
-  const p = PRESETS[presetName];
-  if (!p) throw new Error(`--preset: unknown preset '${presetName}' (${Object.keys(PRESETS).join(', ')})`);
+  const p = getPreset<Preset>('train', v.preset ?? 'fashion-cpu');
   const optimizer = (v.optimizer ?? p.optimizer) as 'sgd' | 'adam' | 'adamw';
   if (!['sgd', 'adam', 'adamw'].includes(optimizer)) throw new Error(`--optimizer: '${optimizer}' is not sgd, adam or adamw`);
   // Adam on a preset made for SGD takes Adam's own defaults (lr 0.001, β1 = 0.9), not SGD's lr 0.1
@@ -129,15 +132,28 @@ export function buildRun(v: Values): RunOptions {
   }
   const stem = v.stem ?? p.stem;
   if (stem !== 'cifar' && stem !== 'imagenet') throw new Error(`--stem: '${stem}' is not cifar or imagenet`);
+  const modelName = v.model ?? p.model ?? 'resnet18';
+  if (!modelNames().includes(modelName)) throw new Error(`--model: unknown model '${modelName}' (${modelNames().join(', ')})`);
   const augment = parseAugment(v.augment ?? p.augment);
   const data = (v.data ?? p.data) as DatasetName;
   if (!DATASETS.includes(data)) throw new Error(`--data: '${data}' is not ${DATASETS.join(', ')}`);
   const classes = data === 'cifar100' ? 100 : 10;
-  const config: TrainConfig = {
+  const gray = data === 'fashion-mnist' || data === 'mnist';
+  // The model's options: a flag for one it does not take is an error; a preset's value for one is left out.
+  const takes = modelEntry(modelName).options;
+  const given: Record<string, unknown> = { width: v.width ? parseWidth(v.width) : p.width, stem };
+  const options: Record<string, unknown> = {};
+  for (const [k, value] of Object.entries(given)) {
+    if (k in takes) options[k] = value;
+    else if (v[k as keyof Values] !== undefined) throw new Error(`--${k}: ${modelName} takes no ${k} (its options: ${Object.keys(takes).join(', ') || 'none'})`);
+  }
+  // The image size is known for the named datasets; an image folder's (or any) is filled in from the data before training.
+  const size: [number, number] = data === 'cifar10' || data === 'cifar100' ? [32, 32] : gray ? [28, 28] : [0, 0];
+  const config = trainConfig({
     epochs: num(v, 'epochs', p.epochs, INT1, 'a whole number of epochs ≥ 1'),
     batchSize: num(v, 'batch-size', p.batchSize, INT1, 'an integer ≥ 1'),
     seed: num(v, 'seed', 0, INT0, 'an integer ≥ 0'),
-    model: { numClasses: classes, inChannels: data === 'fashion-mnist' || data === 'mnist' ? 1 : 3, stem, width: v.width ? parseWidth(v.width) : p.width },
+    model: configFor(modelName, { numClasses: classes, inChannels: gray ? 1 : 3, inputSize: size }, options),
     optimizer: { kind: optimizer, weightDecay: num(v, 'weight-decay', p.weightDecay, (x) => Number.isFinite(x) && x >= 0, 'a number ≥ 0'), nesterov: v.nesterov ?? false },
     lr,
     momentum: spec('momentum', v.momentum ?? (adamDefaults ? 'constant:0.9' : p.momentum), parseMomentumSpec),
@@ -146,13 +162,13 @@ export function buildRun(v: Values): RunOptions {
     logEvery: num(v, 'log-every', p.logEvery, INT1, 'an integer ≥ 1'),
     evalBatchSize: 256,
     divergence: v.divergence === 'off' ? null : num(v, 'divergence', DEFAULT_DIVERGENCE, (x) => Number.isFinite(x) && x > 1, "a multiple > 1 of the first loss, or 'off'"),
-  };
+  });
   return {
     config, data, dataDir: v['data-dir'], download: v.download ?? false,
     trainSubset: num(v, 'train-subset', p.trainSubset ?? 0, INT0, 'an integer ≥ 0 (0 = all)'),
     testSubset: num(v, 'test-subset', p.testSubset ?? 0, INT0, 'an integer ≥ 0 (0 = all)'),
     val: num(v, 'val', 0, (x) => x === 0 || (x > 0 && x < 1), 'a fraction in (0, 1) such as 0.1, or 0 for none'),
-    out: resolve(v.out ?? join('runs', `${data}-${optimizer === 'sgd' ? '' : `${optimizer}-`}${config.momentum.kind}-seed${config.seed}`)),
+    out: resolve(v.out ?? join('runs', `${data}-${modelName === 'resnet18' ? '' : `${modelName}-`}${optimizer === 'sgd' ? '' : `${optimizer}-`}${config.momentum.kind}-seed${config.seed}`)),
     notes: adamDefaults && v.momentum === undefined ? [...notes, `β1 = 0.9 (Adam's default; the preset's '${p.momentum}' momentum schedule is for SGD; --momentum sets β1's schedule)`] : notes,
   };
 }
@@ -258,7 +274,8 @@ function dataDifferences(saved: RunData, given: RunOptions, v: Values): string[]
 /** The settings of a saved run that differ from the flags given now, as "name: saved → given". */
 function configDifferences(saved: TrainConfig, given: TrainConfig, v: Values): string[] {
   const flags: [string, (c: TrainConfig) => unknown][] = [
-    ['epochs', (c) => c.epochs], ['batch-size', (c) => c.batchSize], ['seed', (c) => c.seed], ['width', (c) => c.model.width], ['stem', (c) => c.model.stem],
+    ['epochs', (c) => c.epochs], ['batch-size', (c) => c.batchSize], ['seed', (c) => c.seed], ['model', (c) => c.model.name ?? 'resnet18'],
+    ['width', (c) => c.model.width], ['stem', (c) => c.model.stem],
     ['optimizer', (c) => c.optimizer.kind], ['weight-decay', (c) => c.optimizer.weightDecay], ['lr-schedule', (c) => c.lr], ['lr', (c) => c.lr],
     ['momentum', (c) => c.momentum], ['augment', (c) => c.augment], ['label-smoothing', (c) => c.labelSmoothing],
   ];
@@ -313,8 +330,9 @@ async function train(v: Values): Promise<number> {
     split = await loadRunData(record!, { download: run.download });
   } else {
     ({ record, split } = await newRunData(run, config.seed));
-    // Channels and classes come from the data (image folders have any number of either).
-    config = { ...config, model: { ...config.model, inChannels: split.train.c, numClasses: split.train.classes.length } };
+    // Channels, classes and (for a model that takes one size) the image size come from the data (image folders have any of each).
+    const size = 'inputSize' in config.model ? { inputSize: [split.train.h, split.train.w] } : {};
+    config = { ...config, model: { ...config.model, inChannels: split.train.c, numClasses: split.train.classes.length, ...size } };
   }
   checkRunData(config, split, v.resume ? { trainSubset: record!.trainSubset, testSubset: record!.testSubset, val: record!.heldOut?.fraction ?? 0 } : run);
   const data = { train: split.train, test: split.test };
@@ -336,7 +354,7 @@ async function train(v: Values): Promise<number> {
   console.log(`critdamp train: adapter ${engine.adapterName}`);
   await cliTuning(engine, v['no-tune'], 'critdamp train');
   console.log(`critdamp train: ${record!.data} ${data.train.n} train${split.val ? ` (${split.val.n} more held out for validation)` : ''} / ${data.test.n} test, ` +
-    `${data.train.c}×${data.train.h}×${data.train.w}; resnet18 width ${config.model.width} (${config.model.stem} stem); ${config.optimizer.kind}, lr ${JSON.stringify(config.lr)}, ` +
+    `${data.train.c}×${data.train.h}×${data.train.w}; ${describeModel(config.model)}; ${config.optimizer.kind}, lr ${JSON.stringify(config.lr)}, ` +
     `momentum ${JSON.stringify(config.momentum)}; ${plural(config.epochs, 'epoch')} of batch ${config.batchSize}; output ${run.out}`);
   const progress = new Progress();
   const trainer = Trainer.create(engine, data, config, {
@@ -423,39 +441,68 @@ async function train(v: Values): Promise<number> {
 
 export const EVAL_HELP = `critdamp eval — evaluate a checkpoint on its run's test set
 
-Usage: critdamp eval --checkpoint DIR [options]
-  --checkpoint DIR     a run directory (its latest checkpoint) or one checkpoint directory
-  --data NAME          evaluate on another dataset than the run's (same image shape and classes)
+Usage: critdamp eval --checkpoint DIR|FILE [options]
+  --checkpoint DIR     a run directory (its latest checkpoint) or one checkpoint directory; or a
+                       weights file (.safetensors from critdamp: it says which model it holds, its
+                       normalisation and classes; --data then names the test data)
+  --data NAME          evaluate on another dataset than the run's (same channels and classes)
   --data-dir DIR       where the data is (default: the run's)
   --download           CIFAR: download the official archive when absent
   --test-subset N      evaluate on a seeded subset of N test images (0 = all; default: the run's)
-  --verbose            show Dawn's and the Vulkan loader's own warnings`;
+  --verbose            show Dawn's and the Vulkan loader's own warnings
+
+The model is rebuilt from the checkpoint alone (model.safetensors describes it); data that does
+not fit it (other channels, another number of classes) is refused, naming what differs.`;
 
 async function evalCommand(v: Values): Promise<void> {
-  if (!v.checkpoint) throw new Error('--checkpoint DIR is required (a run directory or one of its checkpoints)');
+  if (!v.checkpoint) throw new Error('--checkpoint DIR is required (a run directory, one of its checkpoints, or a .safetensors file)');
   const testSubset = v['test-subset'] === undefined ? undefined : num(v, 'test-subset', 0, INT0, 'an integer ≥ 0 (0 = all)');
-  const dir = await findCheckpoint(resolve(v.checkpoint));
-  if (!dir) throw new Error(`no checkpoint found at ${v.checkpoint} (a run directory with checkpoints/latest or epoch-N folders, or a checkpoint directory with state.json)`);
-  const state = await readRunState<TrainerState>(dir);
-  if (!state.config || !state.data) throw new Error(`${join(dir, 'state.json')}: no run config (model, data); it was not written by critdamp train`);
-  // The run's own data (subsets and seeds as recorded), unless a flag names other test data.
-  const record = runDataOf(state, join(dir, 'state.json'));
-  const asked: RunData = { ...record, ...(v.data ? { data: v.data as DatasetName } : {}), ...(v['data-dir'] ? { dataDir: v['data-dir'] } : {}), ...(testSubset !== undefined ? { testSubset } : {}) };
-  const { test } = await loadRunData(v.data || v['data-dir'] ? { ...asked, heldOut: undefined, trainSubset: 0 } : asked, { download: v.download ?? false });
+  const path = resolve(v.checkpoint);
+  const weightsFile = path.endsWith('.safetensors') && existsSync(path);
+  let test: Dataset, where: string, state: TrainerState | null = null, record: RunData | null = null;
+  if (weightsFile) {
+    if (!v.data) throw new Error(`--data NAME is required with a weights file: ${v.checkpoint} holds the model, not which images it was trained on`);
+    ({ test } = subsets(await loadDataset(v.data as DatasetName, { dir: v['data-dir'], download: v.download ?? false }), { trainSubset: 0, testSubset: testSubset ?? 0, subsetSeed: 0 }));
+    where = path;
+  } else {
+    const dir = await findCheckpoint(path);
+    if (!dir) throw new Error(`no checkpoint found at ${v.checkpoint} (a run directory with checkpoints/latest or epoch-N folders, a checkpoint directory with state.json, or a .safetensors file)`);
+    state = await readRunState<TrainerState>(dir);
+    if (!state.config || !state.data) throw new Error(`${join(dir, 'state.json')}: no run config (model, data); it was not written by critdamp train`);
+    // The run's own data (subsets and seeds as recorded), unless a flag names other test data.
+    record = runDataOf(state, join(dir, 'state.json'));
+    const asked: RunData = { ...record, ...(v.data ? { data: v.data as DatasetName } : {}), ...(v['data-dir'] ? { dataDir: v['data-dir'] } : {}), ...(testSubset !== undefined ? { testSubset } : {}) };
+    ({ test } = await loadRunData(v.data || v['data-dir'] ? { ...asked, heldOut: undefined, trainSubset: 0 } : asked, { download: v.download ?? false }));
+    where = dir;
+  }
   const engine = await Engine.create();
-  const model = new ResNet18(engine, state.config.model, state.config.seed);
+  let model: Model | null = null;
   try {
-    await loadCheckpoint(dir, model.store, null);
+    // The model as the file describes it (state.json's config for files written before that).
+    const loaded = weightsFile ? await loadWeightsFile(engine, path) : await loadCheckpointModel(engine, where, state!);
+    model = loaded.model;
+    const card = loaded.card;
+    if (card) {
+      const fit = cardMismatch(card, test);
+      if (fit.errors.length) throw new Error(`the data does not fit the model in ${where} (${describeModel(card.model)}): ${fit.errors.join('; ')}`);
+      for (const n of fit.notes) console.warn(`critdamp eval: note: ${n}`);
+    } else {
+      const misfit = inputMismatch(model.config, test);
+      if (misfit.length) throw new Error(`the data does not fit the model in ${where}: ${misfit.join('; ')}`);
+    }
     const weights = await model.store.read();
     const bad = [...weights].filter(([, t]) => t.data.some((x) => !Number.isFinite(x))).map(([name]) => name);
-    if (bad.length) console.warn(`critdamp eval: warning: ${bad.length} tensor(s) of ${dir} hold NaN or infinite values (${bad.slice(0, 4).join(', ')}${bad.length > 4 ? ', …' : ''}): the run diverged; its accuracy below means little`);
-    const mean = state.mean ?? state.config.mean, std = state.std ?? state.config.std;
-    const stats = mean && std ? { mean, std } : channelStats((await loadRunData(record)).train);
+    if (bad.length) console.warn(`critdamp eval: warning: ${bad.length} tensor(s) of ${where} hold NaN or infinite values (${bad.slice(0, 4).join(', ')}${bad.length > 4 ? ', …' : ''}): the run diverged; its accuracy below means little`);
+    const mean = card?.mean ?? state?.mean ?? state?.config.mean, std = card?.std ?? state?.std ?? state?.config.std;
+    if (!mean || !std) {
+      if (!record) throw new Error(`${where}: the file records no normalisation (mean, std)`);
+    }
+    const stats = mean && std ? { mean, std } : channelStats((await loadRunData(record!)).train);
     const r = await evaluate(engine, model, test, { batchSize: 256, ...stats });
-    console.log(`checkpoint ${dir}: test accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)} on ${r.n} images`);
+    console.log(`checkpoint ${where}: test accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)} on ${r.n} images`);
     console.log(`per class: ${r.perClassAccuracy.map((a, k) => `${test.classes[k]} ${(100 * a).toFixed(1)}%`).join(', ')}`);
   } finally {
-    model.store.destroy();
+    model?.destroy();
     engine.destroy();
   }
 }

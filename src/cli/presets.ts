@@ -1,11 +1,56 @@
 /**
- * Presets for `critdamp train --preset NAME`: every flag given on the command line overrides the
- * preset's value. 'fashion-cpu' is the README's main job, sized to finish in under 10 minutes on a
- * 2-core machine without a GPU (SwiftShader) with at least 88% on the full test set; the others
- * suit a real GPU.
+ * Every preset of every command in one registry, under one naming scheme:
+ *   `<data>-<hardware>`   a run sized for a machine: 'fashion-cpu' (Fashion-MNIST, sized to finish on
+ *                         2 CPU cores without a GPU), 'fashion-gpu';
+ *   `paper`               the paper's own setting (CIFAR-10, ResNet-18, 200 epochs): for a GPU.
+ * A command looks its presets up with getPreset(command, name); an old name (an alias) still
+ * works. Every flag given on the command line overrides the preset's value.
+ *
+ * 'fashion-cpu' is the README's main job, sized to finish in under 10 minutes on a 2-core machine
+ * without a GPU (SwiftShader) with at least 88% on the full test set.
  */
-export interface Preset {
+import { modelNames } from '../nn/registry';
+
+export type PresetCommand = 'train' | 'compare' | 'experiment';
+
+/** What every preset says about itself. */
+export interface PresetInfo {
+  /** One line for --help. */
+  about: string;
+}
+
+interface Entry { presets: Record<string, PresetInfo>; aliases: Record<string, string> }
+const REGISTRY = new Map<PresetCommand, Entry>();
+
+/**
+ * Registers a command's presets (and old names that point at them); returns the presets, typed.
+ * A command registers once; names follow the scheme above.
+ */
+export function definePresets<T extends PresetInfo>(command: PresetCommand, presets: Record<string, T>, aliases: Record<string, string> = {}): Record<string, T> {
+  if (REGISTRY.has(command)) throw new Error(`presets: ${command} already has its presets`);
+  for (const [old, name] of Object.entries(aliases)) if (!(name in presets)) throw new Error(`presets: alias ${old} points at no ${command} preset ${name}`);
+  REGISTRY.set(command, { presets, aliases });
+  return presets;
+}
+
+/** The names of a command's presets (aliases left out). */
+export function presetNames(command: PresetCommand): string[] {
+  return Object.keys(REGISTRY.get(command)?.presets ?? {});
+}
+
+/** A command's preset by name or alias; an unknown name is an error listing the names. */
+export function getPreset<T extends PresetInfo>(command: PresetCommand, name: string): T {
+  const e = REGISTRY.get(command);
+  const p = e?.presets[e.aliases[name] ?? name];
+  if (!p) throw new Error(`--preset: unknown preset '${name}' (${presetNames(command).join(', ')})`);
+  return p as T;
+}
+
+/** A `critdamp train` preset: the data, model and schedule of a run. */
+export interface Preset extends PresetInfo {
   data: string;
+  /** A registry model (default resnet18); width and stem apply where the model takes them. */
+  model?: string;
   width: number;
   stem: 'cifar' | 'imagenet';
   epochs: number;
@@ -18,10 +63,9 @@ export interface Preset {
   logEvery: number;
   trainSubset?: number;
   testSubset?: number;
-  about: string;
 }
 
-export const PRESETS: Record<string, Preset> = {
+export const PRESETS: Record<string, Preset> = definePresets<Preset>('train', {
   'fashion-cpu': {
     // The ImageNet stem (7×7/2 conv + 3×3/2 max pool) runs the residual stages on 7×7 maps instead
     // of 28×28: about 5× less work a step on SwiftShader, which buys three passes over all 60k
@@ -37,14 +81,14 @@ export const PRESETS: Record<string, Preset> = {
     lrSchedule: 'cosine:0.1', momentum: 'physics', weightDecay: 5e-4, augment: 'crop2+flip', logEvery: 50,
     about: 'Fashion-MNIST, all 60k images, ResNet-18 width 1, 30 epochs: for a GPU',
   },
-  'cifar10-paper': {
+  paper: {
     data: 'cifar10', width: 1, stem: 'cifar', epochs: 200, batchSize: 128, optimizer: 'sgd',
     lrSchedule: 'cosine:0.1', momentum: 'physics', weightDecay: 5e-4, augment: 'crop4+flip', logEvery: 50,
-    about: "the paper's setting: CIFAR-10, ResNet-18, cosine from 0.1 over 200 epochs, batch 128",
+    about: "the paper's setting: CIFAR-10, ResNet-18, cosine from 0.1 over 200 epochs, batch 128 (was cifar10-paper)",
   },
-};
+}, { 'cifar10-paper': 'paper' });
 
-export const HELP = `critdamp — train ResNet-18 on WebGPU with critically damped momentum, μ(t) = 1 − 2√α(t)
+export const HELP = `critdamp — train neural networks (ResNet-18 by default) on WebGPU with critically damped momentum, μ(t) = 1 − 2√α(t)
 
 Usage (in a clone, after \`bash tools/setup && npm run build\`: npx critdamp ...):
   critdamp train [options]       train (and evaluate after every epoch)
@@ -61,12 +105,13 @@ Usage (in a clone, after \`bash tools/setup && npm run build\`: npx critdamp ...
                                  SGD vs Adam diagnosis, correction and controls over seeds: docs/diagnosis.md
 
 Options (train):
-  --preset NAME          ${Object.keys(PRESETS).join(' | ')} (default fashion-cpu)
+  --preset NAME          ${presetNames('train').join(' | ')} (default fashion-cpu)
   --data NAME            fashion-mnist | mnist | cifar10 | cifar100 | folder
   --data-dir DIR         where the data is (default: $CRITDAMP_DATA, ~/.cache/critdamp, /usr/share/datasets)
   --download             CIFAR: download the official archive (checksum verified) when absent
-  --width W              channel multiplier: 1 (64/128/256/512), 1/4, 1/8, ...
-  --stem S               cifar (3×3 conv) | imagenet (7×7/2 conv + max pool)
+  --model NAME           ${modelNames().join(' | ')} (default resnet18; docs/models.md)
+  --width W              channel multiplier (ResNet, VGG): 1 (64/128/256/512), 1/4, 1/8, ...
+  --stem S               ResNet: cifar (3×3 conv) | imagenet (7×7/2 conv + max pool)
   --epochs N             --batch-size N     --seed N
   --optimizer O          sgd | adam | adamw (Adam: the momentum schedule sets β1; on an SGD preset Adam
                          takes lr 0.001 and β1 = 0.9 unless --lr / --momentum say otherwise)

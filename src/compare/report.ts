@@ -13,6 +13,8 @@ import { esc } from '../report/plot';
 
 export interface CompareSettings {
   data: string;
+  /** The registry's model (absent: ResNet-18, as in comparisons made before models were named). */
+  model?: string;
   trainSubset: number;
   testSubset: number;
   width: number;
@@ -50,13 +52,21 @@ export interface CompareDoc {
 
 const DATASET_LABELS: Record<string, string> = { 'fashion-mnist': 'Fashion-MNIST', mnist: 'MNIST', cifar10: 'CIFAR-10', cifar100: 'CIFAR-100', folder: 'an image folder' };
 
+const MODEL_LABELS: Record<string, string> = { resnet18: 'ResNet-18', resnet34: 'ResNet-34', resnet50: 'ResNet-50', vgg11_bn: 'VGG-11-BN', vgg16_bn: 'VGG-16-BN', mlp: 'an MLP' };
+
+/** "ResNet-18 width 1/8 (imagenet stem)", with only the options the model takes. */
+export function modelText(s: Pick<CompareSettings, 'model' | 'width' | 'stem'>): string {
+  const name = s.model ?? 'resnet18';
+  return `${MODEL_LABELS[name] ?? name}${name === 'mlp' ? '' : ` width ${widthText(s.width)}`}${name.startsWith('resnet') ? ` (${s.stem} stem)` : ''}`;
+}
+
 /** What was trained, from the comparison's own settings (flags included), in one sentence. */
 export function describeSettings(s: CompareSettings, images?: { train: number; test: number }): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const count = (sub: number, actual: number | undefined, what: string) =>
     actual !== undefined ? `${sub ? '' : 'all '}${n(actual)} ${what}` : sub ? `${n(sub)} ${what}` : `all ${what}`;
   return `${DATASET_LABELS[s.data] ?? s.data}, ${count(s.trainSubset, images?.train, 'training')} / ${count(s.testSubset, images?.test, 'test images')}` +
-    `${s.trainSubset || s.testSubset ? ' (subsets drawn by a fixed seed)' : ''}; ResNet-18 width ${widthText(s.width)} (${s.stem} stem); ${s.epochs} epochs of batch ${s.batchSize}; ` +
+    `${s.trainSubset || s.testSubset ? ' (subsets drawn by a fixed seed)' : ''}; ${modelText(s)}; ${s.epochs} epochs of batch ${s.batchSize}; ` +
     `SGD learning rate ${s.lr}, Adam ${s.adamLr}; weight decay ${s.weightDecay}; augmentation ${s.augment}.`;
 }
 
@@ -79,7 +89,7 @@ export function widthText(w: number): string {
 }
 
 export function buildFigures(doc: CompareDoc, summaries: readonly MethodSummary[]): Figures {
-  const sub = `ResNet-18 width ${widthText(doc.settings.width)}, ${DATASET_LABELS[doc.settings.data] ?? doc.settings.data}, ${doc.settings.epochs} epochs, ${doc.seeds.length} seed${doc.seeds.length > 1 ? 's' : ''}`;
+  const sub = `${modelText(doc.settings)}, ${DATASET_LABELS[doc.settings.data] ?? doc.settings.data}, ${doc.settings.epochs} epochs, ${doc.seeds.length} seed${doc.seeds.length > 1 ? 's' : ''}`;
   return {
     schedule: scheduleFigure(doc.methods, doc.runs, sub),
     accuracy: accuracyFigure(doc.methods, summaries, doc.thresholds, `${sub}; line: mean over seeds, band: min to max`),

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import type { ParamStore } from '../nn/params';
 import type { Optimizer } from '../optim/optimizer';
 import { decodeSafetensors, encodeSafetensors, toFloat32, type SafeInput } from './safetensors';
-import { decodeWeights, encodeWeights } from './weights';
+import { cardMetadata, cardOf, decodeWeights, encodeWeights, modelFromWeights, type ModelCard } from './weights';
+import type { Engine } from '../gpu/engine';
+import type { Model, ModelSpec } from '../nn/model';
 
 /** Writes bytes to path via a temporary file and rename (fsync'd). */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
@@ -64,7 +66,9 @@ export async function readRunState<T extends CheckpointState>(dir: string): Prom
     if (!obj(config)) throw bad('config', 'not an object');
     if (!obj(config.model)) throw bad('config.model', 'missing');
     for (const k of ['numClasses', 'inChannels']) if (!int(config.model[k])) throw bad(`config.model.${k}`, 'missing or not an integer');
-    if (!(typeof config.model.width === 'number' && config.model.width > 0)) throw bad('config.model.width', 'missing or not a positive number');
+    // Options depend on the model (ResNet and VGG: width; the MLP: none); a width, where there is one, is a positive number.
+    if (config.model.name !== undefined && typeof config.model.name !== 'string') throw bad('config.model.name', 'not a model name');
+    if (config.model.width !== undefined && !(typeof config.model.width === 'number' && config.model.width > 0)) throw bad('config.model.width', 'not a positive number');
     if (!int(config.seed)) throw bad('config.seed', 'missing or not an integer');
     if (!int(config.epochs)) throw bad('config.epochs', 'missing or not an integer');
   }
@@ -90,7 +94,8 @@ export async function saveCheckpoint(outDir: string, store: ParamStore, opt: Opt
     });
   }
   const files: [string, Uint8Array | string][] = [
-    ['model.safetensors', await encodeWeights(store, { epoch: String(state.epoch) })],
+    // The weights describe themselves (model, input, normalisation, classes) when the state says.
+    ['model.safetensors', await encodeWeights(store, { epoch: String(state.epoch), ...cardFields(state) })],
     ['optimizer.safetensors', encodeSafetensors(entries, { optimizer: JSON.stringify(meta) })],
     ['state.json', JSON.stringify(state, null, 1)],
   ];
@@ -192,6 +197,36 @@ export async function loadCheckpoint(dir: string, store: ParamStore, opt: Optimi
     opt.loadState(meta, buffers);
   }
   return state;
+}
+
+/** The card's metadata entries for a run state that has every part of one (else none). */
+function cardFields(state: CheckpointState): Record<string, string> {
+  const card = cardOf(state as Parameters<typeof cardOf>[0]);
+  return card ? cardMetadata(card) : {};
+}
+
+/**
+ * A checkpoint's model, rebuilt from its model.safetensors alone (the card in its metadata; for a
+ * file written before cards, state.json's config) and loaded. A card and a state.json that
+ * describe different models are an error listing what differs.
+ */
+export async function loadCheckpointModel(engine: Engine, dir: string, state?: CheckpointState): Promise<{ model: Model; card: ModelCard | null }> {
+  const file = join(dir, 'model.safetensors');
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(file));
+  } catch (e) {
+    throw new Error(`checkpoint ${dir}: cannot read model.safetensors (${(e as Error).message})`);
+  }
+  const spec = (state?.config as { model?: ModelSpec } | undefined)?.model;
+  const r = modelFromWeights(engine, bytes, file, spec ? { model: spec, from: join(dir, 'state.json') } : undefined);
+  const card = r.card ?? (state ? cardOf(state as Parameters<typeof cardOf>[0]) : null);
+  return { model: r.model, card };
+}
+
+/** A weights file (model.safetensors, or one the page or PyTorch wrote) rebuilt as its card says. */
+export async function loadWeightsFile(engine: Engine, path: string, fallback?: { model: ModelSpec; from: string }): Promise<{ model: Model; card: ModelCard | null }> {
+  return modelFromWeights(engine, new Uint8Array(await readFile(path)), path, fallback);
 }
 
 export async function saveWeights(path: string, store: ParamStore, metadata: Record<string, string> = {}): Promise<void> {

@@ -9,7 +9,7 @@ import { STORAGE_USAGE } from '../gpu/pool';
 import { Tensor, numel, shapeStr } from '../tensor';
 import type { BatchNormState } from '../ops/batch_norm';
 
-export type ParamKind = 'conv' | 'linear_weight' | 'linear_bias' | 'bn_weight' | 'bn_bias';
+export type ParamKind = 'conv' | 'conv_bias' | 'linear_weight' | 'linear_bias' | 'bn_weight' | 'bn_bias';
 
 export interface ParamSpec {
   name: string;

@@ -1,9 +1,12 @@
 /**
- * conv2d: 2-D convolution without bias, x [N,C,H,W] ⊛ w [O,C,KH,KW] → y [N,O,OH,OW],
- * OH = ⌊(H + 2·pad − KH)/stride⌋ + 1. Backward: dx by backward_data, dw by backward_weight, each
- * only when its input requires a gradient.
+ * conv2d: 2-D convolution, x [N,C,H,W] ⊛ w [O,C,KH,KW] (+ b [O]) → y [N,O,OH,OW],
+ * OH = ⌊(H + 2·pad − KH)/stride⌋ + 1. Backward: dx by backward_data, dw by backward_weight, db by
+ * a per-channel sum, each only when its input requires a gradient.
  *   dx[n,c,ih,iw] = Σ_{o,kh,kw} w[o,c,kh,kw]·dy[n,o,(ih+pad−kh)/s,(iw+pad−kw)/s]   (where divisible)
  *   dw[o,c,kh,kw] = Σ_{n,oh,ow} dy[n,o,oh,ow]·x[n,c,oh·s−pad+kh,ow·s−pad+kw]
+ *   db[o]         = Σ_{n,oh,ow} dy[n,o,oh,ow]
+ * The optional bias (VGG's convs have one, ResNet's do not) is added in place after the product
+ * (add_bias in shaders/elementwise.wgsl) and its gradient is reduce.wgsl's sum_channels.
  * Three kernel families compute the same three products; engine.kernels.conv.variant picks one:
  *   'direct'   (CPU rasterizers) shaders/conv2d_direct*.wgsl: unrolled register tiles that reuse
  *              each loaded input across the taps that overlap it (code generated here);
@@ -16,8 +19,8 @@ import type { Engine } from '../gpu/engine';
 import type { EntryBindings, EntryName, ParamValues } from '../gpu/kernel';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
-import { expectDtype, expectRank, ShapeError } from './check';
-import { CONV2D, CONV2D_TILED } from '../../shaders/kernels';
+import { expectDtype, expectRank, expectShape, ShapeError } from './check';
+import { CONV2D, CONV2D_TILED, ELEMENTWISE, REDUCE } from '../../shaders/kernels';
 import { directBackwardData, directBackwardWeight, directForward, validDirectPlan, DIRECT_SHADERS } from './conv2d_direct';
 import { Tuner, type TunerOptions } from '../gpu/tune';
 
@@ -37,22 +40,34 @@ export function conv2dOutputSize(size: number, k: number, stride: number, pad: n
   return Math.floor((size + 2 * pad - k) / stride) + 1;
 }
 
-interface ConvSaved { geom: ConvGeometry; x: Tensor; w: Tensor }
+interface ConvSaved { geom: ConvGeometry; x: Tensor; w: Tensor; b: Tensor | null }
 
 export const conv2dOp = defineOp({
   name: 'conv2d',
-  forward(g: Graph, [x, w]: readonly [Tensor, Tensor], opts: Conv2dOptions): { y: Tensor; saved: ConvSaved } {
+  forward(g: Graph, inputs: readonly [Tensor, Tensor] | readonly [Tensor, Tensor, Tensor], opts: Conv2dOptions): { y: Tensor; saved: ConvSaved } {
+    const [x, w] = inputs, b = inputs[2] ?? null;
     const geom = conv2dGeometry(x, w, opts);
+    if (b) expectShape('conv2d', 'bias b', b, [geom.O], `one per output channel of weight w [${w.shape.join(', ')}]`);
     const y = g.empty([geom.N, geom.O, geom.OH, geom.OW]);
     convForward(g.engine, geom, x, w, y);
-    return { y, saved: { geom, x, w } };
+    if (b) {
+      const n = y.size;
+      g.engine.run(ELEMENTWISE, 'add_bias', { params: { n, acc: 0, C: geom.O, inner: geom.OH * geom.OW, value: 0 }, bindings: { b, out: y }, invocations: n });
+    }
+    return { y, saved: { geom, x, w, b } };
   },
-  backward: (g, { geom, x, w }, dy) => convBackward(g, geom, x, w, dy),
+  backward(g, { geom, x, w, b }, dy) {
+    convBackward(g, geom, x, w, dy);
+    if (b && b.requiresGrad) {
+      const { grad, acc } = g.gradTarget(b);
+      g.engine.run(REDUCE, 'sum_channels', { params: { R: geom.N, C: geom.O, acc, inner: geom.OH * geom.OW }, bindings: { a: dy, out: grad }, invocations: geom.O });
+    }
+  },
 });
 
-/** y = conv2d(x, w): x [N,C,H,W], w [O,C,KH,KW] → [N,O,OH,OW]. */
-export function conv2d(g: Graph, x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
-  return g.apply(conv2dOp, [x, w] as const, opts);
+/** y = conv2d(x, w) + b: x [N,C,H,W], w [O,C,KH,KW], b [O] or none → [N,O,OH,OW]. */
+export function conv2d(g: Graph, x: Tensor, w: Tensor, opts: Conv2dOptions = {}, b: Tensor | null = null): Tensor {
+  return g.apply(conv2dOp, b ? ([x, w, b] as const) : ([x, w] as const), opts);
 }
 
 /** Checks the inputs and returns every size of the convolution. */

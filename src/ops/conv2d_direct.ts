@@ -537,7 +537,7 @@ export function directBackwardWeight(gr: Graph, g: ConvGeometry, x: Tensor, dy: 
   const n = g.O * g.C * taps(g);
   const out = splits > 1 ? gr.empty([splits, n]) : dw;
   runWeightTile(e, g, tile, x, dy, out, acc);
-  if (splits > 1) e.run(REDUCE, 'sum_rows', { params: { R: splits, C: n, acc }, bindings: { a: out, out: dw }, invocations: n });
+  if (splits > 1) e.run(REDUCE, 'sum_rows', { params: { R: splits, C: n, acc, inner: 1 }, bindings: { a: out, out: dw }, invocations: n });
   if (e.tuner && !e.kernels.conv.forced?.weight) {
     // Candidates keep the model's columns per step and split-K ranges; only the o × c block varies.
     const model = e.plans.get(key) as WeightTile;

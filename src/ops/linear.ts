@@ -1,5 +1,7 @@
 /**
- * linear: y = x·Wᵀ + b, x [N,in], W [out,in] (PyTorch's layout), b [out] or none.
+ * linear: y = x·Wᵀ + b, x [N,in], W [out,in] (PyTorch's layout), b [out] or none. An input of
+ * more dimensions, x [N, d1, d2, …], is read as [N, d1·d2·…] (nn.Flatten then nn.Linear: the
+ * same memory, so an MLP takes images directly and its weights keep PyTorch's layout).
  * The matrix product is conv2d at 1×1 spatial size (y[n,o] = Σ_c w[o,c]·x[n,c]), so its forward
  * and both backward products go through conv2d's tested kernels; the bias is added in place
  * (add_bias in shaders/elementwise.wgsl) and its gradient is a column sum (shaders/reduce.wgsl).
@@ -18,12 +20,12 @@ export const linearOp = defineOp({
   name: 'linear',
   forward(g: Graph, inputs: readonly [Tensor, Tensor] | readonly [Tensor, Tensor, Tensor], _attrs: null): { y: Tensor; saved: LinearSaved } {
     const [x, w] = inputs, b = inputs[2] ?? null;
-    expectRank('linear', 'input x', x, 2, '[batch, features]');
+    if (x.shape.length < 2) throw new ShapeError(`linear: input x must be [batch, features] (or [batch, …], flattened), got shape [${x.shape.join(', ')}]`);
     expectRank('linear', 'weight', w, 2, '[out, in]');
     expectDtype('linear', 'input x', x, 'f32');
-    const [N, C] = x.shape;
+    const N = x.shape[0], C = x.size / Math.max(1, N);
     const [O, Cw] = w.shape;
-    if (Cw !== C) throw new ShapeError(`linear: input x [${x.shape.join(', ')}] has ${C} features but weight [${w.shape.join(', ')}] expects ${Cw}`);
+    if (Cw !== C) throw new ShapeError(`linear: input x [${x.shape.join(', ')}] has ${C} features${x.shape.length > 2 ? ' (flattened)' : ''} but weight [${w.shape.join(', ')}] expects ${Cw}`);
     if (b) expectShape('linear', 'bias', b, [O], `one per output of weight [${w.shape.join(', ')}]`);
     const e = g.engine;
     const geom: ConvGeometry = { N, C, H: 1, W: 1, O, KH: 1, KW: 1, OH: 1, OW: 1, stride: 1, pad: 0 };
@@ -36,7 +38,7 @@ export const linearOp = defineOp({
     convBackward(g, geom, x, w, dy);
     if (b && b.requiresGrad) {
       const { grad, acc } = g.gradTarget(b);
-      g.engine.run(REDUCE, 'sum_rows', { params: { R: geom.N, C: geom.O, acc }, bindings: { a: dy, out: grad }, invocations: geom.O });
+      g.engine.run(REDUCE, 'sum_rows', { params: { R: geom.N, C: geom.O, acc, inner: 1 }, bindings: { a: dy, out: grad }, invocations: geom.O });
     }
   },
 });

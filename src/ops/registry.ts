@@ -41,7 +41,7 @@ const SUMS: Tolerance = { atol: 1e-5, rtol: 1e-4 };
 const EXACT: Tolerance = { atol: 0, rtol: 0 };
 
 export const OPS: { readonly [K in OpName]: OpEntry<K> } = {
-  conv2d: { fn: conv2d, def: conv2dOp, shaders: CONV2D_SHADERS,
+  conv2d: { fn: conv2d, def: conv2dOp, shaders: [...CONV2D_SHADERS, ELEMENTWISE],
     reference: { forward: ref.conv2dForward, backward: ref.conv2dBackward }, tolerance: { forward: SUMS, backward: SUMS } },
   batch_norm: { fn: batchNorm, def: batchNormOp, shaders: [BATCH_NORM, BATCH_NORM_SPLIT],
     reference: { forward: ref.batchNormTrainForward, backward: ref.batchNormTrainBackward }, tolerance: { forward: SUMS, backward: SUMS } },

@@ -13,6 +13,8 @@ import { mean, sd, pairedDifferences, pairedText, pooledRankP, pEq, pText, signe
 
 export interface ExperimentSettings {
   data: string;
+  /** The registry's model (absent: ResNet-18, as in runs made before models were named). */
+  model?: string;
   /** 0 = all. */
   trainSubset: number;
   testSubset: number;
@@ -154,6 +156,12 @@ export function experimentStatistics(results: readonly SeedResult[], s: Pick<Exp
 const pct = (v: number, d = 1) => `${(100 * v).toFixed(d)}%`;
 const pm = (xs: number[], d = 1) => (xs.length ? `${mean(xs).toFixed(d)} ± ${sd(xs).toFixed(d)}` : '–');
 const widthText = (w: number) => (w >= 1 ? String(w) : `1/${Math.round(1 / w)}`);
+const MODEL_LABELS: Record<string, string> = { resnet18: 'ResNet-18', resnet34: 'ResNet-34', resnet50: 'ResNet-50', vgg11_bn: 'VGG-11-BN', vgg16_bn: 'VGG-16-BN', mlp: 'an MLP' };
+/** "ResNet-18, width 1/8, imagenet stem": the options a model takes (the MLP takes neither). */
+function modelText(s: Pick<ExperimentSettings, 'model' | 'width' | 'stem'>): string {
+  const name = s.model ?? 'resnet18';
+  return `${MODEL_LABELS[name] ?? name}${name === 'mlp' ? '' : `, width ${widthText(s.width)}`}${name.startsWith('resnet') ? `, ${s.stem} stem` : ''}`;
+}
 const count = (n: number) => n.toLocaleString('en-US');
 const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
 const minutes = (m: number) => (m < 10 ? `${m.toFixed(1)} minutes` : `${Math.round(m)} minutes`);
@@ -303,7 +311,7 @@ export function experimentReport(doc: ExperimentDoc): string {
     '## Setup', '',
     '| | |', '|---|---|',
     `| data | ${datasetLabel(s.data)}: ${count(d.train)} training images (of ${count(d.fullTrain)}${s.trainSubset ? ' drawn from the training set by a fixed seed' : ''}, ${count(d.val)} held out), ${count(d.test)} test images${s.testSubset ? ' (drawn by a fixed seed)' : ''}, ${d.classes} classes |`,
-    `| model | ResNet-18, width ${widthText(s.width)}, ${s.stem} stem, initialised from the run's seed (the same weights for both optimizers) |`,
+    `| model | ${modelText(s)}, initialised from the run's seed (the same weights for both optimizers) |`,
     `| SGD run | cosine learning rate from ${s.sgdLr}, physics momentum μ(t) = clamp(1 − 2√α(t), 0.5, 0.99), weight decay 5e-4, ${plural(s.epochs, 'epoch')} of batch ${s.batchSize}: test accuracy ${acc('sgd', 'testAccuracy')}% over seeds |`,
     `| Adam run | cosine learning rate from ${s.adamLr}, β1 = 0.9, no weight decay, same epochs, batch and data order: test accuracy ${acc('adam', 'testAccuracy')}% |`,
     `| diagnosis | relative score ‖∂L/∂θ‖ / ‖θ‖ per unit, the gradient of the mean loss over ${on}, BN in eval mode; problem units = the top ${k}; at ${s.granularities.join(' and ')} granularity |`,
@@ -323,7 +331,7 @@ export function experimentReport(doc: ExperimentDoc): string {
     ...doc.statistics.granularities.flatMap((gst) => [`${gst.granularity} level:`, '', ...gst.paired.slice(5).map((p) => `- ${p.name}: ${p.text}.`), '']),
     '## What this supports, and what it does not', '',
     ...conclusions(doc),
-    `- **Limits.** ${datasetLabel(s.data)}${s.data === 'cifar10' ? '' : ', not CIFAR-10'}; ResNet-18 at width ${widthText(s.width)} trained for ${plural(s.epochs, 'epoch')} (test accuracy ${acc('sgd', 'testAccuracy')}% with SGD)${s.width < 1 ? ', not a width-1 network trained to convergence' : ''}; ` +
+    `- **Limits.** ${datasetLabel(s.data)}${s.data === 'cifar10' ? '' : ', not CIFAR-10'}; ${modelText(s)} trained for ${plural(s.epochs, 'epoch')} (test accuracy ${acc('sgd', 'testAccuracy')}% with SGD)${s.width < 1 && (s.model ?? 'resnet18') !== 'mlp' ? ', not a width-1 network' : ''}; ` +
     `${plural(rs.length, 'seed')}; corrections of ${plural(s.correctEpochs, 'epoch')} on ${count(d.correction)} images. The relative score is one choice among three (\`critdamp diagnose --metric\`).`,
     '',
   ];

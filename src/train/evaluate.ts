@@ -6,7 +6,7 @@
 import type { Engine } from '../gpu/engine';
 import type { Dataset } from '../data/dataset';
 import { GpuBatcher } from '../data/batcher';
-import type { ResNet18 } from '../nn/resnet';
+import type { Model } from '../nn/model';
 import { Graph } from '../autograd/graph';
 
 export interface EvalResult {
@@ -21,7 +21,7 @@ export interface EvalResult {
   n: number;
 }
 
-export async function evaluate(engine: Engine, model: ResNet18, data: Dataset, opts: { batchSize: number; mean: number[]; std: number[] }): Promise<EvalResult> {
+export async function evaluate(engine: Engine, model: Model, data: Dataset, opts: { batchSize: number; mean: number[]; std: number[] }): Promise<EvalResult> {
   const K = model.config.numClasses;
   const batcher = new GpuBatcher(engine, data, { batchSize: Math.min(opts.batchSize, data.n), shuffle: false, augment: null, mean: opts.mean, std: opts.std, seed: 0 });
   const confusion = Array.from({ length: K }, () => new Array<number>(K).fill(0));

@@ -21,7 +21,8 @@ import type { Tensor } from '../tensor';
 import { channelStats, type Dataset, type DatasetSplit } from '../data/dataset';
 import { GpuBatcher, type Batch } from '../data/batcher';
 import { acquireResident, fitsResident, releaseResident } from '../data/resident';
-import { ResNet18 } from '../nn/resnet';
+import type { Model } from '../nn/model';
+import { createModel, inputMismatch } from '../nn/registry';
 import { Optimizer } from '../optim/optimizer';
 import { crossEntropy } from '../ops';
 import { Graph } from '../autograd/graph';
@@ -48,7 +49,7 @@ export const DEFAULT_DIVERGENCE = 10;
 
 /** What a Trainer works on: a model and its optimizer (the caller's), the data and the run's settings. */
 export interface TrainerParts {
-  model: ResNet18;
+  model: Model;
   optimizer: Optimizer;
   data: DatasetSplit;
   config: TrainConfig;
@@ -63,7 +64,7 @@ export interface FitOptions {
 }
 
 export class Trainer {
-  readonly model: ResNet18;
+  readonly model: Model;
   readonly optimizer: Optimizer;
   readonly data: DatasetSplit;
   readonly config: TrainConfig;
@@ -101,6 +102,8 @@ export class Trainer {
     if (train.c !== model.config.inChannels) throw new RangeError(`train: the data has ${train.c} channels but the model expects ${model.config.inChannels}`);
     if (config.divergence != null && !(config.divergence > 1)) throw new RangeError(`train: divergence must be a number > 1 (a multiple of the first loss) or null for off, got ${config.divergence}`);
     if (train.classes.length > model.config.numClasses) throw new RangeError(`train: ${train.classes.length} classes but the model has ${model.config.numClasses} outputs`);
+    const misfit = inputMismatch(model.config, train);
+    if (misfit.length) throw new RangeError(`train: the data does not fit ${model.config.name}: ${misfit.join('; ')}`);
     this.model = model;
     this.optimizer = optimizer;
     this.data = data;
@@ -119,9 +122,12 @@ export class Trainer {
     for (const ds of this.held) acquireResident(engine, ds);
   }
 
-  /** A trainer with a new model (seeded from config.seed) and optimizer, freed by destroy(). */
+  /**
+   * A trainer with a new model (config.model, built by name from the registry and seeded from
+   * config.seed: a config without a name is a ResNet-18) and optimizer, freed by destroy().
+   */
   static create(engine: Engine, data: DatasetSplit, config: TrainConfig, hooks: TrainerHooks = {}): Trainer {
-    const model = new ResNet18(engine, config.model, config.seed);
+    const model = createModel(engine, config.model, config.seed);
     const optimizer = new Optimizer(model.store, config.optimizer);
     const t = new Trainer(engine, { model, optimizer, data, config, hooks });
     t.owns = true;
@@ -134,8 +140,10 @@ export class Trainer {
   }
 
   state(): TrainerState {
+    const { train } = this.data;
     return { epoch: this.epoch, step: this.stepsTaken, schedule: this.schedule.state(), seed: this.config.seed, wallSeconds: this.wallSeconds,
-      config: this.config, mean: this.mean, std: this.std, lossReference: this.lossReference };
+      config: this.config, mean: this.mean, std: this.std, lossReference: this.lossReference,
+      classes: [...train.classes], input: { channels: train.c, height: train.h, width: train.w } };
   }
 
   /** Continues from a state saved after an epoch (weights and optimizer are loaded by the caller). */

@@ -4,7 +4,7 @@
  * which a host (the CLI, a web page) persists and shows a run.
  */
 import type { TuneReport } from '../gpu/tune';
-import type { ResNetConfig } from '../nn/resnet';
+import type { ModelSpec } from '../nn/model';
 import type { OptimizerOptions } from '../optim/optimizer';
 import type { LrConfig, MomentumConfig, Regime, ScheduleState } from '../schedule';
 import type { Trainer } from './trainer';
@@ -13,7 +13,12 @@ export interface TrainConfig {
   epochs: number;
   batchSize: number;
   seed: number;
-  model: ResNetConfig;
+  /**
+   * The model, by name and options (src/nn/registry.ts): `{ name: 'vgg11_bn', numClasses: 10,
+   * inChannels: 1, width: 0.5 }`. Without a name it is a ResNet-18 (`{ numClasses, inChannels,
+   * stem, width }`), as configs were before there were other models.
+   */
+  model: ModelSpec;
   optimizer: OptimizerOptions;
   lr: LrConfig;
   momentum: MomentumConfig;
@@ -79,6 +84,9 @@ export interface TrainerState {
   std: number[];
   /** The divergence guard's reference loss (the run's first logged window), once known. */
   lossReference?: number | null;
+  /** The training data's class names and image shape: with config.model and mean/std, what the model needs to be used. */
+  classes?: string[];
+  input?: { channels: number; height: number; width: number };
   [key: string]: unknown;
 }
 

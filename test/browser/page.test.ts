@@ -6,7 +6,8 @@
 // the kernel autotuner (IndexedDB cache) on a CPU adapter, Node here does not: the losses still agree.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tempDir } from '../data/helpers';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { requireEngine } from '../engine';
@@ -17,9 +18,10 @@ import { startServer } from '../../src/cli/serve';
 import { loadDataset } from '../../src/data/index.node';
 import { subset } from '../../src/data/dataset';
 import { Trainer, type TrainConfig } from '../../src/train/trainer';
-import { ResNet18 } from '../../src/nn/resnet';
 import { Graph } from '../../src/autograd/graph';
-import { decodeWeights } from '../../src/io/weights';
+import { cardMetadata, encodeWeights, modelFromWeights } from '../../src/io/weights';
+import { createModel } from '../../src/nn/registry';
+import { channelStats } from '../../src/data/dataset';
 import { parseLrSpec, parseMomentumSpec } from '../../src/schedule';
 
 const OUT = join(root, 'build', 'test-output');
@@ -109,10 +111,12 @@ test('page: trains in headless Chromium, plots drawn, losses equal Node\'s, op c
     assert.ok(reloaded.loaded >= web.tuning.tuned, `after a reload ${reloaded.loaded} plans came from IndexedDB (${web.tuning.tuned} tuned)`);
   }
 
-  // The downloaded weights, in Node, give the page's logits.
-  const m = new ResNet18(e, config.model, 0);
+  // The downloaded weights, rebuilt in Node from the file alone (its card), give the page's logits.
+  const { model: m, card } = modelFromWeights(e, new Uint8Array(downloaded!), 'downloaded.safetensors');
   try {
-    decodeWeights(m.store, new Uint8Array(downloaded!), 'downloaded.safetensors');
+    assert.equal(card!.model, { name: 'resnet18', numClasses: 10, inChannels: 1, width: RUN.width, stem: 'cifar' });
+    assert.equal(card!.input, { channels: 1, height: 28, width: 28 });
+    assert.is(card!.classes[0], 'T-shirt/top');
     const g = new Graph(e, { grad: false });
     const z = await m.forward(g, g.own(e.tensor(Float32Array.from(x), [2, 1, 28, 28])), { training: false }).read();
     g.dispose();
@@ -120,6 +124,124 @@ test('page: trains in headless Chromium, plots drawn, losses equal Node\'s, op c
   } finally {
     m.destroy();
   }
+});
+
+test('page: "load weights" rebuilds the model a file describes (a VGG-11 here), continues training it, and refuses a file made for other data, saying what differs', async () => {
+  if (!existsSync(CHROMIUM)) return skip(`no ${CHROMIUM} (apt-get install chromium; tools/setup does it)`);
+  let full;
+  try {
+    full = await loadDataset('fashion-mnist');
+  } catch (e) {
+    return skip(`Fashion-MNIST is not installed (${(e as Error).message.slice(0, 80)}…)`);
+  }
+  const e = await requireEngine();
+  const t = tempDir('page-load');
+  const file = (name: string, config: { name: string; numClasses: number; inChannels: number; width: number }, classes: string[]) => createModelFile(e, t.dir, name, config, classes, full.train);
+  try {
+    const vgg = await file('vgg.safetensors', { name: 'vgg11_bn', numClasses: 10, inChannels: 1, width: 0.0625 }, full.train.classes);
+    const five = await file('five.safetensors', { name: 'resnet34', numClasses: 5, inChannels: 1, width: 0.0625 }, full.train.classes.slice(0, 5));
+    const server = await startServer({ port: 0, root });
+    const browser = await launchChromium();
+    let r: { messages: string[]; model: string; width: string; state: string; config: unknown; label: string; errors: string[] };
+    let problem = '', attributionSvg = false, adamFields: string[] = [];
+    try {
+      const page = await browser.newPage();
+      const query = new URLSearchParams({ train: '64', test: '32', epochs: '1', batch: '16', logEvery: '1', tune: '0' });
+      await page.goto(`${server.url}?${query}`);
+      await page.waitForFunction(() => ['idle', 'error'].includes((window as any).critdamp.state), null, { timeout: 60_000 });
+      const messages: string[] = [];
+      assert.ok(await page.$('#dataset option[value="mnist"]'), 'MNIST is in the dataset menu');
+      assert.ok(await page.isDisabled('#diagnose'), 'nothing to diagnose yet');
+      for (const f of [five, vgg]) {
+        await page.setInputFiles('#load', f);
+        await page.waitForFunction((name) => document.getElementById('message')!.textContent!.startsWith(name), f.split('/').pop()!, { timeout: 60_000 });
+        messages.push((await page.textContent('#message'))!);
+      }
+      // A loaded file is diagnosed without training it first, and the page gives a command that works on it.
+      assert.not.ok(await page.isDisabled('#diagnose'));
+      await page.click('#diagnose');
+      await page.waitForFunction(() => document.getElementById('problem')!.textContent!.startsWith('Problem layers') || (window as any).critdamp.state === 'error', null, { timeout: 120_000 });
+      problem = (await page.textContent('#problem'))!;
+      attributionSvg = (await page.innerHTML('#attribution')).includes('<svg');
+      // Choosing Adam sets Adam's learning rate and β1, then back.
+      await page.selectOption('#optimizer', 'adam');
+      adamFields = await page.evaluate(() => [(document.getElementById('lr') as HTMLInputElement).value, (document.getElementById('momentum') as HTMLSelectElement).value]);
+      await page.selectOption('#optimizer', 'sgd');
+      await page.click('#start');
+      await page.waitForFunction(() => ['done', 'error'].includes((window as any).critdamp.state), null, { timeout: 240_000 });
+      r = await page.evaluate(() => {
+        const c = (window as any).critdamp;
+        return { messages: [], model: (document.getElementById('model') as HTMLSelectElement).value, width: (document.getElementById('width') as HTMLSelectElement).value,
+          state: c.state, config: c.model(), label: c.runs[0].label, errors: c.errors };
+      });
+      r.messages = messages;
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+    assert.match(r.messages[0], /five\.safetensors does not fit: it holds resnet34 \(width 0\.0625, stem cifar\) for other data: classes: 5 in the model \(T-shirt\/top, .*\), 10 in the data/);
+    assert.match(r.messages[1], /vgg\.safetensors holds vgg11_bn \(width 0\.0625\): Start continues training from it, Diagnose ranks its layers/);
+    assert.match(problem, /^Problem layers: \w+, \w+, \w+\. .*critdamp correct --checkpoint vgg\.safetensors --data fashion-mnist --layers \w+,\w+,\w+$/);
+    assert.ok(attributionSvg, 'the attribution chart is drawn');
+    assert.equal(adamFields, ['cosine:0.001', 'constant:0.9']);
+    assert.is(r.model, 'vgg11_bn', 'the model field follows the file');
+    assert.is(Number(r.width), 0.0625);
+    assert.is(r.state, 'done', r.errors.join('\n'));
+    assert.equal(r.config, { name: 'vgg11_bn', numClasses: 10, inChannels: 1, width: 0.0625 });
+    assert.match(r.label, /vgg11_bn, sgd, physics \(from file\)/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+/** A weights file of a fresh model with its card, for the data given. */
+async function createModelFile(e: Awaited<ReturnType<typeof requireEngine>>, dir: string, name: string, config: { name: string; numClasses: number; inChannels: number; width: number },
+  classes: string[], train: import('../../src/data/dataset').Dataset): Promise<string> {
+  const m = createModel(e, config.name.startsWith('resnet') ? { ...config, stem: 'cifar' } : config, 1);
+  try {
+    const { mean, std } = channelStats(train);
+    const path = join(dir, name);
+    writeFileSync(path, await encodeWeights(m.store, cardMetadata({ model: m.config, input: { channels: 1, height: 28, width: 28 }, mean, std, classes })));
+    return path;
+  } finally {
+    m.destroy();
+  }
+}
+
+test('page: docs/models.md\'s own-model example runs as written in headless Chromium (browser bundle)', async () => {
+  if (!existsSync(CHROMIUM)) return skip(`no ${CHROMIUM} (apt-get install chromium; tools/setup does it)`);
+  const block = /## Your own model[\s\S]*?```js\n([\s\S]*?)```/.exec(readFileSync(join(root, 'docs', 'models.md'), 'utf8'))?.[1];
+  assert.ok(block, 'docs/models.md has the example');
+  // The one change: the package name is the browser bundle the server hands out.
+  const code = block!.replace("from 'critdamp'", "from './critdamp.browser.js'");
+  const imports = code.split('\n').filter((l) => l.startsWith('import ')).join('\n');
+  const body = code.split('\n').filter((l) => !l.startsWith('import ')).join('\n');
+  const html = `<!doctype html><pre id="out"></pre><script type="module">
+${imports}
+const out = document.getElementById('out'), log = console.log;
+console.log = (...a) => { out.textContent += a.join(' ') + '\\n'; log(...a); };
+try {
+${body}
+  out.dataset.done = '1';
+} catch (e) { out.textContent += 'ERROR ' + e.message; out.dataset.done = '1'; }
+</script>`;
+  const server = await startServer({ port: 0, root, pages: { '/own-model.html': html } });
+  const browser = await launchChromium();
+  let text = '';
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}own-model.html`);
+    await page.waitForFunction(() => document.getElementById('out')!.dataset.done === '1', null, { timeout: 240_000 });
+    text = (await page.textContent('#out')) ?? '';
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  assert.not.match(text, /ERROR/, text);
+  const acc = /smallnet: ([\d.]+)% test accuracy/.exec(text);
+  assert.ok(acc && Number(acc[1]) > 80, text);
+  assert.match(text, /problem layers of smallnet: \w+, \w+ \(\d+ misclassified images; groups [\w, ]+\)/);
+  console.log(`    own-model example in the page: ${text.trim().split('\n').join('; ')}`);
 });
 
 test('page: a dropped folder becomes a dataset (classes, size, grey or colour, split), and a bad folder gets a message', async () => {

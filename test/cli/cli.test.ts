@@ -50,6 +50,20 @@ test('cli: Adam on an SGD preset takes Adam\'s lr and β1 and says so; flags sti
   assert.equal(buildRun({}).notes, [], 'SGD on the SGD preset: nothing to say');
 });
 
+test('cli: --model picks a registry model; the preset\'s width applies where the model takes one, its stem only to ResNets; a flag a model does not take is an error', () => {
+  const vgg = buildRun({ model: 'vgg11_bn' });
+  assert.equal(vgg.config.model, { name: 'vgg11_bn', numClasses: 10, inChannels: 1, width: 1 / 8 });
+  assert.match(vgg.out, /runs\/fashion-mnist-vgg11_bn-physics-seed0$/);
+  assert.match(buildRun({}).out, /runs\/fashion-mnist-physics-seed0$/, 'the default ResNet-18 keeps its folder name');
+  assert.equal(buildRun({ model: 'resnet50', width: '1/4', stem: 'cifar' }).config.model, { name: 'resnet50', numClasses: 10, inChannels: 1, width: 0.25, stem: 'cifar' });
+  assert.equal(buildRun({ model: 'mlp', preset: 'paper' }).config.model, { name: 'mlp', numClasses: 10, inChannels: 3, inputSize: [32, 32], hidden: [256, 128] });
+  assert.throws(() => buildRun({ model: 'vgg11_bn', stem: 'cifar' }), /--stem: vgg11_bn takes no stem \(its options: width\)/);
+  assert.throws(() => buildRun({ model: 'mlp', width: '1/2' }), /--width: mlp takes no width \(its options: inputSize, hidden\)/);
+  assert.throws(() => buildRun({ model: 'resnet101' }), /--model: unknown model 'resnet101' \(resnet18, resnet34, resnet50, vgg11_bn, vgg16_bn, mlp/);
+  assert.is(buildRun({ preset: 'cifar10-paper' }).data, 'cifar10', 'the old preset name still works');
+  assert.is(buildRun({ preset: 'paper' }).config.epochs, 200);
+});
+
 test('cli: bad values are named', () => {
   assert.throws(() => buildRun({ preset: 'huge' }), /--preset: unknown preset 'huge'/);
   assert.throws(() => buildRun({ optimizer: 'lion' }), /--optimizer: 'lion' is not sgd, adam or adamw/);
@@ -91,7 +105,7 @@ test('cli: `npx critdamp` runs the command by its name in a clone after the set-
   const cwd = fileURLToPath(new URL('../../..', import.meta.url));
   const r = spawnSync('npx', ['--offline', '--no-install', 'critdamp', '--help'], { cwd, encoding: 'utf8', timeout: 60_000 });
   assert.is(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^critdamp — train ResNet-18 on WebGPU/);
+  assert.match(r.stdout, /^critdamp — train neural networks \(ResNet-18 by default\) on WebGPU/);
 });
 
 test.run();

@@ -76,6 +76,15 @@ test('cli diagnose and correct: two runs compared, the problem layers retrained 
     assert.match(fails(['correct', '--checkpoint', sgd, '--seed', 'abc']), /--seed: 'abc' is not an integer ≥ 0/);
     assert.match(fails(['correct', '--checkpoint', sgd, '--draws', '-2']), /--draws: '-2' is not an integer ≥ 1/);
     assert.match(fails(['diagnose', '--checkpoint', sgd, '--diagnose-on', 'holdout']), /--diagnose-on: 'holdout' is not val, train, test/);
+    // A bare weights file (what the training page downloads) with --data: diagnosed and corrected as written.
+    const file = join(t.dir, 'weights.safetensors');
+    writeFileSync(file, readFileSync(join(sgd, 'checkpoints', readFileSync(join(sgd, 'checkpoints', 'latest'), 'utf8').trim(), 'model.safetensors')));
+    assert.match(fails(['correct', '--checkpoint', file, '--layers', 'fc']), /is a weights file, which does not say which images it was trained on: add --data NAME/);
+    const wf = cli(['correct', '--checkpoint', file, '--data', 'mnist', '--data-dir', data, '--layers', 'layer4,fc', '--epochs', '1', '--out', join(t.dir, 'fix-file')]);
+    assert.match(wf, /diagnosed|layer4, fc/);
+    assert.match(wf, /errors \d+ → \d+\s+fixed \d+, broken \d+, net [+-]?\d+/);
+    assert.match(cli(['diagnose', '--checkpoint', file, '--data', 'mnist', '--data-dir', data, '--out', join(t.dir, 'diag-file')]), /the layers are chosen on .*the 80 training images/);
+    assert.match(fails(['diagnose', '--checkpoint', sgd, '--data', 'mnist']), /--data and --data-dir are for a weights file/);
     const dh = cli(['diagnose', '--help']), ch = cli(['correct', '--help']);
     assert.match(dh, /^critdamp diagnose —/);
     assert.not.match(dh, /critdamp correct —/);

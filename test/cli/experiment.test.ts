@@ -21,7 +21,7 @@ test('cli experiment: held-out selection, independent random draws, the untraine
   const t = tempDir('experiment');
   try {
     const log = cli(['experiment', '--preset', 'smoke', '--seeds', '2', '--out', t.dir]);
-    assert.match(log, /seed 0: 286 training images, 98 held out; the layers are chosen on the 98 held-out validation images/);
+    assert.match(log, /seed 0: resnet18 [^;]*; 286 training images, 98 held out; the layers are chosen on the 98 held-out validation images/);
     const doc = JSON.parse(readFileSync(join(t.dir, 'diagnosis', 'experiment.json'), 'utf8')) as ExperimentDoc;
     assert.is(doc.version, 2);
     assert.is(doc.complete, true);

@@ -55,4 +55,43 @@ test('weights: a file for another model is refused, naming what is missing, extr
   other.store.destroy();
 });
 
+test('weights: the card — written and read back; modelFromWeights rebuilds the model from the bytes alone; misfits and damaged cards named', async () => {
+  const e = await requireEngine();
+  const { createModel } = await import('../../src/nn/registry');
+  const { cardMetadata, cardMismatch, configDifferences, modelFromWeights, readCard } = await import('../../src/io/weights');
+  const vgg = createModel(e, { name: 'vgg11_bn', numClasses: 3, inChannels: 1, width: 1 / 16 }, 4);
+  const card = { model: vgg.config, input: { channels: 1, height: 20, width: 20 }, mean: [0.3], std: [0.2], classes: ['a', 'b', 'c'] };
+  try {
+    const bytes = await encodeWeights(vgg.store, cardMetadata(card));
+    assert.equal(readCard(decodeSafetensors(bytes, 'v').metadata, 'v'), card);
+    const { model, card: back } = modelFromWeights(e, bytes, 'v.safetensors');
+    try {
+      assert.equal(back, card);
+      assert.equal(model.config, vgg.config);
+      const [x, y] = await Promise.all([vgg.store.read(), model.store.read()]);
+      for (const [name, t] of x) assert.equal(Array.from(y.get(name)!.data), Array.from(t.data), name);
+    } finally {
+      model.destroy();
+    }
+    assert.throws(() => modelFromWeights(e, bytes, 'v.safetensors', { model: { ...vgg.config, width: 0.125 }, from: 'state.json' }),
+      /v\.safetensors describes another model than state\.json: width: 0\.0625 in the file, 0\.125 in state\.json/);
+    // A ResNet-18 of the same classes cannot take the file: the error says which model the file holds.
+    const r = new ResNet18(e, { numClasses: 3, inChannels: 1, stem: 'cifar', width: 1 / 16 }, 0);
+    try {
+      assert.throws(() => decodeWeights(r.store, bytes, 'v.safetensors', r.config),
+        /v\.safetensors: the weights do not fit this model \(the file holds vgg11_bn \(name: "vgg11_bn" in the file, "resnet18" here; stem: absent in the file, "cifar" here\)\)\n  missing/);
+    } finally {
+      r.destroy();
+    }
+    assert.equal(cardMismatch(card, { c: 1, h: 20, w: 20, classes: ['a', 'b', 'x'] }), { errors: [], notes: ['class names: a, b, c in the model, a, b, x in the data'] });
+    assert.equal(cardMismatch(card, { c: 3, h: 32, w: 32, classes: ['a', 'b'] }).errors, ['channels: 1 in the model, 3 in the data', 'classes: 3 in the model (a, b, c), 2 in the data (a, b)']);
+    assert.equal(configDifferences({ numClasses: 10, inChannels: 1, stem: 'cifar', width: 1 }, { name: 'resnet18', numClasses: 10, inChannels: 1, stem: 'cifar', width: 1 }, ['a', 'b']), [],
+      'a config without a name is a ResNet-18');
+    const damaged = encodeSafetensors([['w', { shape: [1], data: new Float32Array(1) }]], { critdamp: '{"model": {"name": "mlp"}}' });
+    assert.throws(() => readCard(decodeSafetensors(damaged, 'd').metadata, 'd'), /d: the 'critdamp' metadata is damaged: model needs name, numClasses and inChannels/);
+  } finally {
+    vgg.destroy();
+  }
+});
+
 test.run();

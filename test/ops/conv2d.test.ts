@@ -36,6 +36,34 @@ for (const c of cases) {
   });
 }
 
+test('conv2d with bias (VGG): y = conv + b[o], db[o] = Σ_{n,oh,ow} dy, at odd sizes; dx and dw unchanged by the bias', async () => {
+  const e = await requireEngine();
+  for (const c of [{ x: [2, 3, 7, 5] as Shape4, w: [5, 3, 3, 3] as Shape4, stride: 1, pad: 1 }, { x: [3, 4, 9, 9] as Shape4, w: [6, 4, 3, 3] as Shape4, stride: 2, pad: 1 }]) {
+    const x = randomFloats(c.x.reduce((a, b) => a * b), 21), w = randomFloats(c.w.reduce((a, b) => a * b), 22, 0.5), b = randomFloats(c.w[0], 23);
+    const conv = conv2dForward(f64(x), c.x, f64(w), c.w, c);
+    const [N, O, OH, OW] = conv.shape, inner = OH * OW;
+    const y = conv.y.map((v, i) => v + b[Math.floor(i / inner) % O]);
+    const dy = randomFloats(y.length, 24);
+    const db = new Float64Array(O);
+    for (let i = 0; i < dy.length; i++) db[Math.floor(i / inner) % O] += dy[i];
+    const got = await runOp(e, [{ data: x, shape: c.x, grad: true }, { data: w, shape: c.w, grad: true }, { data: b, shape: [O], grad: true }],
+      (g: Graph, [tx, tw, tb]) => conv2d(g, tx, tw, c, tb), dy);
+    const back = conv2dBackward(f64(x), c.x, f64(w), c.w, f64(dy), c);
+    const tol = (r: ArrayLike<number>) => ({ atol: 1e-5 * maxAbs(r), rtol: 1e-4 });
+    assertClose(got.y, y, { ...tol(y), name: 'y' });
+    assertClose(got.grads[0]!, back.dx, { ...tol(back.dx), name: 'dx' });
+    assertClose(got.grads[1]!, back.dw, { ...tol(back.dw), name: 'dw' });
+    assertClose(got.grads[2]!, db, { ...tol(db), name: 'db' });
+    assert.is(N, c.x[0]);
+  }
+  const inputs = [{ data: randomFloats(2 * 2 * 5 * 4, 31), shape: [2, 2, 5, 4], grad: true }, { data: randomFloats(3 * 2 * 3 * 3, 32), shape: [3, 2, 3, 3], grad: true },
+    { data: randomFloats(3, 33), shape: [3], grad: true }];
+  await gpuFiniteDiff(e, inputs, 2, (g: Graph, [x, w, b]) => conv2d(g, x, w, { stride: 2, pad: 1 }, b), { tol: 2e-2 });
+  const g = new Graph(e);
+  assert.throws(() => conv2d(g, g.empty([1, 2, 4, 4]), g.empty([3, 2, 3, 3]), {}, g.empty([4])), /conv2d: bias b has shape \[4\], expected \[3\]/);
+  g.dispose();
+});
+
 test('conv2d: gradients accumulate (+=) when an input is used twice', async () => {
   const e = await requireEngine();
   const xs: Shape4 = [1, 2, 5, 5], ws: Shape4 = [3, 2, 3, 3];

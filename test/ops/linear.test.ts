@@ -34,6 +34,24 @@ test('linear: finite differences of the GPU backward (h = 1e-2, tol 2e-2)', asyn
   for (const i of [0, 1, 2]) await gpuFiniteDiff(e, lin, i, fl, { tol: 2e-2, samples: 3 });
 });
 
+test('linear: x [N, C, H, W] is read as [N, C·H·W] (nn.Flatten then nn.Linear): y, dx (in x\'s shape), dW, db', async () => {
+  const e = await requireEngine();
+  const [N, C, H, W, OUT] = [3, 2, 5, 3, 7], IN = C * H * W;
+  const x = randomFloats(N * IN, 41), w = randomFloats(OUT * IN, 42, 0.3), b = randomFloats(OUT, 43), dy = randomFloats(N * OUT, 44);
+  const r = await runOp(e, [{ data: x, shape: [N, C, H, W], grad: true }, { data: w, shape: [OUT, IN], grad: true }, { data: b, shape: [OUT], grad: true }],
+    (g: Graph, [tx, tw, tb]) => linear(g, tx, tw, tb), dy);
+  const y = ref.linearForward(f64(x), [N, IN], f64(w), f64(b));
+  const back = ref.linearBackward(f64(x), [N, IN], f64(w), f64(dy));
+  assertClose(r.y, y, { ...bounds(tol.forward, y), name: 'y' });
+  assertClose(r.grads[0]!, back.dx, { ...bounds(tol.backward, back.dx), name: 'dx' });
+  assertClose(r.grads[1]!, back.dw, { ...bounds(tol.backward, back.dw), name: 'dW' });
+  assertClose(r.grads[2]!, back.db, { ...bounds(tol.backward, back.db), name: 'db' });
+  const g = new Graph(e);
+  assert.throws(() => linear(g, g.empty([2, 3, 2, 2]), g.empty([4, 5]), null), /linear: input x \[2, 3, 2, 2\] has 12 features \(flattened\) but weight \[4, 5\] expects 5/);
+  assert.throws(() => linear(g, g.empty([6]), g.empty([4, 6]), null), /linear: input x must be \[batch, features\]/);
+  g.dispose();
+});
+
 test('linear: shape errors name the op, the input and both shapes', async () => {
   const e = await requireEngine();
   const g = new Graph(e);
