@@ -285,7 +285,7 @@ async function start(): Promise<void> {
     page.runs.push({ label: `run ${page.runs.length + 1}: ${config.model.name ?? 'resnet18'}, ${config.optimizer.kind}, ${field('momentum')}${loadedWeights ? ' (from file)' : ''}`,
       color: PALETTE[(page.runs.length + 1) % PALETTE.length], config, steps: [], losses: [], accuracy: [], stepLosses: [] });
     loadedWeights = null;
-    document.body.classList.remove('has-model');
+    document.body.classList.remove('has-model', 'has-weights');
     await fit();
   } catch (e) {
     fail(e);
@@ -466,6 +466,8 @@ $<HTMLInputElement>('load').addEventListener('change', async (ev) => {
       }
     }
     loadedWeights = { bytes, name: file.name, card };
+    // A file that says which model it holds can be diagnosed before any training.
+    document.body.classList.toggle('has-weights', Boolean(card));
     setState(page.state);
     message(`${file.name} holds ${describeModel(spec)}${card ? '' : ' (as set on the left: the file does not say)'}: Start continues training from it${card ? ', Diagnose ranks its layers' : ''}.`, 'info');
   } catch (e) {
