@@ -1,5 +1,8 @@
 // The browser bundle in headless Chromium (WebGPU on SwiftShader, page served from 127.0.0.1):
-// the same seed gives the same network, loss and gradient as in Node, to the last bit printed.
+// the same seed gives the same network, loss and gradient as in Node, to the last bit printed where
+// both run on the same adapter (the same kernels through the same compiler). Where Node has a GPU
+// and the headless page SwiftShader, the kernels differ (tiled against direct), and the two agree
+// to the registry's float32 tolerances instead.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer } from 'node:http';
@@ -7,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { requireEngine } from '../engine';
+import { assertClose, assertRelError } from '../util';
 import { skip } from '../skip';
 import { CHROMIUM, launchChromium } from '../../tools/chromium';
 import { Graph } from '../../src/autograd/graph';
@@ -69,8 +73,16 @@ test('browser: the bundle trains in headless Chromium and matches Node bit for b
   l.dispose();
   m.store.destroy();
   assert.ok(Number.isFinite(web.loss) && web.loss > 1, `loss ${web.loss}`);
-  assert.is(web.loss, nodeLoss);
-  assert.equal(web.g, Array.from(g.get('conv1.weight')!.slice(0, 4)));
+  const nodeG = Array.from(g.get('conv1.weight')!.slice(0, 4));
+  if (web.adapter === e.adapterName) {
+    assert.is(web.loss, nodeLoss);
+    assert.equal(web.g, nodeG);
+  } else {
+    console.log(`    Node's adapter is ${e.adapterName}: compared within float32 tolerances`);
+    assertClose([web.loss], [nodeLoss], { atol: 0, rtol: 1e-5, name: 'loss' });
+    // conv1's weight gradient sums through the whole network: the whole-ResNet test's 1e-3.
+    assertRelError(web.g, nodeG, 1e-3, 'conv1.weight.grad[0..4]');
+  }
 });
 
 test.run();

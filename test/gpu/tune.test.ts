@@ -5,13 +5,18 @@
 // a candidate only when it is faster, saves and reloads its plans per adapter, ignores cache
 // entries that are not valid plans and stores it cannot read; and a training run with it on ends
 // with weights bit-identical to one without.
+// "Bit for bit" holds where one compiler turns every candidate into the same operations: on
+// software adapters (SwiftShader's Subzero contracts nothing into FMAs). A vendor's compiler may
+// contract a·b + c differently in two unrollings of the same sums, so on other adapters the
+// candidates are held to the registry's conv2d tolerance instead.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireEngine } from '../engine';
-import { randomFloats } from '../util';
+import { assertClose, assertRelError, randomFloats } from '../util';
+import { bounds, OPS } from '../../src/ops/registry';
 import { runOp } from '../ops/helpers';
 import { conv2d, conv2dDirectPlan, enableTuning, type OutputTile, type WeightTile } from '../../src/ops/conv2d';
 import { memoryTuneStore, type TuneStore } from '../../src/gpu/tune';
@@ -41,6 +46,12 @@ async function convRun(e: Engine, c: Case): Promise<Float32Array[]> {
 }
 
 const bitEqual = (a: Float32Array, b: Float32Array) => a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+
+/** Bit for bit on a software adapter; elsewhere within the registry's conv2d tolerance (see the header). */
+function assertSame(e: Engine, got: Float32Array, want: Float32Array, what: string): void {
+  if (e.info.software) assert.ok(bitEqual(got, want), `${what} differs`);
+  else assertClose(got, want, { ...bounds(OPS.conv2d.tolerance.backward, want), name: what });
+}
 
 /** Runs fn on the direct kernels with no tuner, then restores the engine's kernels, plans and tuner. */
 async function isolated(e: Engine, fn: () => Promise<void>, conv: Partial<KernelConfig['conv']> = {}): Promise<void> {
@@ -76,8 +87,8 @@ test('every output tile, and every dw block at the model\'s rows, columns and sp
       if (c.w[2] === 7 && !forced.output.loopRows && forced.output.TR * forced.output.TQ > 16) continue;
       await isolated(e, async () => {
         const got = await convRun(e, c);
-        ['y', 'dx', 'dw'].forEach((name, k) => assert.ok(bitEqual(got[k], base[k]),
-          `x ${c.x} w ${c.w}: ${name} with tiles ${JSON.stringify(forced)} differs from the cost model's choice`));
+        ['y', 'dx', 'dw'].forEach((name, k) => assertSame(e, got[k], base[k],
+          `x ${c.x} w ${c.w}: ${name} with tiles ${JSON.stringify(forced)} against the cost model's choice`));
       }, { forced });
     }
   }
@@ -90,7 +101,7 @@ test('tunePending times the shapes met for the first time, keeps the faster, and
     const store = memoryTuneStore();
     const tuner = await enableTuning(e, { store });
     assert.is(Object.keys(tuner.plans).length, 0);
-    assert.equal(await convRun(e, cases[0]), base, 'the first run uses the cost model\'s choices');
+    assert.equal(await convRun(e, cases[0]), base, 'the first run uses the cost model\'s choices (the same code: the same bits anywhere)');
     // forward, 4 phases of dx (stride 2), dw; phases with a single candidate are not queued.
     const waiting = tuner.waiting;
     assert.ok(waiting >= 3, `${waiting} jobs queued`);
@@ -105,7 +116,7 @@ test('tunePending times the shapes met for the first time, keeps the faster, and
     assert.equal(Object.keys(saved).sort(), Object.keys(tuner.plans).sort());
     assert.ok(Object.keys(saved).some((k) => k.startsWith('o|')) && Object.keys(saved).some((k) => k.startsWith('wt|')), 'output and dw plans saved');
     const tuned = await convRun(e, cases[0]);
-    ['y', 'dx', 'dw'].forEach((name, k) => assert.ok(bitEqual(tuned[k], base[k]), `${name} after tuning`));
+    ['y', 'dx', 'dw'].forEach((name, k) => assertSame(e, tuned[k], base[k], `${name} after tuning`));
     assert.is(tuner.waiting, 0, 'tuned shapes are not queued again');
 
     e.plans.clear();
@@ -213,7 +224,10 @@ test('training with the tuner on: it tunes after the first step, and the weights
     });
   }
   assert.ok(tuned.length >= 1 && tuned[0] > 0, `tuning rounds: ${tuned.join(', ')}`);
-  assert.ok(bitEqual(weights[0], weights[1]), 'the weights after training with and without tuning differ');
+  if (e.info.software) assert.ok(bitEqual(weights[0], weights[1]), 'the weights after training with and without tuning differ');
+  // Elsewhere the tuned kernels may also split sums differently (the tiled kernels' split-K):
+  // four SGD steps later the weights still agree to float32 rounding.
+  else assertRelError(weights[1], weights[0], 1e-4, 'the weights after training with and without tuning');
 });
 
 test.run();
