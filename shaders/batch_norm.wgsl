@@ -4,7 +4,9 @@
 //   forward_eval   y = (x−running_mean)/√(running_var+ε)·γ + β
 //   backward       x̂ = (x−μ)·invstd; dβ = Σ dy; dγ = Σ dy·x̂;
 //                  dx = γ·invstd/M · (M·dy − Σdy − x̂·Σ dy·x̂)   (M = N·H·W)
-//   backward_eval  through the running statistics, which are constants here:
+//   eval_stats     stats ← (running_mean, 1/√(running_var+ε)) per channel, for backward_eval
+//   backward_eval  through the running statistics, which are constants here (in stats, from
+//                  eval_stats: so no entry binds more than WebGPU's 8 storage buffers):
 //                  invstd = 1/√(running_var+ε), x̂ = (x−running_mean)·invstd;
 //                  dβ = Σ dy; dγ = Σ dy·x̂; dx = dy·γ·invstd
 // relu = 1 fuses a ReLU after the normalisation: y = max(…, 0) and every backward entry takes
@@ -89,13 +91,22 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
   }
 }
 
+// One invocation per channel.
+@compute @workgroup_size(WG)
+fn eval_stats(inv: Invocation) {
+  let c = invocation_index(inv);
+  if (c >= p.C) { return; }
+  stats[2u * c] = running_mean[c];
+  stats[2u * c + 1u] = 1.0 / sqrt(running_var[c] + p.eps);
+}
+
 @compute @workgroup_size(WG)
 fn backward_eval(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x;
   if (c >= p.C) { return; }
   let M = p.N * p.HW;
-  let mean = running_mean[c];
-  let invstd = 1.0 / sqrt(running_var[c] + p.eps);
+  let mean = stats[2u * c];
+  let invstd = stats[2u * c + 1u];
   let sums = parameter_grads(c, mean, invstd, lid);
   if (p.need_dx == 0u) { return; }
   let k = gamma[c] * invstd;

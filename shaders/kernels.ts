@@ -55,7 +55,8 @@ export const BATCH_NORM = kernel({ name: 'batch_norm.wgsl', code: batchNorm }, {
     forward_train: ['x', 'gamma', 'beta', 'y', 'stats', 'running_mean', 'running_var'],
     forward_eval: ['x', 'gamma', 'beta', 'y', 'running_mean', 'running_var'],
     backward: ['x', 'gamma', 'y', 'stats', 'dy', 'dx', 'dgamma', 'dbeta'],
-    backward_eval: ['x', 'gamma', 'y', 'running_mean', 'running_var', 'dy', 'dx', 'dgamma', 'dbeta'],
+    eval_stats: ['stats', 'running_mean', 'running_var'],
+    backward_eval: ['x', 'gamma', 'y', 'stats', 'dy', 'dx', 'dgamma', 'dbeta'],
   },
 });
 

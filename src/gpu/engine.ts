@@ -6,7 +6,7 @@
 import { BufferPool } from './pool';
 import { PipelineCache, ShaderCompileError } from './shader';
 import { UNIFORM_BYTES, type EntryName, type Kernel, type Resource, type Run, type UniformViews } from './kernel';
-import { adapterName, requestDevice, type AdapterDescription } from './device';
+import { adapterName, requestDevice, type AdapterDescription, type LimitsRequest } from './device';
 import { Tensor, numel, type DType } from '../tensor';
 import { ELEMENTWISE } from '../../shaders/kernels';
 import type { Tuner } from './tune';
@@ -69,6 +69,15 @@ export function defaultKernelConfig(info: Pick<AdapterDescription, 'software' | 
     conv: { variant: info.software ? 'direct' : 'tiled', register, tiled, shareWeights: info.software && info.subgroupSize === DIRECT_LANES },
   };
 }
+
+/** A buffer the device cannot hold or bind (see Engine.checkLimits). */
+export class DeviceLimitError extends Error {
+  override name = 'DeviceLimitError';
+}
+
+/** What to change when an activation outgrows the device (the engine knows tensors, not models). */
+const TENSOR_ADVICE = 'Use a smaller batch (--batch) or smaller feature maps (for ResNet-18, --stem imagenet: ' +
+  'its residual stages run on maps 4× smaller on each side), or an adapter with larger limits.';
 
 const SLOT = UNIFORM_BYTES;
 const SLOTS = 4096;
@@ -151,8 +160,13 @@ export class Engine {
     });
   }
 
-  static async create(options?: GPURequestAdapterOptions): Promise<Engine> {
-    const h = await requestDevice(options, ['subgroups']);
+  /**
+   * An engine on the best adapter offered. `limits`: 'adapter' (default) asks for the adapter's
+   * largest buffers; 'default' keeps WebGPU's guaranteed limits (the test that every kernel runs
+   * on any adapter).
+   */
+  static async create(options?: GPURequestAdapterOptions, opts: { limits?: LimitsRequest } = {}): Promise<Engine> {
+    const h = await requestDevice(options, ['subgroups'], opts.limits);
     return new Engine(h.device, h.info);
   }
 
@@ -184,8 +198,26 @@ export class Engine {
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 0) throw new Error(`tensor shape [${shape.join(', ')}] has a dimension that is not a non-negative integer`);
     }
-    const t = new Tensor(this, shape, this.pool.acquire(Math.max(4, numel(shape) * 4)), 0, dtype, requiresGrad, true);
+    const bytes = Math.max(4, numel(shape) * 4);
+    this.checkLimits(`${this.label ? `${this.label} needs` : 'a'} tensor [${shape.join(', ')}] (${dtype})`, bytes, TENSOR_ADVICE);
+    const t = new Tensor(this, shape, this.pool.acquire(bytes), 0, dtype, requiresGrad, true);
     return t;
+  }
+
+  /**
+   * Throws a DeviceLimitError unless `bytes` fit in one buffer and one storage binding of this
+   * device (every tensor is bound as storage): the message names `what`, its size, the limit and
+   * `advice` (what to change). Checked before allocating, so nothing is left half made.
+   */
+  checkLimits(what: string, bytes: number, advice: string): void {
+    const l = this.device.limits;
+    const limits: [string, number][] = [['maxStorageBufferBindingSize', l.maxStorageBufferBindingSize], ['maxBufferSize', l.maxBufferSize]];
+    for (const [name, limit] of limits) {
+      if (bytes > limit) {
+        throw new DeviceLimitError(`critdamp: ${what} takes ${bytes.toLocaleString('en-US')} bytes, more than this device's ` +
+          `${name} of ${limit.toLocaleString('en-US')} bytes (${this.adapterName}). ${advice}`);
+      }
+    }
   }
 
   tensor(data: Float32Array | Uint32Array | readonly number[], shape: readonly number[], opts: { dtype?: DType; requiresGrad?: boolean } = {}): Tensor {

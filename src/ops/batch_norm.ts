@@ -188,7 +188,10 @@ export const batchNormOp = defineOp({
     if (stats) {
       e.run(BATCH_NORM, 'backward', { params, bindings: { x, gamma, stats, ...grads }, invocations: C * wg, wg });
     } else {
-      e.run(BATCH_NORM, 'backward_eval', { params, bindings: { x, gamma, running_mean: state.runningMean, running_var: state.runningVar, ...grads }, invocations: C * wg, wg });
+      // The running statistics as (mean, invstd) first: backward_eval then binds 8 storage buffers.
+      const evalStats = g.empty([2 * C]);
+      e.run(BATCH_NORM, 'eval_stats', { params, bindings: { stats: evalStats, running_mean: state.runningMean, running_var: state.runningVar }, invocations: C });
+      e.run(BATCH_NORM, 'backward_eval', { params, bindings: { x, gamma, stats: evalStats, ...grads }, invocations: C * wg, wg });
     }
   },
 });
