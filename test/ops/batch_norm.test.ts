@@ -8,7 +8,7 @@ import { add, batchNorm } from '../../src/ops';
 import { batchNormEvalBackward, batchNormEvalForward, batchNormRunningUpdate, batchNormTrainBackward, batchNormTrainForward, reluBackward, reluForward, type Shape4 } from '../../src/reference/ops';
 import { f64, gpuFiniteDiff, maxAbs } from './helpers';
 import type { Tensor } from '../../src/tensor';
-import type { Engine } from '../../src/gpu/engine';
+import { defaultKernelConfig, type Engine } from '../../src/gpu/engine';
 import { Graph } from '../../src/autograd/graph';
 import type { BatchNormState } from '../../src/ops';
 
@@ -21,10 +21,14 @@ function bnState(g: Graph, rm: ArrayLike<number>, rv: ArrayLike<number>, running
 const shapes: Shape4[] = [[2, 3, 5, 7], [4, 5, 3, 3], [3, 70, 2, 2], [1, 2, 9, 9], [2, 1, 1, 1]];
 const tol = (r: ArrayLike<number>) => ({ atol: 1e-5 * maxAbs(r), rtol: 1e-4 });
 
-/** Runs fn with the engine's batch norm kernels set to `variant`, then restores them. */
+/**
+ * Runs fn with the engine's batch norm kernels set to `variant` as the adapter that gets it would
+ * run them ('workgroup' as on a GPU, 'split' as on a CPU rasterizer), then restores them.
+ */
 async function withVariant<T>(e: Engine, variant: Engine['kernels']['batchNorm'], fn: () => Promise<T>): Promise<T> {
   const saved = e.kernels;
-  e.kernels = { ...saved, batchNorm: variant };
+  const as = defaultKernelConfig({ software: variant === 'split', hostCores: e.info.hostCores });
+  e.kernels = { ...saved, batchNorm: variant, valuesPerInvocation: as.valuesPerInvocation };
   try {
     return await fn();
   } finally {
