@@ -77,7 +77,7 @@ export const BATCH_NORM_SPLIT = kernel({ name: 'batch_norm_split.wgsl', code: ba
   },
 });
 
-/** The uniform of conv2d.wgsl and conv2d_tiled.wgsl: every size of one convolution. */
+/** The uniform of conv2d.wgsl: every size of one convolution. */
 const CONV_PARAMS = {
   N: 'u32', C: 'u32', H: 'u32', W: 'u32',
   O: 'u32', OH: 'u32', OW: 'u32', KH: 'u32',
@@ -93,8 +93,8 @@ export const CONV2D = kernel({ name: 'conv2d.wgsl', code: conv2d }, {
 // The GEMM and generated conv kernels each serve several products, so they name their buffers by
 // role: two operands at bindings 1 and 2, the result `dst` at 3.
 export const CONV2D_TILED = kernel({ name: 'conv2d_tiled.wgsl', code: conv2dTiled }, {
-  params: CONV_PARAMS,
-  bindings: { a: read(1), b: read(2), dst: readWrite(3) },
+  params: { N: 'u32', acc: 'u32', k_split: 'u32' },
+  bindings: { a: read(1, 'vec4f'), b: read(2), dst: readWrite(3) },
   entries: { forward: ['a', 'b', 'dst'], backward_data: ['a', 'b', 'dst'], backward_weight: ['a', 'b', 'dst'] },
 });
 

@@ -10,6 +10,7 @@ import { adapterName, requestDevice, type AdapterDescription, type LimitsRequest
 import { Tensor, numel, type DType } from '../tensor';
 import { ELEMENTWISE } from '../../shaders/kernels';
 import type { Tuner } from './tune';
+import { FILL_WORKGROUPS, TILED_TILES } from '../ops/conv2d_tiled';
 
 /**
  * Kernel shapes chosen per adapter. CPU rasterizers (SwiftShader: 4-wide SIMD, every storage
@@ -45,10 +46,20 @@ export interface KernelConfig {
     variant: 'direct' | 'tiled' | 'register';
     /** 'register': TM × TN results per invocation, WG invocations per workgroup. */
     register: { TM: number; TN: number; WG: number };
-    /** 'tiled': WX × WY invocations per workgroup, TM × TN results each, BK-deep k slices. */
-    tiled: { WX: number; WY: number; TM: number; TN: number; BK: number };
-    /** 'direct': tiles forced for every shape (tests, benchmarks); absent: the cost model picks per shape. */
-    forced?: { output?: { TM: number; TN: number; TR: number; TQ: number; loopRows?: boolean; share?: boolean }; weight?: { TM: number; TC: number; R: number; Q: number; splits: number } };
+    /**
+     * 'tiled': the tiles a product may get, and how many workgroups fill the GPU (src/ops/conv2d_tiled.ts
+     * picks per shape, and splits weight gradients' sums to reach `fill`).
+     */
+    tiled: { tiles: readonly TiledTile[]; fill: number };
+    /**
+     * Tiles forced for every shape (tests, benchmarks); absent: chosen per shape. 'direct': output
+     * and weight tiles; 'tiled': the tile, and the split-K parts of weight gradients.
+     */
+    forced?: {
+      output?: { TM: number; TN: number; TR: number; TQ: number; loopRows?: boolean; share?: boolean };
+      weight?: { TM: number; TC: number; R: number; Q: number; splits: number };
+      tiled?: { tile: TiledTile; splits?: number };
+    };
     /**
      * 'direct': the 4 lanes of a SIMD group hold the same output channels and share their weight
      * loads by subgroupBroadcast (each lane loads one of 4). Needs the device's 'subgroups' at a
@@ -58,12 +69,15 @@ export interface KernelConfig {
   };
 }
 
+/** A tile of the 'tiled' conv kernels: WX × WY invocations a workgroup, TM × TN results each, BK-deep k slices. */
+export interface TiledTile { WX: number; WY: number; TM: number; TN: number; BK: number }
+
 /** The direct kernels' SIMD group: one per workgroup, the lanes that may share loads. */
 export const DIRECT_LANES = 4;
 
 export function defaultKernelConfig(info: Pick<AdapterDescription, 'software' | 'hostCores' | 'subgroupSize'>): KernelConfig {
   const register = { TM: 4, TN: 4, WG: 8 };
-  const tiled = { WX: 16, WY: 16, TM: 4, TN: 4, BK: 16 };
+  const tiled = { tiles: TILED_TILES, fill: FILL_WORKGROUPS };
   return {
     wg: 64, valuesPerInvocation: info.software ? 16 : null, batchNorm: info.software ? 'split' : 'workgroup', cores: info.hostCores,
     conv: { variant: info.software ? 'direct' : 'tiled', register, tiled, shareWeights: info.software && info.subgroupSize === DIRECT_LANES },
@@ -88,9 +102,22 @@ export interface DispatchObserver {
   passFor(label: string): GPUComputePassDescriptor | null;
   /**
    * Called after the dispatch is recorded, with its pass already ended when passFor gave one;
-   * `kernel` names the shader and entry point (`batch_norm_split.apply`).
+   * `kernel` names the shader and entry point (`batch_norm_split.apply`), `shape` its launch.
    */
-  dispatched(label: string, kernel: string): void;
+  dispatched(label: string, kernel: string, shape: DispatchShape): void;
+}
+
+/** A dispatch's launch and work, as the roofline plan counts them (src/gpu/roofline.ts). */
+export interface DispatchShape {
+  workgroups: number;
+  /** Invocations a workgroup. */
+  wg: number;
+  /** Invocations asked for (the last workgroup may have idle ones). */
+  invocations: number;
+  /** Floating-point operations (Run.flops, else one per invocation). */
+  flops: number;
+  /** Bytes of every storage buffer bound: what the dispatch moves if it touches each once. */
+  bytes: number;
 }
 
 export class Engine {
@@ -284,7 +311,12 @@ export class Engine {
     pass.dispatchWorkgroups(x, y);
     if (own) pass.end();
     this.dispatches++;
-    this.observer?.dispatched(this.label, `${k.name.replace(/\.wgsl$/, '')}.${entry}`);
+    if (this.observer) {
+      let bytes = 0;
+      for (const b of entries) if (b.binding !== 0) bytes += (b.resource as GPUBufferBinding).size ?? 0;
+      this.observer.dispatched(this.label, `${k.name.replace(/\.wgsl$/, '')}.${entry}`,
+        { workgroups: groups, wg, invocations: spec.invocations, flops: spec.flops ?? spec.invocations, bytes });
+    }
   }
 
   /** Sets every value of t to `value` (ordered with the dispatches). */
