@@ -27,11 +27,11 @@ export interface KernelConfig {
    */
   valuesPerInvocation: number | null;
   /**
-   * Batch norm's training-mode kernels (src/ops/batch_norm.ts): 'workgroup' (one workgroup per
-   * channel, a tree in workgroup memory; GPUs) or 'split' (per-plane then per-channel partial
-   * sums, no barriers; CPU rasterizers).
+   * Batch norm's training-mode kernels (src/ops/batch_norm.ts): 'chunked' (each channel cut into
+   * chunks, a workgroup a chunk, combined per channel; vec4 loads; GPUs) or 'split' (per-plane then
+   * per-channel partial sums, unrolled per shape, no barriers; CPU rasterizers).
    */
-  batchNorm: 'workgroup' | 'split';
+  batchNorm: 'chunked' | 'split';
   /**
    * Host threads that run the kernels of a CPU rasterizer (SwiftShader spreads a dispatch over
    * them): the direct conv kernels' cost model divides work by it.
@@ -79,7 +79,7 @@ export function defaultKernelConfig(info: Pick<AdapterDescription, 'software' | 
   const register = { TM: 4, TN: 4, WG: 8 };
   const tiled = { tiles: TILED_TILES, fill: FILL_WORKGROUPS };
   return {
-    wg: 64, valuesPerInvocation: info.software ? 16 : null, batchNorm: info.software ? 'split' : 'workgroup', cores: info.hostCores,
+    wg: 64, valuesPerInvocation: info.software ? 16 : null, batchNorm: info.software ? 'split' : 'chunked', cores: info.hostCores,
     conv: { variant: info.software ? 'direct' : 'tiled', register, tiled, shareWeights: info.software && info.subgroupSize === DIRECT_LANES },
   };
 }
