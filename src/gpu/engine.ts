@@ -7,6 +7,7 @@ import { BufferPool } from './pool';
 import { PipelineCache, ShaderCompileError } from './shader';
 import { UNIFORM_BYTES, type EntryName, type Kernel, type Resource, type Run, type UniformViews } from './kernel';
 import { adapterName, requestDevice, type AdapterDescription, type LimitsRequest } from './device';
+import { planningDevice } from './plan_device';
 import { Tensor, numel, type DType } from '../tensor';
 import { ELEMENTWISE } from '../../shaders/kernels';
 import type { Tuner } from './tune';
@@ -169,7 +170,9 @@ export class Engine {
       `critdamp: out of GPU memory allocating ${bytes} bytes (${this.pool.bytesInUse} in use); ` +
       'reduce the batch size or the model width')));
     this.pipelines = new PipelineCache(device, (e) => this.fail(e));
-    this.uniformBuffer = device.createBuffer({ size: SLOT * SLOTS, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    // GPUBufferUsage.UNIFORM | COPY_DST, as numbers: an engine for planning exists before (or
+    // without) any WebGPU implementation has installed the GPUBufferUsage global.
+    this.uniformBuffer = device.createBuffer({ size: SLOT * SLOTS, usage: 0x40 | 0x8 });
     device.addEventListener('uncapturederror', (ev) => {
       // Ours to report (the next sync() throws it): not also printed by the implementation.
       ev.preventDefault();
@@ -195,6 +198,15 @@ export class Engine {
   static async create(options?: GPURequestAdapterOptions, opts: { limits?: LimitsRequest } = {}): Promise<Engine> {
     const h = await requestDevice(options, ['subgroups'], opts.limits);
     return new Engine(h.device, h.info);
+  }
+
+  /**
+   * An engine over a device that runs nothing (src/gpu/plan_device.ts), with the kernels the
+   * adapter `info` describes would get: recording a step on it lists the dispatches that adapter
+   * would be given (the roofline plan, src/gpu/roofline.ts), without a GPU or the step's memory.
+   */
+  static forPlanning(info: AdapterDescription): Engine {
+    return new Engine(planningDevice(), info);
   }
 
   get adapterName(): string {

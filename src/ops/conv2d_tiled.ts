@@ -64,9 +64,12 @@ export function tiledPlan(e: Engine, pass: TiledPass, rows: number, cols: number
   if (pass !== 'backward_weight') {
     return { tile: tiles.reduce((a, b) => (workgroups(b, rows, cols) > workgroups(a, rows, cols) ? b : a)), splits: 1 };
   }
-  const tile = byWaste[0];
-  const splits = Math.min(ceilPow2(fill / workgroups(tile, rows, cols)), floorPow2(depth / MIN_SPLIT_DEPTH));
-  return { tile, splits };
+  // Split-K: each tile cut into as many parts as reach `fill` (parts of at least MIN_SPLIT_DEPTH
+  // terms); the least padded tile that then fills, else the one that comes closest.
+  const split = (t: TiledTile) => Math.max(1, Math.min(ceilPow2(fill / workgroups(t, rows, cols)), floorPow2(depth / MIN_SPLIT_DEPTH)));
+  const launched = (t: TiledTile) => workgroups(t, rows, cols) * split(t);
+  const tile = byWaste.find((t) => launched(t) >= fill) ?? byWaste.reduce((a, b) => (launched(b) > launched(a) ? b : a));
+  return { tile, splits: split(tile) };
 }
 
 /** Row padding of a k-major tile whose stores run k fastest: a stride ≡ 32/BK (mod 32) puts a SIMD group's 32 stores in 32 banks. */
