@@ -28,7 +28,7 @@ Usage: critdamp bench [--profile | --plan] [options]
                      (workgroups, invocations, FLOPs, bytes) with its roofline time on --gpu, and
                      the step's estimated time, its closest bound and the dispatches that leave
                      cores idle
-  --gpu G            the plan's GPU: h100 | a100 | rtx4090 | m2 (default h100; public specs)
+  --gpu G            the plan's GPU: h100 | h200 | a100 | rtx4090 | m2 (default h100; public specs)
   --json             print the plan as JSON
   --width W          channel multiplier (default 1/8)      --stem S   cifar | imagenet
   --batch N          batch size (default 32)               --size S   image side (default 32)
@@ -138,7 +138,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
 export interface BenchShape { width: number; stem: 'cifar' | 'imagenet'; batch: number; size: number; channels: number }
 
 /** A model, optimizer and synthetic batches for `batches` steps, and the step: batch, forward, loss, backward, SGD. */
-function benchStep(e: Engine, s: BenchShape, batches: number): { step(i: number): void; destroy(): void } {
+export function benchStep(e: Engine, s: BenchShape, batches: number): { step(i: number): void; destroy(): void } {
   const model = new ResNet18(e, { numClasses: 10, inChannels: s.channels, stem: s.stem, width: s.width }, 0);
   const opt = new Optimizer(model.store, { kind: 'sgd', weightDecay: 5e-4 });
   const data = synthetic(s.batch * batches, s.channels, s.size);

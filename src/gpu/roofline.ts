@@ -33,6 +33,8 @@ export interface GpuProfile {
  * Public vendor specifications (FP32 = cores × FP32 lanes a core × 2 × boost clock):
  * - h100: NVIDIA H100 SXM5 80 GB. NVIDIA H100 Tensor Core GPU datasheet and Hopper architecture
  *   whitepaper: 132 SMs (128 FP32 lanes each), 1.98 GHz boost, 67 TFLOP/s FP32, 3.35 TB/s HBM3.
+ * - h200: NVIDIA H200 SXM 141 GB. NVIDIA H200 Tensor Core GPU datasheet: the H100's GH100 (132
+ *   SMs, 1.98 GHz boost), 67 TFLOP/s FP32, 4.8 TB/s HBM3e.
  * - a100: NVIDIA A100 SXM4 80 GB. NVIDIA A100 datasheet and Ampere architecture whitepaper:
  *   108 SMs (64 FP32 lanes each), 1.41 GHz boost, 19.5 TFLOP/s FP32, 2,039 GB/s HBM2e.
  * - rtx4090: NVIDIA GeForce RTX 4090. NVIDIA Ada Lovelace architecture whitepaper: 128 SMs (128
@@ -43,6 +45,7 @@ export interface GpuProfile {
  */
 export const GPU_PROFILES = {
   h100: { name: 'NVIDIA H100 SXM5 80 GB', vendor: 'nvidia', architecture: 'hopper', cores: 132, boostGHz: 1.98, fp32Tflops: 67, bandwidthGBs: 3350 },
+  h200: { name: 'NVIDIA H200 SXM 141 GB', vendor: 'nvidia', architecture: 'hopper', cores: 132, boostGHz: 1.98, fp32Tflops: 67, bandwidthGBs: 4800 },
   a100: { name: 'NVIDIA A100 SXM4 80 GB', vendor: 'nvidia', architecture: 'ampere', cores: 108, boostGHz: 1.41, fp32Tflops: 19.5, bandwidthGBs: 2039 },
   rtx4090: { name: 'NVIDIA GeForce RTX 4090', vendor: 'nvidia', architecture: 'ada', cores: 128, boostGHz: 2.52, fp32Tflops: 82.6, bandwidthGBs: 1008 },
   m2: { name: 'Apple M2 (10-core GPU)', vendor: 'apple', architecture: 'apple-8', cores: 10, boostGHz: 1.4, fp32Tflops: 3.6, bandwidthGBs: 100 },

@@ -76,7 +76,7 @@ test('cli bench: bad flags are named', () => {
     }
     return '';
   };
-  assert.match(err(['--plan', '--gpu', 'v100']), /--gpu: 'v100' is not one of h100, a100, rtx4090, m2/);
+  assert.match(err(['--plan', '--gpu', 'v100']), /--gpu: 'v100' is not one of h100, h200, a100, rtx4090, m2/);
   assert.match(err(['--json']), /--gpu and --json go with --plan/);
 });
 

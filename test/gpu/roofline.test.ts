@@ -21,7 +21,7 @@ test('roofline: one dispatch at peak, underfilled, and the profiles\' FP32 rates
   assert.is(thin.bound, 'memory');
   assert.is(thin.fill, 0.5 * (64 / THREADS_PER_CORE));
   assert.ok(Math.abs(thin.estimateUs - (LAUNCH_US + 4 / thin.fill)) < 1e-9);
-  const lanes = { h100: 128, a100: 64, rtx4090: 128, m2: 128 };
+  const lanes = { h100: 128, h200: 128, a100: 64, rtx4090: 128, m2: 128 };
   for (const [name, p] of Object.entries(GPU_PROFILES)) {
     const implied = (p.cores * lanes[name as keyof typeof lanes] * 2 * p.boostGHz) / 1000;
     assert.ok(Math.abs(implied / p.fp32Tflops - 1) < 0.02, `${name}: ${implied} TFLOP/s from its cores and clock, ${p.fp32Tflops} listed`);
