@@ -11,78 +11,36 @@ import { planningDevice } from './plan_device';
 import { Tensor, numel, type DType } from '../tensor';
 import { ELEMENTWISE } from '../../shaders/kernels';
 import type { Tuner } from './tune';
-import { FILL_WORKGROUPS, TILED_TILES } from '../ops/conv2d_tiled';
 
 /**
- * Kernel shapes chosen per adapter. CPU rasterizers (SwiftShader: 4-wide SIMD, every storage
- * load a per-lane gather, a barrier a coroutine switch) want big unrolled register tiles in small
- * workgroups and no workgroup memory; GPUs want workgroup-memory tiles and many invocations.
+ * Kernel policy, chosen per adapter: which variant of each op's kernels runs and with what tiles.
+ * The engine holds it (`engine.kernels`) but knows none of it: each op adds its fields to this
+ * interface (a module augmentation, e.g. src/ops/conv2d_policy.ts) and registers how an adapter
+ * decides them (registerKernelPolicy). Only the dispatch default is the engine's own.
  */
 export interface KernelConfig {
-  /** Workgroup size of elementwise and reduction kernels. */
+  /** Workgroup size of elementwise and reduction kernels: Run.wg's default. */
   wg: number;
-  /**
-   * Per-channel reductions (batch norm): about this many values an invocation, in a workgroup of
-   * 4 to `wg` invocations (CPU rasterizers, where each barrier of the sum costs a switch per 4
-   * invocations); null: always `wg` (GPUs).
-   */
-  valuesPerInvocation: number | null;
-  /**
-   * Batch norm's training-mode kernels (src/ops/batch_norm.ts): 'chunked' (each channel cut into
-   * chunks, a workgroup a chunk, combined per channel; vec4 loads; GPUs) or 'split' (per-plane then
-   * per-channel partial sums, unrolled per shape, no barriers; CPU rasterizers).
-   */
-  batchNorm: 'chunked' | 'split';
-  /**
-   * Host threads that run the kernels of a CPU rasterizer (SwiftShader spreads a dispatch over
-   * them): the direct conv kernels' cost model divides work by it.
-   */
-  cores: number;
-  conv: {
-    /**
-     * Which conv2d kernels run (src/ops/conv2d.ts): 'direct' (unrolled register tiles chosen per
-     * shape, for CPU rasterizers), 'tiled' (workgroup-memory implicit GEMM, for GPUs) or
-     * 'register' (the generic register-tiled loop).
-     */
-    variant: 'direct' | 'tiled' | 'register';
-    /** 'register': TM × TN results per invocation, WG invocations per workgroup. */
-    register: { TM: number; TN: number; WG: number };
-    /**
-     * 'tiled': the tiles a product may get, and how many workgroups fill the GPU (src/ops/conv2d_tiled.ts
-     * picks per shape, and splits weight gradients' sums to reach `fill`).
-     */
-    tiled: { tiles: readonly TiledTile[]; fill: number };
-    /**
-     * Tiles forced for every shape (tests, benchmarks); absent: chosen per shape. 'direct': output
-     * and weight tiles; 'tiled': the tile, and the split-K parts of weight gradients.
-     */
-    forced?: {
-      output?: { TM: number; TN: number; TR: number; TQ: number; loopRows?: boolean; share?: boolean };
-      weight?: { TM: number; TC: number; R: number; Q: number; splits: number };
-      tiled?: { tile: TiledTile; splits?: number };
-    };
-    /**
-     * 'direct': the 4 lanes of a SIMD group hold the same output channels and share their weight
-     * loads by subgroupBroadcast (each lane loads one of 4). Needs the device's 'subgroups' at a
-     * subgroup size of exactly 4, one subgroup per workgroup. Changes no result.
-     */
-    shareWeights: boolean;
-  };
 }
 
-/** A tile of the 'tiled' conv kernels: WX × WY invocations a workgroup, TM × TN results each, BK-deep k slices. */
-export interface TiledTile { WX: number; WY: number; TM: number; TN: number; BK: number }
+/** What a policy may go by: the adapter's kind, its host's threads, its subgroup size. */
+export type AdapterTraits = Pick<AdapterDescription, 'software' | 'hostCores' | 'subgroupSize'>;
 
-/** The direct kernels' SIMD group: one per workgroup, the lanes that may share loads. */
-export const DIRECT_LANES = 4;
+const policies = new Map<string, (adapter: AdapterTraits) => Partial<KernelConfig>>();
 
-export function defaultKernelConfig(info: Pick<AdapterDescription, 'software' | 'hostCores' | 'subgroupSize'>): KernelConfig {
-  const register = { TM: 4, TN: 4, WG: 8 };
-  const tiled = { tiles: TILED_TILES, fill: FILL_WORKGROUPS };
-  return {
-    wg: 64, valuesPerInvocation: info.software ? 16 : null, batchNorm: info.software ? 'split' : 'chunked', cores: info.hostCores,
-    conv: { variant: info.software ? 'direct' : 'tiled', register, tiled, shareWeights: info.software && info.subgroupSize === DIRECT_LANES },
-  };
+/**
+ * Registers an op's part of KernelConfig: `make` gives its fields for an adapter. Ops call it when
+ * their module loads; engines made before that fill the part in on first use.
+ */
+export function registerKernelPolicy(op: string, make: (adapter: AdapterTraits) => Partial<KernelConfig>): void {
+  policies.set(op, make);
+}
+
+/** The kernel policy of every registered op for an adapter (tests use it to give one adapter's kernels to another). */
+export function defaultKernelConfig(adapter: AdapterTraits): KernelConfig {
+  const config: Partial<KernelConfig> = { wg: 64 };
+  for (const make of policies.values()) Object.assign(config, make(adapter));
+  return config as KernelConfig;
 }
 
 /** A buffer the device cannot hold or bind (see Engine.checkLimits). */
@@ -127,11 +85,26 @@ export class Engine {
   /** Dispatches recorded since creation (benchmarks count them per step). */
   dispatches = 0;
   /**
-   * This engine's kernel choices: variants and tile sizes, and the tile plans chosen per shape
-   * (keyed by shape; the engine is one adapter). Change `kernels` before the first dispatch of a
-   * shape, or clear `plans` after.
+   * This engine's kernel choices: each op's variants and tile sizes (see KernelConfig), and the
+   * tile plans chosen per shape (keyed by shape; the engine is one adapter). Change `kernels`
+   * before the first dispatch of a shape, or clear `plans` after.
    */
-  kernels: KernelConfig;
+  get kernels(): KernelConfig {
+    // Ops whose policy registered after this engine was made get their defaults now.
+    if (this.policiesSeen !== policies.size) {
+      this.kernelConfig = { ...defaultKernelConfig(this.traits), ...this.kernelConfig };
+      this.policiesSeen = policies.size;
+    }
+    return this.kernelConfig;
+  }
+
+  set kernels(config: KernelConfig) {
+    this.kernelConfig = config;
+  }
+
+  private kernelConfig: KernelConfig;
+  private policiesSeen: number;
+  private readonly traits: AdapterTraits;
   readonly plans = new Map<string, unknown>();
   /**
    * The autotuner (src/gpu/tune.ts), when enabled (enableTuning): shapes met for the first time are
@@ -165,7 +138,9 @@ export class Engine {
   private destroyed = false;
 
   private constructor(readonly device: GPUDevice, readonly info: AdapterDescription) {
-    this.kernels = defaultKernelConfig({ ...info, subgroupSize: device.features.has('subgroups') ? info.subgroupSize : null });
+    this.traits = { ...info, subgroupSize: device.features.has('subgroups') ? info.subgroupSize : null };
+    this.kernelConfig = defaultKernelConfig(this.traits);
+    this.policiesSeen = policies.size;
     this.pool = new BufferPool(device, (bytes) => this.fail(new Error(
       `critdamp: out of GPU memory allocating ${bytes} bytes (${this.pool.bytesInUse} in use); ` +
       'reduce the batch size or the model width')));

@@ -101,7 +101,7 @@ export class Tuner {
    * then starts afresh.
    */
   static async create(engine: Engine, opts: TunerOptions, validate: (key: string, plan: unknown) => boolean): Promise<Tuner> {
-    const adapter = `${engine.adapterName} · ${engine.kernels.cores} cores · v${TUNE_VERSION}`;
+    const adapter = `${engine.adapterName} · ${engine.info.hostCores} cores · v${TUNE_VERSION}`;
     const t = new Tuner(engine, adapter, opts);
     let loaded: Record<string, unknown> = {};
     try {

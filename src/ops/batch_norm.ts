@@ -15,6 +15,26 @@ import { defineOp } from './op';
 import { expectDtype, expectRank, expectShape, ShapeError } from './check';
 import { BATCH_NORM, BATCH_NORM_CHUNKED, BATCH_NORM_SPLIT } from '../../shaders/kernels';
 import { generated } from '../gpu/shader';
+import { registerKernelPolicy } from '../gpu/engine';
+
+declare module '../gpu/engine' {
+  interface KernelConfig {
+    /**
+     * Batch norm's training-mode kernels: 'chunked' (each channel cut into chunks, a workgroup a
+     * chunk, combined per channel; vec4 loads; GPUs) or 'split' (per-plane then per-channel
+     * partial sums, unrolled per shape, no barriers; CPU rasterizers).
+     */
+    batchNorm: 'chunked' | 'split';
+    /**
+     * Per-channel reductions of the evaluation backward: about this many values an invocation, in
+     * a workgroup of 4 to `wg` invocations (CPU rasterizers, where each barrier of the sum costs a
+     * switch per 4 invocations); null: always `wg` (GPUs).
+     */
+    valuesPerInvocation: number | null;
+  }
+}
+
+registerKernelPolicy('batch_norm', (a) => ({ batchNorm: a.software ? 'split' : 'chunked', valuesPerInvocation: a.software ? 16 : null }));
 
 /**
  * A BN layer's state besides its weights: running statistics and batch count. What a training

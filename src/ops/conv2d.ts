@@ -4,7 +4,8 @@
  * only when its input requires a gradient.
  *   dx[n,c,ih,iw] = Σ_{o,kh,kw} w[o,c,kh,kw]·dy[n,o,(ih+pad−kh)/s,(iw+pad−kw)/s]   (where divisible)
  *   dw[o,c,kh,kw] = Σ_{n,oh,ow} dy[n,o,oh,ow]·x[n,c,oh·s−pad+kh,ow·s−pad+kw]
- * Three kernel families compute the same three products; engine.kernels.conv.variant picks one:
+ * Three kernel families compute the same three products; engine.kernels.conv.variant picks one
+ * (its policy per adapter: src/ops/conv2d_policy.ts):
  *   'direct'   (CPU rasterizers) shaders/conv2d_direct*.wgsl: unrolled register tiles that reuse
  *              each loaded input across the taps that overlap it (code generated here);
  *   'tiled'    (GPUs) shaders/conv2d_tiled.wgsl: implicit GEMM through workgroup-memory tiles,
@@ -21,6 +22,7 @@ import { expectDtype, expectRank, ShapeError } from './check';
 import { CONV2D, CONV2D_TILED } from '../../shaders/kernels';
 import { directBackwardData, directBackwardWeight, directForward, validDirectPlan, DIRECT_SHADERS } from './conv2d_direct';
 import { tiledBackwardData, tiledBackwardWeight, tiledForward } from './conv2d_tiled';
+import './conv2d_policy';
 import { Tuner, type TunerOptions } from '../gpu/tune';
 
 export interface Conv2dOptions {

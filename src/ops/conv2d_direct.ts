@@ -5,7 +5,8 @@
  * per shape by a cost model fitted on SwiftShader (bench/conv2d.ts).
  */
 import type { Tensor } from '../tensor';
-import { DIRECT_LANES, type Engine } from '../gpu/engine';
+import type { Engine } from '../gpu/engine';
+import { DIRECT_LANES } from './conv2d_policy';
 import type { Graph } from '../autograd/graph';
 import type { EntryBindings, Kernel, ParamValues } from '../gpu/kernel';
 import type { ConvGeometry } from './conv2d';

@@ -14,32 +14,15 @@
  *   OH·OW a multiple of 4).
  */
 import type { Tensor } from '../tensor';
-import type { Engine, TiledTile } from '../gpu/engine';
+import type { Engine } from '../gpu/engine';
 import type { Graph } from '../autograd/graph';
 import type { ConvGeometry } from './conv2d';
+import type { TiledTile } from './conv2d_policy';
 import { CONV2D_TILED, REDUCE } from '../../shaders/kernels';
-
-export type { TiledTile };
 
 /** A product's tile, and how many parts its k range is cut into (split-K; 1 for forward and backward_data). */
 export interface TiledPlan { tile: TiledTile; splits: number }
 
-/**
- * The tiles the GPU path chooses from, largest first: 128 × 128 results a workgroup (8 × 8 an
- * invocation, for the large GEMMs), 64 × 64 (4 × 4) and 32 × 32 (2 × 2, for small ones). All have
- * 256 invocations, WebGPU's guaranteed maximum, and stage at most 8.4 KB of workgroup memory.
- */
-export const TILED_TILES: readonly TiledTile[] = [
-  { WX: 16, WY: 16, TM: 8, TN: 8, BK: 8 },
-  { WX: 16, WY: 16, TM: 4, TN: 4, BK: 16 },
-  { WX: 16, WY: 16, TM: 2, TN: 2, BK: 16 },
-];
-
-/**
- * Workgroups a dispatch should launch to fill a GPU: two per SM on the 128- and 132-SM GPUs of the
- * plan's profiles (src/gpu/roofline.ts). WebGPU does not say how many SMs an adapter has.
- */
-export const FILL_WORKGROUPS = 256;
 /** A split-K part sums at least this many terms (a smaller part costs more in partial sums than it saves). */
 const MIN_SPLIT_DEPTH = 256;
 
