@@ -3,12 +3,14 @@
  * adapter (a Linux machine without a GPU, or whose only Vulkan driver Dawn rejects), it retries
  * with Google's SwiftShader Vulkan driver, which Debian's `chromium` package ships.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { create, globals } from 'webgpu';
 import { setGpuProvider, type GpuProvider } from './device';
+import { setShaderDump, textHash } from './shader';
 
 /** Where SwiftShader's Vulkan ICD manifest lives in Debian/Ubuntu chromium packages. */
 export const SWIFTSHADER_ICDS = [
@@ -155,3 +157,19 @@ setGpuProvider(dawnProvider);
 export function restoreDawnProvider(): void {
   setGpuProvider(dawnProvider);
 }
+
+/**
+ * Writes every shader module the engine compiles to `dir` as `<shader>-<hash of its text>.wgsl`
+ * (generated kernels included, placeholders substituted), once per text. CRITDAMP_DUMP_WGSL=DIR
+ * turns it on for the process; null turns it off.
+ */
+export function dumpWgsl(dir: string | null): void {
+  if (dir === null) return setShaderDump(null);
+  mkdirSync(dir, { recursive: true });
+  setShaderDump((name, code) => {
+    const file = join(dir, `${name.replace(/\.wgsl$/, '')}-${textHash(code)}.wgsl`);
+    if (!existsSync(file)) writeFileSync(file, code);
+  });
+}
+
+if (process.env.CRITDAMP_DUMP_WGSL) dumpWgsl(process.env.CRITDAMP_DUMP_WGSL);

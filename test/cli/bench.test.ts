@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -58,6 +58,24 @@ test('cli bench --plan: every dispatch of a GPU step with its roofline, as a tab
   const d = plan.dispatches.find((x: { kernel: string }) => x.kernel === 'conv2d_tiled.forward');
   for (const k of ['label', 'workgroups', 'invocations', 'flops', 'bytes', 'rooflineUs', 'estimateUs']) assert.ok(k in d, k);
   assert.ok(plan.totals.estimateUs >= plan.totals.rooflineUs);
+});
+
+test('CRITDAMP_DUMP_WGSL=DIR writes every compiled module, generated code substituted (here the GPU kernels of a planned step)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'critdamp-wgsl-'));
+  try {
+    run(['--plan', '--width', '1/16', '--batch', '2', '--size', '16'], { ...process.env, CRITDAMP_DUMP_WGSL: dir });
+    const files = readdirSync(dir);
+    const of = (shader: string) => files.filter((f) => f.startsWith(`${shader}-`) && f.endsWith('.wgsl'));
+    // One module a text: tiles of different TM × TN are different texts, geometries only different pipeline constants.
+    assert.ok(of('conv2d_tiled').length >= 1, `conv2d_tiled modules: ${files.join(', ')}`);
+    assert.ok(of('batch_norm_chunked').length >= 1 && of('optimizer').length === 1 && of('batch').length === 1, files.join(', '));
+    const texts = files.map((f) => readFileSync(join(dir, f), 'utf8'));
+    assert.ok(texts.every((t) => !t.includes('{{')), 'every placeholder substituted');
+    assert.ok(texts.some((t) => /const TM: u32 = \d+u;/.test(t) && t.includes('fn backward_weight')), 'the tiled GEMM with its tile');
+    assert.ok(texts.some((t) => t.includes('alias V = vec4f;')), 'batch norm with vec4 loads');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('cli bench: bad flags are named', () => {

@@ -20,6 +20,7 @@ import { bounds, OPS } from '../../src/ops/registry';
 import { runOp } from '../ops/helpers';
 import { conv2d, conv2dDirectPlan, enableTuning, type OutputTile, type WeightTile } from '../../src/ops/conv2d';
 import { memoryTuneStore, type TuneStore } from '../../src/gpu/tune';
+import { outputPlanKey, planId, weightBlockKey, type DirectPlanKey } from '../../src/ops/conv2d_direct_tune';
 import { fileTuneStore } from '../../src/io/tune.node';
 import { Trainer, type TrainConfig } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
@@ -114,7 +115,8 @@ test('tunePending times the shapes met for the first time, keeps the faster, and
     }
     const saved = await store.load(tuner.adapter);
     assert.equal(Object.keys(saved).sort(), Object.keys(tuner.plans).sort());
-    assert.ok(Object.keys(saved).some((k) => k.startsWith('o|')) && Object.keys(saved).some((k) => k.startsWith('wt|')), 'output and dw plans saved');
+    const kinds = new Set(Object.values(saved).map((v) => ((v as { key: DirectPlanKey }).key.kind)));
+    assert.equal([...kinds].sort(), ['conv2d-output', 'conv2d-weight-block'], 'output and dw plans saved, each with its key');
     const tuned = await convRun(e, cases[0]);
     ['y', 'dx', 'dw'].forEach((name, k) => assertSame(e, tuned[k], base[k], `${name} after tuning`));
     assert.is(tuner.waiting, 0, 'tuned shapes are not queued again');
@@ -130,18 +132,25 @@ test('tunePending times the shapes met for the first time, keeps the faster, and
 test('cache entries that are not valid plans are ignored; a store that cannot be read is reported and tuning starts afresh', async () => {
   const e = await requireEngine();
   await isolated(e, async () => {
-    const entries: Record<string, unknown> = {
-      'o|8|2|2|2|16|1|4,0,0': { TM: 2, TN: 1, TR: 1, TQ: 2 }, // valid
-      'o|8|2|2|2|16|1|5,0,1': { TM: 1000, TN: 1, TR: 1, TQ: 1 }, // too large
-      'o|8|2|2|2|16|1|6,1,0': { TM: 2, TN: 1, TR: 1 }, // a field missing
-      'wt|6|16|2|2|8|3|3|2|2|1|1': { TM: 16, TC: 16 }, // 2304 accumulators
-      'wt|6|16|2|2|8|3|3|2|2|1|2': { TM: 2, TC: 4 }, // valid
-      'w|6|16|2|2|8|3|3|2|2|1|1': { TM: 1, TC: 1, Q: 1, splits: 1 }, // the model's own memo is never cached
-      junk: 'x',
-    };
+    // Saved plans carry their keys as data (conv2d_direct_tune.ts); a plan is checked against its own key.
+    const out = (taps: [number, number, number][]) => outputPlanKey(8, 2, 2, 2, 16, 1, taps.map(([t, du, dv]) => ({ t, du, dv })));
+    const g = { N: 6, C: 16, H: 2, W: 2, O: 8, KH: 3, KW: 3, OH: 2, OW: 2, stride: 1, pad: 1 };
+    const entry = (key: DirectPlanKey, plan: unknown) => [planId(key), { key, plan }] as const;
+    const entries: Record<string, unknown> = Object.fromEntries([
+      entry(out([[4, 0, 0]]), { TM: 2, TN: 1, TR: 1, TQ: 2 }), // valid
+      entry(out([[5, 0, 1]]), { TM: 1000, TN: 1, TR: 1, TQ: 1 }), // too large
+      entry(out([[6, 1, 0]]), { TM: 2, TN: 1, TR: 1 }), // a field missing
+      entry(weightBlockKey(g), { TM: 16, TC: 16 }), // 2304 accumulators for its 3×3 key
+      entry(weightBlockKey({ ...g, KH: 1, KW: 1, pad: 0 }), { TM: 16, TC: 16 }), // 256 for its 1×1 key: valid
+      entry(weightBlockKey({ ...g, stride: 2 }), { TM: 2, TC: 4 }), // valid
+      ['o|8|2|2|2|16|1|7,0,0', { key: out([[8, 0, 0]]), plan: { TM: 1, TN: 1, TR: 1, TQ: 1 } }], // a key that is not the entry's
+      ['o|8|2|2|2|16|1|9,0,0', { TM: 1, TN: 1, TR: 1, TQ: 1 }], // a plan without its key (cache version 4)
+      ['w|6|16|2|2|8|3|3|2|2|1|1', { key: { kind: 'conv2d-weight-model', geometry: g }, plan: { TM: 1, TC: 1, Q: 1, splits: 1 } }], // the model's own memo is never cached
+      ['junk', 'x'],
+    ]);
     const bad: TuneStore = { where: 'test', load: async () => entries, save: async () => {} };
     const tuner = await enableTuning(e, { store: bad });
-    assert.equal(Object.keys(tuner.plans).sort(), ['o|8|2|2|2|16|1|4,0,0', 'wt|6|16|2|2|8|3|3|2|2|1|2']);
+    assert.equal(Object.keys(tuner.plans).sort(), [planId(out([[4, 0, 0]])), planId(weightBlockKey({ ...g, KH: 1, KW: 1, pad: 0 })), planId(weightBlockKey({ ...g, stride: 2 }))].sort());
 
     const warned: string[] = [];
     const warn = console.warn;
