@@ -4,7 +4,8 @@
 #   1. the op checks against float64 on the real adapter, in its own and the other kernel
 #      configuration (bench/selfcheck.ts)
 #   2. per stem, cifar (3×32²) then imagenet (3×224²): critdamp's training step at width 1, batch
-#      128, and the roofline plan beside measured per-dispatch times (bench/gpu_step.ts); then
+#      128, with the chooser's kernels and tuned (tiles and split-K timed on the GPU), and the
+#      roofline plan beside measured per-dispatch times (bench/gpu_step.ts); then
 #      PyTorch's same step on the same GPU, float32 and with its defaults (bench/torch_step.py)
 #   3. a summary: each step's ms and PyTorch's time over critdamp's
 #   4. in the time left of 8 minutes, the op, ResNet and GPU tests on the real adapter
@@ -58,13 +59,13 @@ run)
   OUT=${OUT:-/tmp/gpu-out}
   gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
   case "$gpu" in *H200*) profile=h200 ;; *A100*) profile=a100 ;; *4090*) profile=rtx4090 ;; *) profile=h100 ;; esac
-  width=1 batch=128 cifar=32 imagenet=224 time_steps=20 prof_steps=3 tests_limit=240 torch_steps=20 torch_device=cuda
+  width=1 batch=128 cifar=32 imagenet=224 time_steps=20 prof_steps=3 tests_limit=240 torch_steps=20 torch_device=cuda tune_s=45
   forced=""
   ;;
 dry)
   OUT=${OUT:-$root/build/gpu-dry}
   gpu="(dry run: this machine's adapter)" profile=h100
-  width=1/16 batch=4 cifar=16 imagenet=32 time_steps=2 prof_steps=1 tests_limit=${GPU_SH_TESTS:-0} torch_steps=2 torch_device=cpu
+  width=1/16 batch=4 cifar=16 imagenet=32 time_steps=2 prof_steps=1 tests_limit=${GPU_SH_TESTS:-0} torch_steps=2 torch_device=cpu tune_s=8
   forced="--gpu-kernels"
   node tools/build.mjs --quiet || exit 1
   ;;
@@ -103,7 +104,7 @@ for stem in cifar imagenet; do
   size=$([ "$stem" = cifar ] && echo "$cifar" || echo "$imagenet")
   step "critdamp step and plan beside measured, $stem stem" 120 \
     node build/bench/gpu_step.mjs --gpu "$profile" --width "$width" --batch "$batch" --stem "$stem" --size "$size" \
-      --time-steps "$time_steps" --steps "$prof_steps" --json "$OUT/plan_$stem.json" $forced
+      --time-steps "$time_steps" --steps "$prof_steps" --json "$OUT/plan_$stem.json" --tune --tune-seconds "$tune_s" $forced
   if [ "$have_torch" = 1 ]; then
     step "PyTorch step, $stem stem" 90 env PYTHONUNBUFFERED=1 python3 bench/torch_step.py --stem "$stem" --batch "$batch" --size "$size" \
       --steps "$torch_steps" --device "$torch_device"
@@ -123,9 +124,10 @@ node -e '
   const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
   for (const stem of ["cifar", "imagenet"]) {
     const c = rows.find((r) => r.framework === "critdamp" && r.stem === stem);
-    const line = [`${stem}: critdamp ${c ? c.stepMs.toFixed(2) + " ms" : "–"}`];
+    const best = c ? Math.min(c.stepMs, c.tunedMs ?? Infinity) : NaN;
+    const line = [`${stem}: critdamp ${c ? c.stepMs.toFixed(2) + " ms" + (c.tunedMs ? `, tuned ${c.tunedMs.toFixed(2)} ms` : "") : "–"}`];
     for (const t of rows.filter((r) => r.framework === "pytorch" && r.stem === stem)) {
-      line.push(`PyTorch ${t.setting} ${t.median_ms.toFixed(2)} ms` + (c ? ` (${(t.median_ms / c.stepMs).toFixed(2)}×)` : ""));
+      line.push(`PyTorch ${t.setting} ${t.median_ms.toFixed(2)} ms` + (c ? ` (${(t.median_ms / best).toFixed(2)}× critdamp, its best)` : ""));
     }
     console.log("  " + line.join("; "));
   }' "$OUT/steps.jsonl" 2>&1 | tee -a "$log"

@@ -6,7 +6,10 @@
 // the kernels reach. The plan's dispatches are the adapter's own when it gets the GPU kernels
 // (checked in test/gpu/roofline.test.ts); --gpu-kernels gives them to a software adapter (a dry run).
 // Usage: node build/bench/gpu_step.mjs [--gpu h100] [--width 1] [--batch 128] [--stem cifar]
-//          [--size 32] [--time-steps 10] [--steps 3] [--gpu-kernels] [--json FILE]
+//          [--size 32] [--time-steps 10] [--steps 3] [--gpu-kernels] [--tune] [--json FILE]
+// --tune: after timing the chooser's kernels, let the tuner time its candidates for every shape
+// (GPU timestamps; at most --tune-seconds, the shapes left keep the chooser's pick), then time the
+// step again with the tuned kernels (the profile is of those).
 import '../src/gpu/node';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -14,12 +17,14 @@ import { Engine, defaultKernelConfig } from '../src/gpu/engine';
 import { Profiler } from '../src/gpu/profile';
 import { GPU_PROFILES, type GpuName } from '../src/gpu/roofline';
 import { benchStep, planTrainingStep, type BenchShape } from '../src/cli/bench';
+import { enableTuning } from '../src/ops/conv2d';
+import { memoryTuneStore } from '../src/gpu/tune';
 
 const { values: v } = parseArgs({ options: {
   gpu: { type: 'string', default: 'h100' }, width: { type: 'string', default: '1' }, batch: { type: 'string', default: '128' },
   stem: { type: 'string', default: 'cifar' }, size: { type: 'string', default: '32' }, steps: { type: 'string', default: '3' },
   'time-steps': { type: 'string', default: '10' },
-  'gpu-kernels': { type: 'boolean' }, json: { type: 'string' },
+  'gpu-kernels': { type: 'boolean' }, tune: { type: 'boolean' }, 'tune-seconds': { type: 'string', default: '90' }, json: { type: 'string' },
 } });
 const gpu = GPU_PROFILES[v.gpu as GpuName];
 if (!gpu) throw new Error(`--gpu: '${v.gpu}' is not one of ${Object.keys(GPU_PROFILES).join(', ')}`);
@@ -41,7 +46,25 @@ try {
   const stepMs = (performance.now() - t) / timeSteps;
   console.log(`critdamp step on ${e.adapterName}: ResNet-18 width ${v.width}, ${shape.stem} stem, batch ${shape.batch}, 3×${shape.size}²: ` +
     `${stepMs.toFixed(2)} ms (mean of ${timeSteps}; ${((shape.batch * 1000) / stepMs).toFixed(0)} images/s; first step with compiles ${firstS.toFixed(1)} s)`);
-  console.log(`STEP_JSON ${JSON.stringify({ framework: 'critdamp', adapter: e.adapterName, ...shape, stepMs, steps: timeSteps, firstS })}`);
+  let tunedMs: number | null = null;
+  if (v.tune) {
+    const tuner = await enableTuning(e, { store: memoryTuneStore(), maxSeconds: Number(v['tune-seconds']) });
+    bench.step(0); // queues every shape
+    await e.sync();
+    t = performance.now();
+    const reports = await tuner.tunePending();
+    const changed = reports.filter((r) => r.changed).length;
+    console.log(`tuned ${reports.length} kernel shapes in ${((performance.now() - t) / 1000).toFixed(1)} s: ${changed} faster than the chooser's pick` +
+      `${tuner.waiting ? `; ${tuner.waiting} left untuned (--tune-seconds)` : ''}`);
+    bench.step(0); // compiles the tuned pipelines
+    await e.sync();
+    t = performance.now();
+    for (let i = 1; i <= timeSteps; i++) bench.step(i);
+    await e.sync();
+    tunedMs = (performance.now() - t) / timeSteps;
+    console.log(`critdamp step, tuned: ${tunedMs.toFixed(2)} ms (mean of ${timeSteps}; ${((shape.batch * 1000) / tunedMs).toFixed(0)} images/s)`);
+  }
+  console.log(`STEP_JSON ${JSON.stringify({ framework: 'critdamp', adapter: e.adapterName, ...shape, stepMs, tunedMs, steps: timeSteps, firstS })}`);
   const profiler = Profiler.start(e, {});
   for (let i = 1 + timeSteps; i <= timeSteps + steps; i++) bench.step(i);
   const profile = await profiler.stop();
@@ -74,7 +97,7 @@ try {
   console.log(`step: roofline sum ${(plan.totals.rooflineUs / 1000).toFixed(2)} ms, plan estimate ${(plan.totals.estimateUs / 1000).toFixed(2)} ms, ` +
     `measured kernel time ${(measuredUs / 1000).toFixed(2)} ms (${((100 * plan.totals.rooflineUs) / measuredUs).toFixed(0)}% of the roofline)`);
   if (unplanned.length) console.log(`WARNING: ${unplanned.length} measured (label, kernel) pairs are not in the plan: the adapter ran other kernels than the plan's`);
-  if (v.json) writeFileSync(v.json, JSON.stringify({ adapter: e.adapterName, gpu, shape, stepMs, steps, method: profile.method, totals: plan.totals, measuredUs, rows }, null, 1));
+  if (v.json) writeFileSync(v.json, JSON.stringify({ adapter: e.adapterName, gpu, shape, stepMs, tunedMs, steps, method: profile.method, totals: plan.totals, measuredUs, rows }, null, 1));
 } finally {
   bench.destroy();
   e.destroy();

@@ -21,7 +21,7 @@ import { defineOp } from './op';
 import { expectDtype, expectRank, ShapeError } from './check';
 import { CONV2D, CONV2D_TILED } from '../../shaders/kernels';
 import { directBackwardData, directBackwardWeight, directForward, validDirectPlan, DIRECT_SHADERS } from './conv2d_direct';
-import { tiledBackwardData, tiledBackwardWeight, tiledForward } from './conv2d_tiled';
+import { tiledBackwardData, tiledBackwardWeight, tiledForward, validTiledPlan } from './conv2d_tiled';
 import './conv2d_policy';
 import { Tuner, type TunerOptions } from '../gpu/tune';
 
@@ -135,12 +135,13 @@ export { conv2dDirectPlan, type OutputTile, type WeightTile } from './conv2d_dir
 /**
  * Turns on the kernel autotuner for this engine (src/gpu/tune.ts): plans cached for its adapter
  * are loaded from the store now; shapes met for the first time are timed at the next
- * `tuner.tunePending()` (the Trainer calls it once a step has finished). Tuned kernels compute
- * the same numbers as the cost model's choice. Today it tunes the 'direct' conv kernels (CPU
- * adapters); the GPU variants keep their configured tiles.
+ * `tuner.tunePending()` (the Trainer calls it once a step has finished). It tunes the 'direct'
+ * kernels' tiles (CPU adapters; the same numbers as the cost model's choice) and, where the policy
+ * allows and the adapter offers timestamp queries (GPUs), the 'tiled' kernels' tiles and split-K
+ * factors (the same numbers to float32 rounding: other splits sum in another order).
  */
 export async function enableTuning(e: Engine, options: TunerOptions): Promise<Tuner> {
-  e.tuner = await Tuner.create(e, options, validDirectPlan);
+  e.tuner = await Tuner.create(e, options, (id, key, plan) => validDirectPlan(id, key, plan) || validTiledPlan(id, key, plan));
   return e.tuner;
 }
 

@@ -41,6 +41,11 @@ export interface ConvConfig {
    * subgroup size of exactly 4, one subgroup per workgroup. Changes no result.
    */
   shareWeights: boolean;
+  /**
+   * 'tiled': let the tuner (where enabled and the adapter offers timestamp queries) time other
+   * tiles and split-K factors against the chooser's (src/ops/conv2d_tiled.ts). GPUs: on.
+   */
+  tuneTiled: boolean;
 }
 
 declare module '../gpu/engine' {
@@ -81,5 +86,6 @@ registerKernelPolicy('conv2d', (a) => ({
     register: { TM: 4, TN: 4, WG: 8 },
     tiled: { tiles: TILED_TILES, fill: FILL_WORKGROUPS },
     shareWeights: a.software && a.subgroupSize === DIRECT_LANES,
+    tuneTiled: !a.software,
   },
 }));

@@ -21,6 +21,8 @@ import { runOp } from '../ops/helpers';
 import { conv2d, conv2dDirectPlan, enableTuning, type OutputTile, type WeightTile } from '../../src/ops/conv2d';
 import { memoryTuneStore, type TuneStore } from '../../src/gpu/tune';
 import { outputPlanKey, planId, weightBlockKey, type DirectPlanKey } from '../../src/ops/conv2d_direct_tune';
+import { tiledPlanId, type TiledPlanKey } from '../../src/ops/conv2d_tiled';
+import { skip } from '../skip';
 import { fileTuneStore } from '../../src/io/tune.node';
 import { Trainer, type TrainConfig } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
@@ -129,6 +131,30 @@ test('tunePending times the shapes met for the first time, keeps the faster, and
   });
 });
 
+test('GPU kernels (tuneTiled, timestamp queries): the tuner times tiles and split-K factors, results stay within float32 rounding, plans reload', async () => {
+  const e = await requireEngine();
+  if (!e.device.features.has('timestamp-query')) return skip(`${e.adapterName} offers no timestamp queries: tiled kernels are not tuned there`);
+  const c = cases[1]; // forward, one dx phase, a weight gradient
+  await isolated(e, async () => {
+    const base = await convRun(e, c);
+    const store = memoryTuneStore();
+    const tuner = await enableTuning(e, { store });
+    (await convRun(e, c)).forEach((t, k) => assert.equal(Array.from(t), Array.from(base[k]), 'the first run uses the chooser\'s plans'));
+    assert.is(tuner.waiting, 3, 'forward, backward_data and backward_weight queued');
+    const reports = await tuner.tunePending();
+    assert.equal(reports.map((r) => r.candidates), [3, 3, 3]);
+    const saved = Object.values(await store.load(tuner.adapter)) as { key: { kind: string; pass: string } }[];
+    assert.equal(saved.map((v) => `${v.key.kind} ${v.key.pass}`).sort(), ['conv2d-tiled backward_data', 'conv2d-tiled backward_weight', 'conv2d-tiled forward']);
+    const tuned = await convRun(e, c);
+    ['y', 'dx', 'dw'].forEach((name, k) => assertClose(tuned[k], base[k], { ...bounds(OPS.conv2d.tolerance.backward, base[k]), name: `${name} after tuning` }));
+    e.plans.clear();
+    const again = await enableTuning(e, { store });
+    assert.equal(again.plans, tuner.plans, 'the plans reload from the store');
+    await convRun(e, c);
+    assert.is(again.waiting, 0, 'nothing to tune for shapes the store has');
+  }, { variant: 'tiled', tuneTiled: true });
+});
+
 test('cache entries that are not valid plans are ignored; a store that cannot be read is reported and tuning starts afresh', async () => {
   const e = await requireEngine();
   await isolated(e, async () => {
@@ -136,6 +162,10 @@ test('cache entries that are not valid plans are ignored; a store that cannot be
     const out = (taps: [number, number, number][]) => outputPlanKey(8, 2, 2, 2, 16, 1, taps.map(([t, du, dv]) => ({ t, du, dv })));
     const g = { N: 6, C: 16, H: 2, W: 2, O: 8, KH: 3, KW: 3, OH: 2, OW: 2, stride: 1, pad: 1 };
     const entry = (key: DirectPlanKey, plan: unknown) => [planId(key), { key, plan }] as const;
+    const tiled = (pass: 'forward' | 'backward_data' | 'backward_weight', plan: unknown, geometry = g) => {
+      const key: TiledPlanKey = { kind: 'conv2d-tiled', pass, geometry, phase: pass === 'backward_data' ? [0, 0] : null };
+      return [tiledPlanId(key), { key, plan }] as const;
+    };
     const entries: Record<string, unknown> = Object.fromEntries([
       entry(out([[4, 0, 0]]), { TM: 2, TN: 1, TR: 1, TQ: 2 }), // valid
       entry(out([[5, 0, 1]]), { TM: 1000, TN: 1, TR: 1, TQ: 1 }), // too large
@@ -147,10 +177,16 @@ test('cache entries that are not valid plans are ignored; a store that cannot be
       ['o|8|2|2|2|16|1|9,0,0', { TM: 1, TN: 1, TR: 1, TQ: 1 }], // a plan without its key (cache version 4)
       ['w|6|16|2|2|8|3|3|2|2|1|1', { key: { kind: 'conv2d-weight-model', geometry: g }, plan: { TM: 1, TC: 1, Q: 1, splits: 1 } }], // the model's own memo is never cached
       ['junk', 'x'],
+      tiled('forward', { tile: { WX: 16, WY: 16, TM: 4, TN: 4, BK: 16 }, splits: 1 }), // valid
+      tiled('backward_weight', { tile: { WX: 16, WY: 16, TM: 2, TN: 2, BK: 16 }, splits: 64 }), // valid
+      tiled('backward_data', { tile: { WX: 32, WY: 32, TM: 4, TN: 4, BK: 16 }, splits: 1 }), // 1024 invocations
+      tiled('forward', { tile: { WX: 16, WY: 16, TM: 8, TN: 8, BK: 32 }, splits: 1 }, { ...g, N: 7 }), // 33 KB of workgroup memory
+      tiled('forward', { tile: { WX: 16, WY: 16, TM: 4, TN: 4, BK: 16 }, splits: 4 }, { ...g, N: 8 }), // split-K outside a weight gradient
     ]);
     const bad: TuneStore = { where: 'test', load: async () => entries, save: async () => {} };
     const tuner = await enableTuning(e, { store: bad });
-    assert.equal(Object.keys(tuner.plans).sort(), [planId(out([[4, 0, 0]])), planId(weightBlockKey({ ...g, KH: 1, KW: 1, pad: 0 })), planId(weightBlockKey({ ...g, stride: 2 }))].sort());
+    assert.equal(Object.keys(tuner.plans).sort(), [planId(out([[4, 0, 0]])), planId(weightBlockKey({ ...g, KH: 1, KW: 1, pad: 0 })), planId(weightBlockKey({ ...g, stride: 2 })),
+      tiled('forward', null)[0], tiled('backward_weight', null)[0]].sort());
 
     const warned: string[] = [];
     const warn = console.warn;
