@@ -1,16 +1,17 @@
-// batch_norm: per-channel normalisation of NCHW activations, as PyTorch's BatchNorm2d.
-//   forward_train  μ = mean_{n,h,w} x, σ² = mean (x−μ)² (biased), y = (x−μ)/√(σ²+ε)·γ + β;
-//                  saves (μ, 1/√(σ²+ε)) in stats; running ← (1−m)·running + m·(μ, σ²·M/(M−1))
+// batch_norm: per-channel normalisation of NCHW activations, as PyTorch's BatchNorm2d, in eval
+// mode (the training-mode passes are batch_norm_chunked.wgsl on GPUs, batch_norm_split.wgsl on
+// CPU rasterizers):
 //   forward_eval   y = (x−running_mean)/√(running_var+ε)·γ + β
-//   backward       x̂ = (x−μ)·invstd; dβ = Σ dy; dγ = Σ dy·x̂;
-//                  dx = γ·invstd/M · (M·dy − Σdy − x̂·Σ dy·x̂)   (M = N·H·W)
-//   backward_eval  through the running statistics, which are constants here:
+//   eval_stats     stats ← (running_mean, 1/√(running_var+ε)) per channel, for backward_eval
+//   backward_eval  through the running statistics, which are constants here (in stats, from
+//                  eval_stats: so no entry binds more than WebGPU's 8 storage buffers):
 //                  invstd = 1/√(running_var+ε), x̂ = (x−running_mean)·invstd;
 //                  dβ = Σ dy; dγ = Σ dy·x̂; dx = dy·γ·invstd
-// relu = 1 fuses a ReLU after the normalisation: y = max(…, 0) and every backward entry takes
-// dy·[y > 0] for dy (y, the fused output, is read for the mask).
-// The per-channel entries (forward_train, backward, backward_eval) run one workgroup per channel (WG invocations stride over its M values, then
-// a tree reduction in workgroup memory); forward_eval runs one invocation per element.
+// relu = 1 fuses a ReLU after the normalisation: y = max(…, 0) and the backward takes dy·[y > 0]
+// for dy (y, the fused output, is read for the mask).
+// backward_eval runs one workgroup per channel (WG invocations stride over its M values, then a
+// tree reduction in workgroup memory); forward_eval and eval_stats one invocation per value and
+// per channel.
 // Params, bindings and the fused ReLU: common/batch_norm_io.wgsl.
 override WG: u32 = 64u;
 #include "common/invocation.wgsl"
@@ -42,25 +43,6 @@ fn parameter_grads(c: u32, mean: f32, invstd: f32, lid: u32) -> vec2f {
 }
 
 @compute @workgroup_size(WG)
-fn forward_train(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x;
-  if (c >= p.C) { return; }
-  let M = p.N * p.HW;
-  var s = 0.0;
-  for (var e = lid; e < M; e += WG) { s += x[at(e, c)]; }
-  let mean = workgroup_sum(vec2f(s, 0.0), lid).x / f32(M);
-  // Second pass over the data for the variance: exact where E[x²]−E[x]² would cancel.
-  var s2 = 0.0;
-  for (var e = lid; e < M; e += WG) { let d = x[at(e, c)] - mean; s2 += d * d; }
-  let var_b = workgroup_sum(vec2f(s2, 0.0), lid).x / f32(M);
-  let invstd = 1.0 / sqrt(var_b + p.eps);
-  let g = gamma[c] * invstd;
-  let b = beta[c] - mean * g;
-  for (var e = lid; e < M; e += WG) { let i = at(e, c); y[i] = activate(x[i] * g + b); }
-  if (lid == 0u) { _ = save_stats(c, mean, var_b, M); }
-}
-
-@compute @workgroup_size(WG)
 fn forward_eval(inv: Invocation) {
   let i = invocation_index(inv);
   if (i >= p.N * p.C * p.HW) { return; }
@@ -69,24 +51,13 @@ fn forward_eval(inv: Invocation) {
   y[i] = activate((x[i] - running_mean[c]) * g + beta[c]);
 }
 
+// One invocation per channel.
 @compute @workgroup_size(WG)
-fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x;
+fn eval_stats(inv: Invocation) {
+  let c = invocation_index(inv);
   if (c >= p.C) { return; }
-  let M = p.N * p.HW;
-  let mean = stats[2u * c];
-  let invstd = stats[2u * c + 1u];
-  let sums = parameter_grads(c, mean, invstd, lid);
-  if (p.need_dx == 0u) { return; }
-  let k = gamma[c] * invstd / f32(M);
-  let mdy = sums.x;
-  let mdyx = sums.y;
-  for (var e = lid; e < M; e += WG) {
-    let i = at(e, c);
-    var v = k * (f32(M) * grad_out(i) - mdy - (x[i] - mean) * invstd * mdyx);
-    if (p.acc_dx == 1u) { v += dx[i]; }
-    dx[i] = v;
-  }
+  stats[2u * c] = running_mean[c];
+  stats[2u * c + 1u] = 1.0 / sqrt(running_var[c] + p.eps);
 }
 
 @compute @workgroup_size(WG)
@@ -94,8 +65,8 @@ fn backward_eval(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   let c = wid.x;
   if (c >= p.C) { return; }
   let M = p.N * p.HW;
-  let mean = running_mean[c];
-  let invstd = 1.0 / sqrt(running_var[c] + p.eps);
+  let mean = stats[2u * c];
+  let invstd = stats[2u * c + 1u];
   let sums = parameter_grads(c, mean, invstd, lid);
   if (p.need_dx == 0u) { return; }
   let k = gamma[c] * invstd;

@@ -10,6 +10,7 @@ import avgPool from './avg_pool.wgsl';
 import batch from './batch.wgsl';
 import batchNorm from './batch_norm.wgsl';
 import batchNormSplit from './batch_norm_split.wgsl';
+import batchNormChunked from './batch_norm_chunked.wgsl';
 import conv2d from './conv2d.wgsl';
 import conv2dDirect from './conv2d_direct.wgsl';
 import conv2dDirectDw from './conv2d_direct_dw.wgsl';
@@ -52,12 +53,11 @@ export const BATCH_NORM = kernel({ name: 'batch_norm.wgsl', code: batchNorm }, {
     dy: read(8), dx: readWrite(9), dgamma: readWrite(10), dbeta: readWrite(11),
   },
   entries: {
-    forward_train: ['x', 'gamma', 'beta', 'y', 'stats', 'running_mean', 'running_var'],
     forward_eval: ['x', 'gamma', 'beta', 'y', 'running_mean', 'running_var'],
-    backward: ['x', 'gamma', 'y', 'stats', 'dy', 'dx', 'dgamma', 'dbeta'],
-    backward_eval: ['x', 'gamma', 'y', 'running_mean', 'running_var', 'dy', 'dx', 'dgamma', 'dbeta'],
+    eval_stats: ['stats', 'running_mean', 'running_var'],
+    backward_eval: ['x', 'gamma', 'y', 'stats', 'dy', 'dx', 'dgamma', 'dbeta'],
   },
-  powerOfTwoWG: ['forward_train', 'backward', 'backward_eval'],
+  powerOfTwoWG: ['backward_eval'],
 });
 
 export const BATCH_NORM_SPLIT = kernel({ name: 'batch_norm_split.wgsl', code: batchNormSplit }, {
@@ -77,7 +77,30 @@ export const BATCH_NORM_SPLIT = kernel({ name: 'batch_norm_split.wgsl', code: ba
   },
 });
 
-/** The uniform of conv2d.wgsl and conv2d_tiled.wgsl: every size of one convolution. */
+export const BATCH_NORM_CHUNKED = kernel({ name: 'batch_norm_chunked.wgsl', code: batchNormChunked }, {
+  params: {
+    N: 'u32', update_running: 'u32', acc_dx: 'u32', acc_dgamma: 'u32',
+    acc_dbeta: 'u32', eps: 'f32', momentum: 'f32', relu: 'u32',
+  },
+  // x, y, dy and dx are array<V>: vec4f or f32 by shape (the shader's header).
+  bindings: {
+    x: read(1, 'V'), gamma: read(2), beta: read(3), y: readWrite(4, 'V'), stats: readWrite(5),
+    running_mean: readWrite(6), running_var: readWrite(7),
+    dy: read(8, 'V'), dx: readWrite(9, 'V'), dgamma: readWrite(10), dbeta: readWrite(11),
+    part: readWrite(12, 'vec2f'), csum: readWrite(13, 'vec2f'),
+  },
+  entries: {
+    chunk_stats: ['x', 'part'],
+    channel_stats: ['stats', 'running_mean', 'running_var', 'part'],
+    apply: ['x', 'gamma', 'beta', 'y', 'stats'],
+    chunk_grads: ['x', 'y', 'stats', 'dy', 'part'],
+    channel_grads: ['stats', 'dgamma', 'dbeta', 'part', 'csum'],
+    backward_apply: ['x', 'gamma', 'y', 'stats', 'dy', 'dx', 'csum'],
+  },
+  powerOfTwoWG: ['chunk_stats', 'chunk_grads'],
+});
+
+/** The uniform of conv2d.wgsl: every size of one convolution. */
 const CONV_PARAMS = {
   N: 'u32', C: 'u32', H: 'u32', W: 'u32',
   O: 'u32', OH: 'u32', OW: 'u32', KH: 'u32',
@@ -93,8 +116,8 @@ export const CONV2D = kernel({ name: 'conv2d.wgsl', code: conv2d }, {
 // The GEMM and generated conv kernels each serve several products, so they name their buffers by
 // role: two operands at bindings 1 and 2, the result `dst` at 3.
 export const CONV2D_TILED = kernel({ name: 'conv2d_tiled.wgsl', code: conv2dTiled }, {
-  params: CONV_PARAMS,
-  bindings: { a: read(1), b: read(2), dst: readWrite(3) },
+  params: { N: 'u32', acc: 'u32', k_split: 'u32' },
+  bindings: { a: read(1, 'vec4f'), b: read(2), dst: readWrite(3) },
   entries: { forward: ['a', 'b', 'dst'], backward_data: ['a', 'b', 'dst'], backward_weight: ['a', 'b', 'dst'] },
 });
 
@@ -192,6 +215,6 @@ export const ATTRIBUTION = kernel({ name: 'attribution.wgsl', code: attribution 
 
 /** Every kernel, for the interface test and for compiling them all. */
 export const KERNELS: readonly Kernel[] = [
-  ATTRIBUTION, AVG_POOL, BATCH, BATCH_NORM, BATCH_NORM_SPLIT, CONV2D, CONV2D_TILED, CONV2D_DIRECT, CONV2D_DIRECT_DW,
+  ATTRIBUTION, AVG_POOL, BATCH, BATCH_NORM, BATCH_NORM_CHUNKED, BATCH_NORM_SPLIT, CONV2D, CONV2D_TILED, CONV2D_DIRECT, CONV2D_DIRECT_DW,
   CROSS_ENTROPY, ELEMENTWISE, ELEMENTWISE_VEC4, MAX_POOL, OPTIMIZER, REDUCE,
 ];

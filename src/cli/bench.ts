@@ -2,7 +2,10 @@
  * `critdamp bench`: how fast a training step of a model (ResNet-18 by default) runs on this machine's adapter (synthetic
  * data, the full step: GPU batch with augmentation, forward, loss, backward, SGD), and with
  * --profile where the time goes, per layer group, per op and per layer, forward and backward.
+ * With --plan nothing runs: the step is recorded with the kernels a GPU would get, and each
+ * dispatch is costed on a named GPU's public specifications (src/gpu/roofline.ts).
  */
+import type { ModelSpec } from '../nn/model';
 import { parseFlags } from './flags';
 import { Engine } from '../gpu/engine';
 import { Graph } from '../autograd/graph';
@@ -14,14 +17,21 @@ import { crossEntropy } from '../ops';
 import type { Dataset } from '../data/dataset';
 import { Rng } from '../util/rng';
 import { cliTuning, tunedLine } from './tune';
+import { GPU_PROFILES, planTable, plannedAdapter, recordPlan, type GpuName, type GpuProfile, type Plan } from '../gpu/roofline';
 
 export const BENCH_HELP = `critdamp bench — time a training step on this adapter (synthetic data; ResNet-18 unless --model)
 
-Usage: critdamp bench [--profile] [options]
+Usage: critdamp bench [--profile | --plan] [options]
   --profile          time every dispatch and print time per layer group, per op and per layer
                      (GPU timestamp queries where the adapter offers them, else CPU-side timing)
   --method M         timestamps | cpu (default: timestamps where offered)
   --model NAME       ${modelNames().join(' | ')} (default resnet18)
+  --plan             run nothing: list every dispatch of the step as a GPU adapter would get it
+                     (workgroups, invocations, FLOPs, bytes) with its roofline time on --gpu, and
+                     the step's estimated time, its closest bound and the dispatches that leave
+                     cores idle
+  --gpu G            the plan's GPU: h100 | h200 | a100 | rtx4090 | m2 (default h100; public specs)
+  --json             print the plan as JSON
   --width W          channel multiplier (default 1/8)      --stem S   cifar | imagenet
   --batch N          batch size (default 32)               --size S   image side (default 32)
   --channels C       input channels (default 3)            --steps K  steps timed (default 3)
@@ -50,7 +60,8 @@ function synthetic(n: number, c: number, h: number): Dataset {
 }
 
 export const BENCH_OPTIONS = {
-  profile: { type: 'boolean' }, method: { type: 'string' }, model: { type: 'string' }, width: { type: 'string' }, stem: { type: 'string' },
+  profile: { type: 'boolean' }, method: { type: 'string' }, model: { type: 'string' }, plan: { type: 'boolean' }, gpu: { type: 'string' }, json: { type: 'boolean' },
+  width: { type: 'string' }, stem: { type: 'string' },
   batch: { type: 'string' }, size: { type: 'string' }, channels: { type: 'string' }, steps: { type: 'string' }, 'no-tune': { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -67,33 +78,31 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (stem !== 'cifar' && stem !== 'imagenet') throw new Error(`--stem: '${stem}' is not cifar or imagenet`);
   const method = v.method as ProfileMethod | undefined;
   if (method !== undefined && method !== 'timestamps' && method !== 'cpu') throw new Error(`--method: '${method}' is not timestamps or cpu`);
-
+  const gpuName = v.gpu ?? 'h100';
+  if (!(gpuName in GPU_PROFILES)) throw new Error(`--gpu: '${gpuName}' is not one of ${Object.keys(GPU_PROFILES).join(', ')}`);
+  if (!v.plan && (v.gpu !== undefined || v.json)) throw new Error('--gpu and --json go with --plan');
+  if (v.plan && v.profile) throw new Error('--plan runs nothing, so it cannot --profile');
   const name = v.model ?? 'resnet18';
+  if (!modelNames().includes(name)) throw new Error(`--model: unknown model '${name}' (${modelNames().join(', ')})`);
   const takes = modelEntry(name).options;
   const options = Object.fromEntries(Object.entries({ width, stem }).filter(([k]) => k in takes));
   const config = configFor(name, { numClasses: 10, inChannels: channels, inputSize: [size, size] }, options);
+  const shape: BenchShape = { width, stem, batch, size, channels, model: config };
+  const what = `${describeModel(config)}, batch ${batch}, ${channels}×${size}×${size}`;
+  if (v.plan) {
+    const gpu = GPU_PROFILES[gpuName as GpuName];
+    const plan = await planTrainingStep(gpu, shape);
+    if (v.json) console.log(JSON.stringify({ model: { ...shape, width: v.width ?? '1/8' }, ...plan }, null, 1));
+    else console.log(`critdamp bench --plan: ${what} on ${gpu.name} (nothing runs; public specs, src/gpu/roofline.ts)\n\n${planTable(plan)}`);
+    return 0;
+  }
+
   const e = await Engine.create();
-  const model = createModel(e, config, 0);
-  const opt = new Optimizer(model.store, { kind: 'sgd', weightDecay: 5e-4 });
-  const data = synthetic(batch * (2 * steps + 1), channels, size);
-  const batcher = new GpuBatcher(e, data, { batchSize: batch, shuffle: true, augment: { crop: 4, flip: true },
-    mean: new Array(channels).fill(0.5), std: new Array(channels).fill(0.25), seed: 0, dropLast: true });
+  const bench = benchStep(e, shape, 2 * steps + 1);
+  const step = bench.step;
   try {
-    console.log(`critdamp bench: ${e.adapterName}; ${describeModel(config)}, batch ${batch}, ${channels}×${size}×${size}`);
+    console.log(`critdamp bench: ${e.adapterName}; ${what}`);
     await cliTuning(e, v['no-tune'], 'critdamp bench');
-    batcher.startEpoch(0);
-    const step = (i: number) => {
-      const g = new Graph(e);
-      try {
-        const { x, labels } = batcher.batch(i, g);
-        model.store.zeroGrad();
-        const logits = model.forward(g, x, { training: true });
-        g.backward(g.scope('loss', () => crossEntropy(g, logits, labels)));
-        opt.step({ lr: 0.05, momentum: 0.6 });
-      } finally {
-        g.dispose();
-      }
-    };
     let t = performance.now();
     step(0); // compiles the pipelines
     await e.sync();
@@ -129,9 +138,62 @@ export async function benchCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    batcher.destroy();
-    opt.destroy();
-    model.destroy();
+    bench.destroy();
     e.destroy();
+  }
+}
+
+export interface BenchShape {
+  width: number;
+  stem: 'cifar' | 'imagenet';
+  batch: number;
+  size: number;
+  channels: number;
+  /** The model (default: ResNet-18 with this width and stem). */
+  model?: ModelSpec;
+}
+
+/** A model, optimizer and synthetic batches for `batches` steps, and the step: batch, forward, loss, backward, SGD. */
+export function benchStep(e: Engine, s: BenchShape, batches: number): { step(i: number): void; destroy(): void } {
+  const model = createModel(e, s.model ?? { numClasses: 10, inChannels: s.channels, stem: s.stem, width: s.width }, 0);
+  const opt = new Optimizer(model.store, { kind: 'sgd', weightDecay: 5e-4 });
+  const data = synthetic(s.batch * batches, s.channels, s.size);
+  const batcher = new GpuBatcher(e, data, { batchSize: s.batch, shuffle: true, augment: { crop: 4, flip: true },
+    mean: new Array(s.channels).fill(0.5), std: new Array(s.channels).fill(0.25), seed: 0, dropLast: true });
+  batcher.startEpoch(0);
+  return {
+    step(i: number) {
+      const g = new Graph(e);
+      try {
+        const { x, labels } = batcher.batch(i, g);
+        model.store.zeroGrad();
+        const logits = model.forward(g, x, { training: true });
+        g.backward(g.scope('loss', () => crossEntropy(g, logits, labels)));
+        opt.step({ lr: 0.05, momentum: 0.6 });
+      } finally {
+        g.dispose();
+      }
+    },
+    destroy() {
+      batcher.destroy();
+      opt.destroy();
+      model.destroy();
+    },
+  };
+}
+
+/**
+ * The roofline plan of one training step (`critdamp bench --plan`): recorded on an engine that runs
+ * nothing, with the kernels a GPU adapter gets, each dispatch costed on `gpu`.
+ */
+export async function planTrainingStep(gpu: GpuProfile, shape: BenchShape, on?: Engine): Promise<Plan> {
+  // `on`: record on this engine instead (tests compare a real adapter's dispatches with the plan's).
+  const e = on ?? Engine.forPlanning(plannedAdapter(gpu));
+  const bench = benchStep(e, shape, 1);
+  try {
+    return await recordPlan(e, gpu, () => bench.step(0));
+  } finally {
+    bench.destroy();
+    if (!on) e.destroy();
   }
 }

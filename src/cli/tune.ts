@@ -1,7 +1,8 @@
 /**
  * The CLI's kernel autotuning: on by default where there is something to tune (the 'direct' conv
- * kernels of a CPU adapter), cached in a file per user (src/io/tune.node.ts); `--no-tune`, or
- * CRITDAMP_NO_TUNE=1, leaves every choice to the cost model.
+ * kernels of a CPU adapter; the 'tiled' kernels' tiles and split-K factors on a GPU), cached in a
+ * file per user (src/io/tune.node.ts); `--no-tune`, or CRITDAMP_NO_TUNE=1, leaves every choice to
+ * the cost model.
  */
 import type { Engine } from '../gpu/engine';
 import type { TuneReport } from '../gpu/tune';
@@ -10,7 +11,7 @@ import { fileTuneStore } from '../io/tune.node';
 
 /** Enables tuning unless told not to or nothing would be tuned; says how many plans the cache held. */
 export async function cliTuning(engine: Engine, noTune: boolean | undefined, who: string): Promise<void> {
-  if (noTune || process.env.CRITDAMP_NO_TUNE === '1' || engine.kernels.conv.variant !== 'direct') return;
+  if (noTune || process.env.CRITDAMP_NO_TUNE === '1' || (engine.kernels.conv.variant !== 'direct' && engine.kernels.conv.variant !== 'tiled')) return;
   const store = fileTuneStore();
   const tuner = await enableTuning(engine, { store, maxSeconds: 300 });
   const n = Object.keys(tuner.plans).length;

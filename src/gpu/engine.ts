@@ -6,69 +6,51 @@
 import { BufferPool } from './pool';
 import { PipelineCache, ShaderCompileError } from './shader';
 import { UNIFORM_BYTES, type EntryName, type Kernel, type Resource, type Run, type UniformViews } from './kernel';
-import { adapterName, requestDevice, type AdapterDescription } from './device';
+import { adapterName, requestDevice, type AdapterDescription, type LimitsRequest } from './device';
+import { planningDevice } from './plan_device';
 import { Tensor, numel, type DType } from '../tensor';
 import { ELEMENTWISE } from '../../shaders/kernels';
 import type { Tuner } from './tune';
 
 /**
- * Kernel shapes chosen per adapter. CPU rasterizers (SwiftShader: 4-wide SIMD, every storage
- * load a per-lane gather, a barrier a coroutine switch) want big unrolled register tiles in small
- * workgroups and no workgroup memory; GPUs want workgroup-memory tiles and many invocations.
+ * Kernel policy, chosen per adapter: which variant of each op's kernels runs and with what tiles.
+ * The engine holds it (`engine.kernels`) but knows none of it: each op adds its fields to this
+ * interface (a module augmentation, e.g. src/ops/conv2d_policy.ts) and registers how an adapter
+ * decides them (registerKernelPolicy). Only the dispatch default is the engine's own.
  */
 export interface KernelConfig {
-  /** Workgroup size of elementwise and reduction kernels. */
+  /** Workgroup size of elementwise and reduction kernels: Run.wg's default. */
   wg: number;
-  /**
-   * Per-channel reductions (batch norm): about this many values an invocation, in a workgroup of
-   * 4 to `wg` invocations (CPU rasterizers, where each barrier of the sum costs a switch per 4
-   * invocations); null: always `wg` (GPUs).
-   */
-  valuesPerInvocation: number | null;
-  /**
-   * Batch norm's training-mode kernels (src/ops/batch_norm.ts): 'workgroup' (one workgroup per
-   * channel, a tree in workgroup memory; GPUs) or 'split' (per-plane then per-channel partial
-   * sums, no barriers; CPU rasterizers).
-   */
-  batchNorm: 'workgroup' | 'split';
-  /**
-   * Host threads that run the kernels of a CPU rasterizer (SwiftShader spreads a dispatch over
-   * them): the direct conv kernels' cost model divides work by it.
-   */
-  cores: number;
-  conv: {
-    /**
-     * Which conv2d kernels run (src/ops/conv2d.ts): 'direct' (unrolled register tiles chosen per
-     * shape, for CPU rasterizers), 'tiled' (workgroup-memory implicit GEMM, for GPUs) or
-     * 'register' (the generic register-tiled loop).
-     */
-    variant: 'direct' | 'tiled' | 'register';
-    /** 'register': TM × TN results per invocation, WG invocations per workgroup. */
-    register: { TM: number; TN: number; WG: number };
-    /** 'tiled': WX × WY invocations per workgroup, TM × TN results each, BK-deep k slices. */
-    tiled: { WX: number; WY: number; TM: number; TN: number; BK: number };
-    /** 'direct': tiles forced for every shape (tests, benchmarks); absent: the cost model picks per shape. */
-    forced?: { output?: { TM: number; TN: number; TR: number; TQ: number; loopRows?: boolean; share?: boolean }; weight?: { TM: number; TC: number; R: number; Q: number; splits: number } };
-    /**
-     * 'direct': the 4 lanes of a SIMD group hold the same output channels and share their weight
-     * loads by subgroupBroadcast (each lane loads one of 4). Needs the device's 'subgroups' at a
-     * subgroup size of exactly 4, one subgroup per workgroup. Changes no result.
-     */
-    shareWeights: boolean;
-  };
 }
 
-/** The direct kernels' SIMD group: one per workgroup, the lanes that may share loads. */
-export const DIRECT_LANES = 4;
+/** What a policy may go by: the adapter's kind, its host's threads, its subgroup size. */
+export type AdapterTraits = Pick<AdapterDescription, 'software' | 'hostCores' | 'subgroupSize'>;
 
-export function defaultKernelConfig(info: Pick<AdapterDescription, 'software' | 'hostCores' | 'subgroupSize'>): KernelConfig {
-  const register = { TM: 4, TN: 4, WG: 8 };
-  const tiled = { WX: 16, WY: 16, TM: 4, TN: 4, BK: 16 };
-  return {
-    wg: 64, valuesPerInvocation: info.software ? 16 : null, batchNorm: info.software ? 'split' : 'workgroup', cores: info.hostCores,
-    conv: { variant: info.software ? 'direct' : 'tiled', register, tiled, shareWeights: info.software && info.subgroupSize === DIRECT_LANES },
-  };
+const policies = new Map<string, (adapter: AdapterTraits) => Partial<KernelConfig>>();
+
+/**
+ * Registers an op's part of KernelConfig: `make` gives its fields for an adapter. Ops call it when
+ * their module loads; engines made before that fill the part in on first use.
+ */
+export function registerKernelPolicy(op: string, make: (adapter: AdapterTraits) => Partial<KernelConfig>): void {
+  policies.set(op, make);
 }
+
+/** The kernel policy of every registered op for an adapter (tests use it to give one adapter's kernels to another). */
+export function defaultKernelConfig(adapter: AdapterTraits): KernelConfig {
+  const config: Partial<KernelConfig> = { wg: 64 };
+  for (const make of policies.values()) Object.assign(config, make(adapter));
+  return config as KernelConfig;
+}
+
+/** A buffer the device cannot hold or bind (see Engine.checkLimits). */
+export class DeviceLimitError extends Error {
+  override name = 'DeviceLimitError';
+}
+
+/** What to change when an activation outgrows the device (the engine knows tensors, not models). */
+const TENSOR_ADVICE = 'Use a smaller batch (--batch) or smaller feature maps (for ResNet-18, --stem imagenet: ' +
+  'its residual stages run on maps 4× smaller on each side), or an adapter with larger limits.';
 
 const SLOT = UNIFORM_BYTES;
 const SLOTS = 4096;
@@ -79,9 +61,22 @@ export interface DispatchObserver {
   passFor(label: string): GPUComputePassDescriptor | null;
   /**
    * Called after the dispatch is recorded, with its pass already ended when passFor gave one;
-   * `kernel` names the shader and entry point (`batch_norm_split.apply`).
+   * `kernel` names the shader and entry point (`batch_norm_split.apply`), `shape` its launch.
    */
-  dispatched(label: string, kernel: string): void;
+  dispatched(label: string, kernel: string, shape: DispatchShape): void;
+}
+
+/** A dispatch's launch and work, as the roofline plan counts them (src/gpu/roofline.ts). */
+export interface DispatchShape {
+  workgroups: number;
+  /** Invocations a workgroup. */
+  wg: number;
+  /** Invocations asked for (the last workgroup may have idle ones). */
+  invocations: number;
+  /** Floating-point operations (Run.flops, else one per invocation). */
+  flops: number;
+  /** Bytes of every storage buffer bound: what the dispatch moves if it touches each once. */
+  bytes: number;
 }
 
 export class Engine {
@@ -90,11 +85,26 @@ export class Engine {
   /** Dispatches recorded since creation (benchmarks count them per step). */
   dispatches = 0;
   /**
-   * This engine's kernel choices: variants and tile sizes, and the tile plans chosen per shape
-   * (keyed by shape; the engine is one adapter). Change `kernels` before the first dispatch of a
-   * shape, or clear `plans` after.
+   * This engine's kernel choices: each op's variants and tile sizes (see KernelConfig), and the
+   * tile plans chosen per shape (keyed by shape; the engine is one adapter). Change `kernels`
+   * before the first dispatch of a shape, or clear `plans` after.
    */
-  kernels: KernelConfig;
+  get kernels(): KernelConfig {
+    // Ops whose policy registered after this engine was made get their defaults now.
+    if (this.policiesSeen !== policies.size) {
+      this.kernelConfig = { ...defaultKernelConfig(this.traits), ...this.kernelConfig };
+      this.policiesSeen = policies.size;
+    }
+    return this.kernelConfig;
+  }
+
+  set kernels(config: KernelConfig) {
+    this.kernelConfig = config;
+  }
+
+  private kernelConfig: KernelConfig;
+  private policiesSeen: number;
+  private readonly traits: AdapterTraits;
   readonly plans = new Map<string, unknown>();
   /**
    * The autotuner (src/gpu/tune.ts), when enabled (enableTuning): shapes met for the first time are
@@ -128,12 +138,16 @@ export class Engine {
   private destroyed = false;
 
   private constructor(readonly device: GPUDevice, readonly info: AdapterDescription) {
-    this.kernels = defaultKernelConfig({ ...info, subgroupSize: device.features.has('subgroups') ? info.subgroupSize : null });
+    this.traits = { ...info, subgroupSize: device.features.has('subgroups') ? info.subgroupSize : null };
+    this.kernelConfig = defaultKernelConfig(this.traits);
+    this.policiesSeen = policies.size;
     this.pool = new BufferPool(device, (bytes) => this.fail(new Error(
       `critdamp: out of GPU memory allocating ${bytes} bytes (${this.pool.bytesInUse} in use); ` +
       'reduce the batch size or the model width')));
     this.pipelines = new PipelineCache(device, (e) => this.fail(e));
-    this.uniformBuffer = device.createBuffer({ size: SLOT * SLOTS, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    // GPUBufferUsage.UNIFORM | COPY_DST, as numbers: an engine for planning exists before (or
+    // without) any WebGPU implementation has installed the GPUBufferUsage global.
+    this.uniformBuffer = device.createBuffer({ size: SLOT * SLOTS, usage: 0x40 | 0x8 });
     device.addEventListener('uncapturederror', (ev) => {
       // Ours to report (the next sync() throws it): not also printed by the implementation.
       ev.preventDefault();
@@ -151,9 +165,23 @@ export class Engine {
     });
   }
 
-  static async create(options?: GPURequestAdapterOptions): Promise<Engine> {
-    const h = await requestDevice(options, ['subgroups']);
+  /**
+   * An engine on the best adapter offered. `limits`: 'adapter' (default) asks for the adapter's
+   * largest buffers; 'default' keeps WebGPU's guaranteed limits (the test that every kernel runs
+   * on any adapter).
+   */
+  static async create(options?: GPURequestAdapterOptions, opts: { limits?: LimitsRequest } = {}): Promise<Engine> {
+    const h = await requestDevice(options, ['subgroups'], opts.limits);
     return new Engine(h.device, h.info);
+  }
+
+  /**
+   * An engine over a device that runs nothing (src/gpu/plan_device.ts), with the kernels the
+   * adapter `info` describes would get: recording a step on it lists the dispatches that adapter
+   * would be given (the roofline plan, src/gpu/roofline.ts), without a GPU or the step's memory.
+   */
+  static forPlanning(info: AdapterDescription): Engine {
+    return new Engine(planningDevice(), info);
   }
 
   get adapterName(): string {
@@ -184,8 +212,26 @@ export class Engine {
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 0) throw new Error(`tensor shape [${shape.join(', ')}] has a dimension that is not a non-negative integer`);
     }
-    const t = new Tensor(this, shape, this.pool.acquire(Math.max(4, numel(shape) * 4)), 0, dtype, requiresGrad, true);
+    const bytes = Math.max(4, numel(shape) * 4);
+    this.checkLimits(`${this.label ? `${this.label} needs` : 'a'} tensor [${shape.join(', ')}] (${dtype})`, bytes, TENSOR_ADVICE);
+    const t = new Tensor(this, shape, this.pool.acquire(bytes), 0, dtype, requiresGrad, true);
     return t;
+  }
+
+  /**
+   * Throws a DeviceLimitError unless `bytes` fit in one buffer and one storage binding of this
+   * device (every tensor is bound as storage): the message names `what`, its size, the limit and
+   * `advice` (what to change). Checked before allocating, so nothing is left half made.
+   */
+  checkLimits(what: string, bytes: number, advice: string): void {
+    const l = this.device.limits;
+    const limits: [string, number][] = [['maxStorageBufferBindingSize', l.maxStorageBufferBindingSize], ['maxBufferSize', l.maxBufferSize]];
+    for (const [name, limit] of limits) {
+      if (bytes > limit) {
+        throw new DeviceLimitError(`critdamp: ${what} takes ${bytes.toLocaleString('en-US')} bytes, more than this device's ` +
+          `${name} of ${limit.toLocaleString('en-US')} bytes (${this.adapterName}). ${advice}`);
+      }
+    }
   }
 
   tensor(data: Float32Array | Uint32Array | readonly number[], shape: readonly number[], opts: { dtype?: DType; requiresGrad?: boolean } = {}): Tensor {
@@ -253,7 +299,12 @@ export class Engine {
     pass.dispatchWorkgroups(x, y);
     if (own) pass.end();
     this.dispatches++;
-    this.observer?.dispatched(this.label, `${k.name.replace(/\.wgsl$/, '')}.${entry}`);
+    if (this.observer) {
+      let bytes = 0;
+      for (const b of entries) if (b.binding !== 0) bytes += (b.resource as GPUBufferBinding).size ?? 0;
+      this.observer.dispatched(this.label, `${k.name.replace(/\.wgsl$/, '')}.${entry}`,
+        { workgroups: groups, wg, invocations: spec.invocations, flops: spec.flops ?? spec.invocations, bytes });
+    }
   }
 
   /** Sets every value of t to `value` (ordered with the dispatches). */

@@ -72,6 +72,11 @@ export interface Run<K extends Kernel, E extends EntryName<K>> {
   overrides?: Overrides;
   /** Text substitutions for what overrides cannot reach (function-scope array sizes, generated code). */
   consts?: Record<string, number | string>;
+  /**
+   * Floating-point operations the dispatch performs (a multiply-add counts 2), for the roofline
+   * plan (`critdamp bench --plan`); absent: about one per invocation.
+   */
+  flops?: number;
 }
 
 /** The uniform slot of one dispatch, seen as each scalar type (one buffer, three views). */

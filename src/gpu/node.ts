@@ -5,13 +5,14 @@
  * VK_ICD_FILENAMES the user set is never replaced: when it gives no adapter, the error names it,
  * says what is wrong with each file it lists and how to go back to SwiftShader.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { create, globals } from 'webgpu';
 import { setGpuProvider, type GpuProvider } from './device';
+import { setShaderDump, textHash } from './shader';
 
 /** Where SwiftShader's Vulkan ICD manifest lives in Debian/Ubuntu chromium packages. */
 export const SWIFTSHADER_ICDS = [
@@ -225,3 +226,19 @@ setGpuProvider(dawnProvider);
 export function restoreDawnProvider(): void {
   setGpuProvider(dawnProvider);
 }
+
+/**
+ * Writes every shader module the engine compiles to `dir` as `<shader>-<hash of its text>.wgsl`
+ * (generated kernels included, placeholders substituted), once per text. CRITDAMP_DUMP_WGSL=DIR
+ * turns it on for the process; null turns it off.
+ */
+export function dumpWgsl(dir: string | null): void {
+  if (dir === null) return setShaderDump(null);
+  mkdirSync(dir, { recursive: true });
+  setShaderDump((name, code) => {
+    const file = join(dir, `${name.replace(/\.wgsl$/, '')}-${textHash(code)}.wgsl`);
+    if (!existsSync(file)) writeFileSync(file, code);
+  });
+}
+
+if (process.env.CRITDAMP_DUMP_WGSL) dumpWgsl(process.env.CRITDAMP_DUMP_WGSL);

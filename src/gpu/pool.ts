@@ -29,7 +29,9 @@ export class BufferPool {
   constructor(private device: GPUDevice, private onOutOfMemory: (bytes: number) => void = () => {}) {}
 
   acquire(bytes: number): GPUBuffer {
-    const size = sizeClass(bytes);
+    // A buffer near the device's limit keeps its exact size rather than its class's (Engine.empty
+    // has checked that `bytes` fits).
+    const size = Math.max(bytes, Math.min(sizeClass(bytes), this.device.limits.maxBufferSize));
     const list = this.free.get(size);
     let buffer = list?.pop();
     if (!buffer) {

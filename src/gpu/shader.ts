@@ -114,6 +114,24 @@ function constsKey(consts: Record<string, number | string>): string {
   return key;
 }
 
+/**
+ * Where every compiled module's text goes, besides the device: null (the default), or a function
+ * that writes it (src/gpu/node.ts installs one when CRITDAMP_DUMP_WGSL names a folder), so the
+ * generated kernels can be read as the device gets them.
+ */
+let dumpModule: ((name: string, code: string) => void) | null = null;
+
+export function setShaderDump(dump: ((name: string, code: string) => void) | null): void {
+  dumpModule = dump;
+}
+
+/** FNV-1a of a text, as 8 hex digits. */
+export function textHash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
 export class ShaderCompileError extends Error {
   override name = 'ShaderCompileError';
 }
@@ -133,6 +151,7 @@ export class PipelineCache {
     let module = this.modules.get(key);
     if (!module) {
       const { code, origins } = expand(src, consts);
+      dumpModule?.(src.name, code);
       // The scope keeps Dawn's raw parse error out of the uncaptured-error path: the formatted
       // one from getCompilationInfo below is the one users should see.
       this.device.pushErrorScope('validation');

@@ -25,9 +25,10 @@ import { Profiler } from './profile';
  * Bumped whenever a kernel generator changes what a cached plan means, or the timings that chose
  * it change basis (2: GPU timestamps, taken without Dawn's polling spinning; 3: dw blocks of up to
  * 576 accumulators, summed over several output rows a step; 4: output tiles that loop over the
- * kernel's rows or share weights across a SIMD group): older entries are ignored.
+ * kernel's rows or share weights across a SIMD group; 5: each plan saved with its key as data):
+ * older entries are ignored.
  */
-export const TUNE_VERSION = 4;
+export const TUNE_VERSION = 5;
 /** A candidate must beat the cost model's choice by this fraction to replace it. */
 const MIN_GAIN = 0.05;
 const ROUNDS = 3;
@@ -39,12 +40,23 @@ const MAX_REPS = 16;
 export interface TuneJob<T = unknown> {
   /** For logs: `conv2d forward 64→64 1×1 (N 64)`. */
   label: string;
+  /**
+   * What the plan depends on, as plain data (the op's typed key): saved with the chosen plan, so a
+   * cached plan is checked against the key it was made for.
+   */
+  key: object;
   candidates: readonly T[];
   /** Allocates scratch inputs; `run` records one dispatch of a candidate on them. */
   prepare(): { run(candidate: T): void; dispose(): void };
 }
 
-/** Where tuned plans live between runs, per adapter: a plan key → the chosen candidate. */
+/** A saved plan: the key it was made for (TuneJob.key) and the chosen candidate. */
+export interface TunedPlan { key: object; plan: unknown }
+
+/** Checks a cached entry: its id, its key and its plan, as the op that made it understands them. */
+export type PlanValidator = (id: string, key: unknown, plan: unknown) => boolean;
+
+/** Where tuned plans live between runs, per adapter: a plan's id → its key and the chosen candidate (TunedPlan). */
 export interface TuneStore {
   /** Where the store is, for messages (`~/.cache/critdamp/tune.json`, `IndexedDB critdamp/tune`). */
   readonly where: string;
@@ -82,8 +94,8 @@ export interface TunerOptions {
 }
 
 export class Tuner {
-  /** Plans tuned or loaded for this adapter (what the store holds). */
-  private readonly tuned: Record<string, unknown> = {};
+  /** Plans tuned or loaded for this adapter, with their keys (what the store holds). */
+  private readonly tuned: Record<string, TunedPlan> = {};
   private readonly pending = new Map<string, TuneJob>();
   /** Plan keys already queued, tuned or skipped in this process. */
   private readonly seen = new Set<string>();
@@ -100,8 +112,8 @@ export class Tuner {
    * that cannot be read, or an entry that is not a valid plan, is reported and ignored: tuning
    * then starts afresh.
    */
-  static async create(engine: Engine, opts: TunerOptions, validate: (key: string, plan: unknown) => boolean): Promise<Tuner> {
-    const adapter = `${engine.adapterName} · ${engine.kernels.cores} cores · v${TUNE_VERSION}`;
+  static async create(engine: Engine, opts: TunerOptions, validate: PlanValidator): Promise<Tuner> {
+    const adapter = `${engine.adapterName} · ${engine.info.hostCores} cores · v${TUNE_VERSION}`;
     const t = new Tuner(engine, adapter, opts);
     let loaded: Record<string, unknown> = {};
     try {
@@ -109,18 +121,20 @@ export class Tuner {
     } catch (err) {
       console.warn(`critdamp: ignoring the kernel tuning cache at ${opts.store.where}: ${(err as Error).message}`);
     }
-    for (const [key, plan] of Object.entries(loaded)) {
-      if (!validate(key, plan)) continue;
-      t.tuned[key] = plan;
-      t.seen.add(key);
-      engine.plans.set(key, plan);
+    for (const [id, entry] of Object.entries(loaded)) {
+      if (typeof entry !== 'object' || entry === null) continue;
+      const { key, plan } = entry as Partial<TunedPlan>;
+      if (!validate(id, key, plan)) continue;
+      t.tuned[id] = { key: key as object, plan };
+      t.seen.add(id);
+      engine.plans.set(id, plan);
     }
     return t;
   }
 
-  /** Plans this tuner holds for the adapter (tuned now or loaded). */
+  /** Plans this tuner holds for the adapter (tuned now or loaded), by id. */
   get plans(): Readonly<Record<string, unknown>> {
-    return this.tuned;
+    return Object.fromEntries(Object.entries(this.tuned).map(([id, t]) => [id, t.plan]));
   }
 
   /** Jobs waiting for tunePending(). */
@@ -156,7 +170,7 @@ export class Tuner {
         if (best !== 0 && ms[best] > ms[0] * (1 - MIN_GAIN)) best = 0;
         const report = { label: job.label, candidates: ms.length, modelMs: ms[0], chosenMs: ms[best], changed: best !== 0 };
         e.plans.set(key, job.candidates[best]);
-        this.tuned[key] = job.candidates[best];
+        this.tuned[key] = { key: job.key, plan: job.candidates[best] };
         out.push(report);
         this.opts.onJob?.(report);
       } finally {

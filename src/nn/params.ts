@@ -63,6 +63,9 @@ export class ParamStore {
     const b = layout(this.align, bufferSpecs);
     this.length = p.total;
     const device = engine.device;
+    // The optimizer binds all weights (and gradients, and moments) as one storage buffer each.
+    engine.checkLimits(`the model's ${specs.length} parameter tensors (${p.total.toLocaleString('en-US')} floats, one buffer)`, p.total * 4,
+      'Use a narrower model (a smaller width), or an adapter with larger limits.');
     this.data = device.createBuffer({ size: p.total * 4, usage: STORAGE_USAGE });
     this.grads = device.createBuffer({ size: p.total * 4, usage: STORAGE_USAGE });
     this.stats = device.createBuffer({ size: b.total * 4, usage: STORAGE_USAGE });

@@ -13,8 +13,28 @@ import type { Engine } from '../gpu/engine';
 import type { Graph } from '../autograd/graph';
 import { defineOp } from './op';
 import { expectDtype, expectRank, expectShape, ShapeError } from './check';
-import { BATCH_NORM, BATCH_NORM_SPLIT } from '../../shaders/kernels';
+import { BATCH_NORM, BATCH_NORM_CHUNKED, BATCH_NORM_SPLIT } from '../../shaders/kernels';
 import { generated } from '../gpu/shader';
+import { registerKernelPolicy } from '../gpu/engine';
+
+declare module '../gpu/engine' {
+  interface KernelConfig {
+    /**
+     * Batch norm's training-mode kernels: 'chunked' (each channel cut into chunks, a workgroup a
+     * chunk, combined per channel; vec4 loads; GPUs) or 'split' (per-plane then per-channel
+     * partial sums, unrolled per shape, no barriers; CPU rasterizers).
+     */
+    batchNorm: 'chunked' | 'split';
+    /**
+     * Per-channel reductions of the evaluation backward: about this many values an invocation, in
+     * a workgroup of 4 to `wg` invocations (CPU rasterizers, where each barrier of the sum costs a
+     * switch per 4 invocations); null: always `wg` (GPUs).
+     */
+    valuesPerInvocation: number | null;
+  }
+}
+
+registerKernelPolicy('batch_norm', (a) => ({ batchNorm: a.software ? 'split' : 'chunked', valuesPerInvocation: a.software ? 16 : null }));
 
 /**
  * A BN layer's state besides its weights: running statistics and batch count. What a training
@@ -62,6 +82,26 @@ function channelWorkgroup(e: Engine, M: number): number {
   let wg = 4;
   while (wg < e.kernels.wg && wg * per < M) wg *= 2;
   return wg;
+}
+
+/**
+ * The chunked kernels (GPUs, shaders/batch_norm_chunked.wgsl) for one shape: each channel's values
+ * cut into chunks so that a layer launches at least about CHUNK_FILL workgroups (a GPU's SMs, a few
+ * times over), but no chunk smaller than MIN_CHUNK loads; vec4 loads where a plane's size allows.
+ */
+const CHUNK_FILL = 512, MIN_CHUNK = 1024;
+
+interface ChunkedPlan { consts: Record<string, string | number>; overrides: { C: number; HW: number; CHUNKS: number }; wg: number; values: number }
+
+export function batchNormChunkedPlan(N: number, C: number, HW: number): ChunkedPlan {
+  const lanes = HW % 4 === 0 ? 4 : 1, hw = HW / lanes, m = N * hw;
+  const chunks = Math.max(1, Math.min(Math.ceil(CHUNK_FILL / C), Math.floor(m / MIN_CHUNK)));
+  // About 4 loads a lane at least: a small chunk gets a smaller workgroup.
+  const wg = Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(Math.ceil(m / chunks / 4)))));
+  const consts = generated(`batch_norm_chunked|${lanes}`, () => ({
+    V: lanes === 4 ? 'vec4f' : 'f32', LANES: lanes, HSUM: lanes === 4 ? 'v.x + v.y + v.z + v.w' : 'v',
+  }));
+  return { consts, overrides: { C, HW: hw, CHUNKS: chunks }, wg, values: N * C * hw };
 }
 
 /** Planes of at most this many values are held in registers by the split kernels' plane passes. */
@@ -163,7 +203,15 @@ export const batchNormOp = defineOp({
       e.run(BATCH_NORM_SPLIT, 'channel_stats', { params: p, consts, bindings: { stats, part, ...running }, invocations: C });
       e.run(BATCH_NORM_SPLIT, 'apply', { params: p, consts, bindings: { x, gamma, beta, y, stats }, invocations: elementwiseInvocations(consts) });
     } else {
-      e.run(BATCH_NORM, 'forward_train', { params: params(update), bindings: { x, gamma, beta, y, stats, ...running }, invocations: C * wg, wg });
+      const plan = batchNormChunkedPlan(N, C, HW), { consts, overrides } = plan, M = N * HW;
+      const p = { N, update_running: update ? 1 : 0, acc_dx: 0, acc_dgamma: 0, acc_dbeta: 0, eps, momentum, relu };
+      const part = g.empty([2 * C * overrides.CHUNKS]);
+      e.run(BATCH_NORM_CHUNKED, 'chunk_stats', { params: p, consts, overrides, bindings: { x, part },
+        invocations: C * overrides.CHUNKS * plan.wg, wg: plan.wg, flops: 4 * C * M });
+      e.run(BATCH_NORM_CHUNKED, 'channel_stats', { params: p, consts, overrides, bindings: { stats, part, ...running },
+        invocations: C, flops: 10 * C * overrides.CHUNKS });
+      e.run(BATCH_NORM_CHUNKED, 'apply', { params: p, consts, overrides, bindings: { x, gamma, beta, y, stats },
+        invocations: plan.values, flops: 3 * C * M });
     }
     if (update) state.batchesTracked++;
     return { y, saved: { x, y, gamma, beta, stats, state, eps, momentum, relu } };
@@ -172,9 +220,24 @@ export const batchNormOp = defineOp({
     const [N, C, H, W] = x.shape;
     const e = g.engine, wg = channelWorkgroup(e, N * H * W);
     // Gradients nobody wants go to scratch buffers (the shaders write them unconditionally), except
-    // dx in the split kernels, whose dx pass simply does not run.
+    // dx in the training-mode kernels, whose dx pass simply does not run.
     const split = stats !== null && e.kernels.batchNorm === 'split';
     const target = (t: Tensor) => (t.requiresGrad ? g.gradTarget(t) : { grad: g.empty(t.shape), acc: 0 });
+    if (stats !== null && e.kernels.batchNorm === 'chunked') {
+      const dx = x.requiresGrad ? g.gradTarget(x) : null, dg = target(gamma), db = target(beta);
+      const HW = H * W, M = N * HW, plan = batchNormChunkedPlan(N, C, HW), { consts, overrides } = plan;
+      const p = { N, update_running: 0, acc_dx: dx?.acc ?? 0, acc_dgamma: dg.acc, acc_dbeta: db.acc, eps, momentum, relu };
+      const part = g.empty([2 * C * overrides.CHUNKS]), csum = g.empty([2 * C]);
+      e.run(BATCH_NORM_CHUNKED, 'chunk_grads', { params: p, consts, overrides, bindings: { x, y, stats, dy, part },
+        invocations: C * overrides.CHUNKS * plan.wg, wg: plan.wg, flops: 5 * C * M });
+      e.run(BATCH_NORM_CHUNKED, 'channel_grads', { params: p, consts, overrides, bindings: { stats, dgamma: dg.grad, dbeta: db.grad, part, csum },
+        invocations: C, flops: 2 * C * overrides.CHUNKS });
+      if (dx) {
+        e.run(BATCH_NORM_CHUNKED, 'backward_apply', { params: p, consts, overrides, bindings: { x, gamma, y, stats, dy, dx: dx.grad, csum },
+          invocations: plan.values, flops: 7 * C * M });
+      }
+      return;
+    }
     const dx = x.requiresGrad || !split ? target(x) : null, dg = target(gamma), db = target(beta);
     const params = { N, C, HW: H * W, update_running: 0, acc_dx: dx?.acc ?? 0, acc_dgamma: dg.acc, acc_dbeta: db.acc, need_dx: x.requiresGrad ? 1 : 0, eps, momentum, relu };
     if (split) {
@@ -184,12 +247,12 @@ export const batchNormOp = defineOp({
       if (dx) e.run(BATCH_NORM_SPLIT, 'backward_apply', { params, consts, bindings: { x, gamma, y, stats, dy, dx: dx.grad, csum }, invocations: elementwiseInvocations(consts) });
       return;
     }
+    // Evaluation mode: the running statistics as (mean, invstd) first, so backward_eval binds 8
+    // storage buffers.
     const grads = { y, dy, dx: dx!.grad, dgamma: dg.grad, dbeta: db.grad };
-    if (stats) {
-      e.run(BATCH_NORM, 'backward', { params, bindings: { x, gamma, stats, ...grads }, invocations: C * wg, wg });
-    } else {
-      e.run(BATCH_NORM, 'backward_eval', { params, bindings: { x, gamma, running_mean: state.runningMean, running_var: state.runningVar, ...grads }, invocations: C * wg, wg });
-    }
+    const evalStats = g.empty([2 * C]);
+    e.run(BATCH_NORM, 'eval_stats', { params, bindings: { stats: evalStats, running_mean: state.runningMean, running_var: state.runningVar }, invocations: C });
+    e.run(BATCH_NORM, 'backward_eval', { params, bindings: { x, gamma, stats: evalStats, ...grads }, invocations: C * wg, wg });
   },
 });
 

@@ -7,10 +7,12 @@
  *   db[o]         = Σ_{n,oh,ow} dy[n,o,oh,ow]
  * The optional bias (VGG's convs have one, ResNet's do not) is added in place after the product
  * (add_bias in shaders/elementwise.wgsl) and its gradient is reduce.wgsl's sum_channels.
- * Three kernel families compute the same three products; engine.kernels.conv.variant picks one:
+ * Three kernel families compute the same three products; engine.kernels.conv.variant picks one
+ * (its policy per adapter: src/ops/conv2d_policy.ts):
  *   'direct'   (CPU rasterizers) shaders/conv2d_direct*.wgsl: unrolled register tiles that reuse
  *              each loaded input across the taps that overlap it (code generated here);
- *   'tiled'    (GPUs) shaders/conv2d_tiled.wgsl: implicit GEMM through workgroup-memory tiles;
+ *   'tiled'    (GPUs) shaders/conv2d_tiled.wgsl: implicit GEMM through workgroup-memory tiles,
+ *              tiles and split-K chosen per shape (src/ops/conv2d_tiled.ts);
  *   'register' shaders/conv2d.wgsl: a generic register-tiled loop, the reference fallback.
  * linear (H = W = 1) goes through the same three functions.
  */
@@ -22,6 +24,8 @@ import { defineOp } from './op';
 import { expectDtype, expectRank, expectShape, ShapeError } from './check';
 import { CONV2D, CONV2D_TILED, ELEMENTWISE, REDUCE } from '../../shaders/kernels';
 import { directBackwardData, directBackwardWeight, directForward, validDirectPlan, DIRECT_SHADERS } from './conv2d_direct';
+import { tiledBackwardData, tiledBackwardWeight, tiledForward, validTiledPlan } from './conv2d_tiled';
+import './conv2d_policy';
 import { Tuner, type TunerOptions } from '../gpu/tune';
 
 export interface Conv2dOptions {
@@ -94,7 +98,7 @@ function conv2dGeometry(x: Tensor, w: Tensor, opts: Conv2dOptions): ConvGeometry
 // ---- the three products, by variant ------------------------------------------------------------
 
 const taps = (g: ConvGeometry) => g.KH * g.KW;
-/** Params of conv2d.wgsl and conv2d_tiled.wgsl: the geometry, and whether to add into the result. */
+/** Params of conv2d.wgsl: the geometry, and whether to add into the result. */
 const params = (g: ConvGeometry, acc: number): ParamValues<typeof CONV2D> => ({ ...g, acc });
 
 /** The backward rule shared by conv2d and linear: dx and dw, each only when wanted. */
@@ -113,47 +117,32 @@ export function convBackward(gr: Graph, g: ConvGeometry, x: Tensor, w: Tensor, d
 export function convForward(e: Engine, g: ConvGeometry, x: Tensor, w: Tensor, y: Tensor): void {
   const cfg = e.kernels.conv;
   if (cfg.variant === 'direct') return directForward(e, g, x, w, y);
-  if (cfg.variant === 'tiled') {
-    return tiledDispatch(e, 'forward', g.O, g.N * g.OH * g.OW, params(g, 0), { a: w, b: x, dst: y });
-  }
-  registerDispatch(e, 'forward', g.O, g.N * g.OH * g.OW, params(g, 0), { x, w, y });
+  if (cfg.variant === 'tiled') return tiledForward(e, g, x, w, y);
+  registerDispatch(e, 'forward', g.O, g.N * g.OH * g.OW, g.C * taps(g), params(g, 0), { x, w, y });
 }
 
 /** dx (+)= convᵀ(dy, w). */
 export function convBackwardData(e: Engine, g: ConvGeometry, w: Tensor, dy: Tensor, dx: Tensor, acc: number): void {
   const cfg = e.kernels.conv;
   if (cfg.variant === 'direct') return directBackwardData(e, g, w, dy, dx, acc);
-  if (cfg.variant === 'tiled') {
-    return tiledDispatch(e, 'backward_data', g.C, g.N * g.H * g.W, params(g, acc), { a: w, b: dy, dst: dx });
-  }
-  registerDispatch(e, 'backward_data', g.C, g.N * g.H * g.W, params(g, acc), { w, dy, dx });
+  if (cfg.variant === 'tiled') return tiledBackwardData(e, g, w, dy, dx, acc);
+  registerDispatch(e, 'backward_data', g.C, g.N * g.H * g.W, g.O * taps(g), params(g, acc), { w, dy, dx });
 }
 
 /** dw (+)= dy ⋆ x. */
 export function convBackwardWeight(gr: Graph, g: ConvGeometry, x: Tensor, dy: Tensor, dw: Tensor, acc: number): void {
   const e = gr.engine, cfg = e.kernels.conv;
   if (cfg.variant === 'direct') return directBackwardWeight(gr, g, x, dy, dw, acc);
-  if (cfg.variant === 'tiled') {
-    return tiledDispatch(e, 'backward_weight', g.O, g.C * taps(g), params(g, acc), { a: dy, b: x, dst: dw });
-  }
-  registerDispatch(e, 'backward_weight', g.O, g.C * taps(g), params(g, acc), { x, dy, dw });
+  if (cfg.variant === 'tiled') return tiledBackwardWeight(gr, g, x, dy, dw, acc);
+  registerDispatch(e, 'backward_weight', g.O, g.C * taps(g), g.N * g.OH * g.OW, params(g, acc), { x, dy, dw });
 }
 
-/** The register kernel: one invocation per TM × TN tile of the rows × cols result. */
-function registerDispatch<E extends EntryName<typeof CONV2D>>(e: Engine, entry: E, rows: number, cols: number,
+/** The register kernel: one invocation per TM × TN tile of the rows × cols result (a sum of depth terms each). */
+function registerDispatch<E extends EntryName<typeof CONV2D>>(e: Engine, entry: E, rows: number, cols: number, depth: number,
   params: ParamValues<typeof CONV2D>, bindings: EntryBindings<typeof CONV2D, E>): void {
   const r = e.kernels.conv.register;
   e.run(CONV2D, entry, { consts: { TM: r.TM, TN: r.TN }, params, bindings,
-    invocations: Math.ceil(rows / r.TM) * Math.ceil(cols / r.TN), wg: r.WG });
-}
-
-/** The tiled kernel: one workgroup per BM × BN block of the rows × cols result matrix. */
-function tiledDispatch<E extends EntryName<typeof CONV2D_TILED>>(e: Engine, entry: E, rows: number, cols: number,
-  params: ParamValues<typeof CONV2D_TILED>, bindings: EntryBindings<typeof CONV2D_TILED, E>): void {
-  const t = e.kernels.conv.tiled;
-  const groups = Math.ceil(rows / (t.TM * t.WY)) * Math.ceil(cols / (t.TN * t.WX));
-  e.run(CONV2D_TILED, entry, { consts: { TM: t.TM, TN: t.TN }, overrides: { WX: t.WX, WY: t.WY, BK: t.BK },
-    params, bindings, invocations: groups * t.WX * t.WY, wg: t.WX * t.WY });
+    invocations: Math.ceil(rows / r.TM) * Math.ceil(cols / r.TN), wg: r.WG, flops: 2 * rows * cols * depth });
 }
 
 export { conv2dDirectPlan, type OutputTile, type WeightTile } from './conv2d_direct';
@@ -161,12 +150,13 @@ export { conv2dDirectPlan, type OutputTile, type WeightTile } from './conv2d_dir
 /**
  * Turns on the kernel autotuner for this engine (src/gpu/tune.ts): plans cached for its adapter
  * are loaded from the store now; shapes met for the first time are timed at the next
- * `tuner.tunePending()` (the Trainer calls it once a step has finished). Tuned kernels compute
- * the same numbers as the cost model's choice. Today it tunes the 'direct' conv kernels (CPU
- * adapters); the GPU variants keep their configured tiles.
+ * `tuner.tunePending()` (the Trainer calls it once a step has finished). It tunes the 'direct'
+ * kernels' tiles (CPU adapters; the same numbers as the cost model's choice) and, where the policy
+ * allows and the adapter offers timestamp queries (GPUs), the 'tiled' kernels' tiles and split-K
+ * factors (the same numbers to float32 rounding: other splits sum in another order).
  */
 export async function enableTuning(e: Engine, options: TunerOptions): Promise<Tuner> {
-  e.tuner = await Tuner.create(e, options, validDirectPlan);
+  e.tuner = await Tuner.create(e, options, (id, key, plan) => validDirectPlan(id, key, plan) || validTiledPlan(id, key, plan));
   return e.tuner;
 }
 

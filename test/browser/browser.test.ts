@@ -1,5 +1,8 @@
 // The browser bundle in headless Chromium (WebGPU on SwiftShader, page served from 127.0.0.1):
-// the same seed gives the same network, loss and gradient as in Node, to the last bit printed.
+// the same seed gives the same network, loss and gradient as in Node, to the last bit printed where
+// both run on the same adapter (the same kernels through the same compiler). Where Node has a GPU
+// and the headless page SwiftShader, the kernels differ (tiled against direct), and the two agree
+// to the registry's float32 tolerances instead.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer } from 'node:http';
@@ -7,11 +10,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { requireEngine } from '../engine';
+import { assertClose, assertRelError } from '../util';
 import { skip } from '../skip';
 import { CHROMIUM, launchChromium } from '../../tools/chromium';
 import { Graph } from '../../src/autograd/graph';
 import { ResNet18 } from '../../src/nn/resnet';
 import { crossEntropy } from '../../src/ops';
+
+/** Whether two adapter names name the same adapter, one with less detail than the other. */
+const sameAdapter = (a: string, b: string) => a.startsWith(b) || b.startsWith(a);
 
 const bundle = fileURLToPath(new URL('../../../dist/critdamp.browser.js', import.meta.url));
 
@@ -27,7 +34,7 @@ try {
   const loss = crossEntropy(step, m.forward(step, x, { training: true }), e.tensor(new Uint32Array([1, 2]), [2]));
   step.backward(loss);
   const g = await m.store.readGrads();
-  out.textContent = JSON.stringify({ adapter: e.adapterName, loss: (await loss.read())[0], g: Array.from(g.get('conv1.weight').slice(0, 4)) });
+  out.textContent = JSON.stringify({ adapter: e.adapterName, variant: e.kernels.conv.variant, loss: (await loss.read())[0], g: Array.from(g.get('conv1.weight').slice(0, 4)) });
 } catch (err) { out.textContent = 'ERROR ' + err.message; }
 </script>`;
 
@@ -52,7 +59,7 @@ test('browser: the bundle trains in headless Chromium and matches Node bit for b
     server.close();
   }
   assert.not.match(text, /^ERROR/, text);
-  const web = JSON.parse(text) as { adapter: string; loss: number; g: number[] };
+  const web = JSON.parse(text) as { adapter: string; variant: string; loss: number; g: number[] };
   console.log(`    browser adapter: ${web.adapter}`);
 
   const e = await requireEngine();
@@ -69,8 +76,19 @@ test('browser: the bundle trains in headless Chromium and matches Node bit for b
   l.dispose();
   m.store.destroy();
   assert.ok(Number.isFinite(web.loss) && web.loss > 1, `loss ${web.loss}`);
-  assert.is(web.loss, nodeLoss);
-  assert.equal(web.g, Array.from(g.get('conv1.weight')!.slice(0, 4)));
+  const nodeG = Array.from(g.get('conv1.weight')!.slice(0, 4));
+  // Chromium names its adapter with less detail ('google / swiftshader' for Node's 'google /
+  // swiftshader / swiftshader-device-subzero- / SwiftShader driver 5.0.0'): the same adapter when
+  // one name begins the other and both run the same kernel variants.
+  if (sameAdapter(web.adapter, e.adapterName) && web.variant === e.kernels.conv.variant) {
+    assert.is(web.loss, nodeLoss);
+    assert.equal(web.g, nodeG);
+  } else {
+    console.log(`    Node's adapter is ${e.adapterName}: compared within float32 tolerances`);
+    assertClose([web.loss], [nodeLoss], { atol: 0, rtol: 1e-5, name: 'loss' });
+    // conv1's weight gradient sums through the whole network: the whole-ResNet test's 1e-3.
+    assertRelError(web.g, nodeG, 1e-3, 'conv1.weight.grad[0..4]');
+  }
 });
 
 test.run();

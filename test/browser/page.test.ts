@@ -100,8 +100,13 @@ test('page: trains in headless Chromium, plots drawn, losses equal Node\'s, op c
   t.destroy();
   assert.is(web.stepLosses.length, RUN.epochs * (RUN.train / RUN.batch));
   // Tolerance: 1e-5 relative (the same kernels on the same adapter agree bit for bit here; another
-  // browser's shader compiler may round differently).
-  web.stepLosses.forEach((l, i) => assert.ok(Math.abs(l - losses[i]) <= 1e-5 * Math.abs(losses[i]), `step ${i + 1}: page ${l}, Node ${losses[i]}`));
+  // browser's shader compiler may round differently). Where Node runs on a GPU and the headless
+  // page on SwiftShader, the kernels differ (tiled against direct) and their rounding differences
+  // grow over the run's steps: 1e-3.
+  // The same adapter: one name begins the other (Chromium's has less detail than Node's).
+  const same = web.adapter.startsWith(e.adapterName) || e.adapterName.startsWith(web.adapter);
+  const rtol = same && e.kernels.conv.variant === 'direct' ? 1e-5 : 1e-3;
+  web.stepLosses.forEach((l, i) => assert.ok(Math.abs(l - losses[i]) <= rtol * Math.abs(losses[i]), `step ${i + 1}: page ${l}, Node ${losses[i]} (${web.adapter} against ${e.adapterName})`));
   console.log(`    page adapter: ${web.adapter}; ${losses.length} losses equal Node's (first ${losses[0].toFixed(4)}, last ${losses[losses.length - 1].toFixed(4)})`);
 
   assert.ok(web.checks.length === 8 && web.checks.every((c) => c.ok), `op checks in the page: ${JSON.stringify(web.checks)}`);

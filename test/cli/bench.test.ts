@@ -1,10 +1,11 @@
-// `critdamp bench --profile` prints the step time and a table per layer group, per op and per layer.
+// `critdamp bench --profile` prints the step time and a table per layer group, per op and per layer;
+// `--plan` the GPU step's dispatches with their roofline times, as a table or JSON.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -43,6 +44,40 @@ test('cli bench: the kernel tuner times new shapes after the first step and cach
   }
 });
 
+test('cli bench --plan: every dispatch of a GPU step with its roofline, as a table and as JSON; nothing runs', () => {
+  const args = ['--plan', '--gpu', 'a100', '--width', '1/4', '--batch', '8', '--stem', 'imagenet', '--size', '64'];
+  const out = run(args);
+  assert.match(out, /on NVIDIA A100 SXM4 80 GB \(nothing runs/);
+  assert.match(out, /^\s+1\s+data:batch\s+batch\.gather/m);
+  assert.match(out, /conv2d_tiled\.backward_weight/);
+  assert.match(out, /estimated step [\d.]+ ms = roofline \+ launches/);
+  const plan = JSON.parse(run([...args, '--json']));
+  assert.is(plan.gpu.cores, 108);
+  assert.equal(plan.model, { width: '1/4', stem: 'imagenet', batch: 8, size: 64, channels: 3 });
+  assert.is(plan.totals.dispatches, plan.dispatches.length);
+  const d = plan.dispatches.find((x: { kernel: string }) => x.kernel === 'conv2d_tiled.forward');
+  for (const k of ['label', 'workgroups', 'invocations', 'flops', 'bytes', 'rooflineUs', 'estimateUs']) assert.ok(k in d, k);
+  assert.ok(plan.totals.estimateUs >= plan.totals.rooflineUs);
+});
+
+test('CRITDAMP_DUMP_WGSL=DIR writes every compiled module, generated code substituted (here the GPU kernels of a planned step)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'critdamp-wgsl-'));
+  try {
+    run(['--plan', '--width', '1/16', '--batch', '2', '--size', '16'], { ...process.env, CRITDAMP_DUMP_WGSL: dir });
+    const files = readdirSync(dir);
+    const of = (shader: string) => files.filter((f) => f.startsWith(`${shader}-`) && f.endsWith('.wgsl'));
+    // One module a text: tiles of different TM × TN are different texts, geometries only different pipeline constants.
+    assert.ok(of('conv2d_tiled').length >= 1, `conv2d_tiled modules: ${files.join(', ')}`);
+    assert.ok(of('batch_norm_chunked').length >= 1 && of('optimizer').length === 1 && of('batch').length === 1, files.join(', '));
+    const texts = files.map((f) => readFileSync(join(dir, f), 'utf8'));
+    assert.ok(texts.every((t) => !t.includes('{{')), 'every placeholder substituted');
+    assert.ok(texts.some((t) => /const TM: u32 = \d+u;/.test(t) && t.includes('fn backward_weight')), 'the tiled GEMM with its tile');
+    assert.ok(texts.some((t) => t.includes('alias V = vec4f;')), 'batch norm with vec4 loads');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('cli bench: bad flags are named', () => {
   let msg = '';
   try {
@@ -51,6 +86,16 @@ test('cli bench: bad flags are named', () => {
     msg = String((e as { stderr: string }).stderr);
   }
   assert.match(msg, /--width: 'wide' is not a positive number/);
+  const err = (args: string[]) => {
+    try {
+      execFileSync(process.execPath, [join(root, 'tools', 'critdamp.mjs'), 'bench', ...args], { cwd: root, encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      return String((e as { stderr: string }).stderr);
+    }
+    return '';
+  };
+  assert.match(err(['--plan', '--gpu', 'v100']), /--gpu: 'v100' is not one of h100, h200, a100, rtx4090, m2/);
+  assert.match(err(['--json']), /--gpu and --json go with --plan/);
 });
 
 test.run();

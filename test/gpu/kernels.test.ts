@@ -333,10 +333,10 @@ test('engine.run: a workgroup size that must be a power of two is refused, namin
     e.kernels.wg = 48;
     assert.throws(() => crossEntropy(g, logits, labels),
       /cross_entropy\.wgsl:forward_mean: workgroup size 48 is not a power of two; .*Set engine\.kernels\.wg to a power of two such as 32 or 64 \(it is 48\)/);
-    // Batch norm's training kernels, in their workgroup form (GPUs: the workgroup is kernels.wg).
-    e.kernels.batchNorm = 'workgroup';
+    // Batch norm's training kernels, in their GPU form (chunks summed by a workgroup of kernels.wg).
+    e.kernels.batchNorm = 'chunked';
     e.kernels.valuesPerInvocation = null;
-    assert.throws(() => batchNorm(g, x, gamma, beta, bn, { training: true }), /batch_norm\.wgsl:forward_train: workgroup size 48 is not a power of two/);
+    assert.throws(() => batchNorm(g, x, gamma, beta, bn, { training: true }), /batch_norm_chunked\.wgsl:chunk_stats: workgroup size 48 is not a power of two/);
     e.kernels.wg = 0;
     assert.throws(() => crossEntropy(g, logits, labels), /cross_entropy\.wgsl:forward_rows: workgroup size 0 is not a positive integer/);
     // Entries that do not sum by halving take any size: 48 gives the same probabilities as 64.

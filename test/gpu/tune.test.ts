@@ -5,16 +5,24 @@
 // a candidate only when it is faster, saves and reloads its plans per adapter, ignores cache
 // entries that are not valid plans and stores it cannot read; and a training run with it on ends
 // with weights bit-identical to one without.
+// "Bit for bit" holds where one compiler turns every candidate into the same operations: on
+// software adapters (SwiftShader's Subzero contracts nothing into FMAs). A vendor's compiler may
+// contract a·b + c differently in two unrollings of the same sums, so on other adapters the
+// candidates are held to the registry's conv2d tolerance instead.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireEngine } from '../engine';
-import { randomFloats } from '../util';
+import { assertClose, assertRelError, randomFloats } from '../util';
+import { bounds, OPS } from '../../src/ops/registry';
 import { runOp } from '../ops/helpers';
 import { conv2d, conv2dDirectPlan, enableTuning, type OutputTile, type WeightTile } from '../../src/ops/conv2d';
 import { memoryTuneStore, type TuneStore } from '../../src/gpu/tune';
+import { outputPlanKey, planId, weightBlockKey, type DirectPlanKey } from '../../src/ops/conv2d_direct_tune';
+import { tiledPlanId, type TiledPlanKey } from '../../src/ops/conv2d_tiled';
+import { skip } from '../skip';
 import { fileTuneStore } from '../../src/io/tune.node';
 import { Trainer, type TrainConfig } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
@@ -41,6 +49,12 @@ async function convRun(e: Engine, c: Case): Promise<Float32Array[]> {
 }
 
 const bitEqual = (a: Float32Array, b: Float32Array) => a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+
+/** Bit for bit on a software adapter; elsewhere within the registry's conv2d tolerance (see the header). */
+function assertSame(e: Engine, got: Float32Array, want: Float32Array, what: string): void {
+  if (e.info.software) assert.ok(bitEqual(got, want), `${what} differs`);
+  else assertClose(got, want, { ...bounds(OPS.conv2d.tolerance.backward, want), name: what });
+}
 
 /** Runs fn on the direct kernels with no tuner, then restores the engine's kernels, plans and tuner. */
 async function isolated(e: Engine, fn: () => Promise<void>, conv: Partial<KernelConfig['conv']> = {}): Promise<void> {
@@ -76,8 +90,8 @@ test('every output tile, and every dw block at the model\'s rows, columns and sp
       if (c.w[2] === 7 && !forced.output.loopRows && forced.output.TR * forced.output.TQ > 16) continue;
       await isolated(e, async () => {
         const got = await convRun(e, c);
-        ['y', 'dx', 'dw'].forEach((name, k) => assert.ok(bitEqual(got[k], base[k]),
-          `x ${c.x} w ${c.w}: ${name} with tiles ${JSON.stringify(forced)} differs from the cost model's choice`));
+        ['y', 'dx', 'dw'].forEach((name, k) => assertSame(e, got[k], base[k],
+          `x ${c.x} w ${c.w}: ${name} with tiles ${JSON.stringify(forced)} against the cost model's choice`));
       }, { forced });
     }
   }
@@ -90,7 +104,7 @@ test('tunePending times the shapes met for the first time, keeps the faster, and
     const store = memoryTuneStore();
     const tuner = await enableTuning(e, { store });
     assert.is(Object.keys(tuner.plans).length, 0);
-    assert.equal(await convRun(e, cases[0]), base, 'the first run uses the cost model\'s choices');
+    assert.equal(await convRun(e, cases[0]), base, 'the first run uses the cost model\'s choices (the same code: the same bits anywhere)');
     // forward, 4 phases of dx (stride 2), dw; phases with a single candidate are not queued.
     const waiting = tuner.waiting;
     assert.ok(waiting >= 3, `${waiting} jobs queued`);
@@ -103,9 +117,10 @@ test('tunePending times the shapes met for the first time, keeps the faster, and
     }
     const saved = await store.load(tuner.adapter);
     assert.equal(Object.keys(saved).sort(), Object.keys(tuner.plans).sort());
-    assert.ok(Object.keys(saved).some((k) => k.startsWith('o|')) && Object.keys(saved).some((k) => k.startsWith('wt|')), 'output and dw plans saved');
+    const kinds = new Set(Object.values(saved).map((v) => ((v as { key: DirectPlanKey }).key.kind)));
+    assert.equal([...kinds].sort(), ['conv2d-output', 'conv2d-weight-block'], 'output and dw plans saved, each with its key');
     const tuned = await convRun(e, cases[0]);
-    ['y', 'dx', 'dw'].forEach((name, k) => assert.ok(bitEqual(tuned[k], base[k]), `${name} after tuning`));
+    ['y', 'dx', 'dw'].forEach((name, k) => assertSame(e, tuned[k], base[k], `${name} after tuning`));
     assert.is(tuner.waiting, 0, 'tuned shapes are not queued again');
 
     e.plans.clear();
@@ -116,21 +131,62 @@ test('tunePending times the shapes met for the first time, keeps the faster, and
   });
 });
 
+test('GPU kernels (tuneTiled, timestamp queries): the tuner times tiles and split-K factors, results stay within float32 rounding, plans reload', async () => {
+  const e = await requireEngine();
+  if (!e.device.features.has('timestamp-query')) return skip(`${e.adapterName} offers no timestamp queries: tiled kernels are not tuned there`);
+  const c = cases[1]; // forward, one dx phase, a weight gradient
+  await isolated(e, async () => {
+    const base = await convRun(e, c);
+    const store = memoryTuneStore();
+    const tuner = await enableTuning(e, { store });
+    (await convRun(e, c)).forEach((t, k) => assert.equal(Array.from(t), Array.from(base[k]), 'the first run uses the chooser\'s plans'));
+    assert.is(tuner.waiting, 3, 'forward, backward_data and backward_weight queued');
+    const reports = await tuner.tunePending();
+    assert.equal(reports.map((r) => r.candidates), [3, 3, 3]);
+    const saved = Object.values(await store.load(tuner.adapter)) as { key: { kind: string; pass: string } }[];
+    assert.equal(saved.map((v) => `${v.key.kind} ${v.key.pass}`).sort(), ['conv2d-tiled backward_data', 'conv2d-tiled backward_weight', 'conv2d-tiled forward']);
+    const tuned = await convRun(e, c);
+    ['y', 'dx', 'dw'].forEach((name, k) => assertClose(tuned[k], base[k], { ...bounds(OPS.conv2d.tolerance.backward, base[k]), name: `${name} after tuning` }));
+    e.plans.clear();
+    const again = await enableTuning(e, { store });
+    assert.equal(again.plans, tuner.plans, 'the plans reload from the store');
+    await convRun(e, c);
+    assert.is(again.waiting, 0, 'nothing to tune for shapes the store has');
+  }, { variant: 'tiled', tuneTiled: true });
+});
+
 test('cache entries that are not valid plans are ignored; a store that cannot be read is reported and tuning starts afresh', async () => {
   const e = await requireEngine();
   await isolated(e, async () => {
-    const entries: Record<string, unknown> = {
-      'o|8|2|2|2|16|1|4,0,0': { TM: 2, TN: 1, TR: 1, TQ: 2 }, // valid
-      'o|8|2|2|2|16|1|5,0,1': { TM: 1000, TN: 1, TR: 1, TQ: 1 }, // too large
-      'o|8|2|2|2|16|1|6,1,0': { TM: 2, TN: 1, TR: 1 }, // a field missing
-      'wt|6|16|2|2|8|3|3|2|2|1|1': { TM: 16, TC: 16 }, // 2304 accumulators
-      'wt|6|16|2|2|8|3|3|2|2|1|2': { TM: 2, TC: 4 }, // valid
-      'w|6|16|2|2|8|3|3|2|2|1|1': { TM: 1, TC: 1, Q: 1, splits: 1 }, // the model's own memo is never cached
-      junk: 'x',
+    // Saved plans carry their keys as data (conv2d_direct_tune.ts); a plan is checked against its own key.
+    const out = (taps: [number, number, number][]) => outputPlanKey(8, 2, 2, 2, 16, 1, taps.map(([t, du, dv]) => ({ t, du, dv })));
+    const g = { N: 6, C: 16, H: 2, W: 2, O: 8, KH: 3, KW: 3, OH: 2, OW: 2, stride: 1, pad: 1 };
+    const entry = (key: DirectPlanKey, plan: unknown) => [planId(key), { key, plan }] as const;
+    const tiled = (pass: 'forward' | 'backward_data' | 'backward_weight', plan: unknown, geometry = g) => {
+      const key: TiledPlanKey = { kind: 'conv2d-tiled', pass, geometry, phase: pass === 'backward_data' ? [0, 0] : null };
+      return [tiledPlanId(key), { key, plan }] as const;
     };
+    const entries: Record<string, unknown> = Object.fromEntries([
+      entry(out([[4, 0, 0]]), { TM: 2, TN: 1, TR: 1, TQ: 2 }), // valid
+      entry(out([[5, 0, 1]]), { TM: 1000, TN: 1, TR: 1, TQ: 1 }), // too large
+      entry(out([[6, 1, 0]]), { TM: 2, TN: 1, TR: 1 }), // a field missing
+      entry(weightBlockKey(g), { TM: 16, TC: 16 }), // 2304 accumulators for its 3×3 key
+      entry(weightBlockKey({ ...g, KH: 1, KW: 1, pad: 0 }), { TM: 16, TC: 16 }), // 256 for its 1×1 key: valid
+      entry(weightBlockKey({ ...g, stride: 2 }), { TM: 2, TC: 4 }), // valid
+      ['o|8|2|2|2|16|1|7,0,0', { key: out([[8, 0, 0]]), plan: { TM: 1, TN: 1, TR: 1, TQ: 1 } }], // a key that is not the entry's
+      ['o|8|2|2|2|16|1|9,0,0', { TM: 1, TN: 1, TR: 1, TQ: 1 }], // a plan without its key (cache version 4)
+      ['w|6|16|2|2|8|3|3|2|2|1|1', { key: { kind: 'conv2d-weight-model', geometry: g }, plan: { TM: 1, TC: 1, Q: 1, splits: 1 } }], // the model's own memo is never cached
+      ['junk', 'x'],
+      tiled('forward', { tile: { WX: 16, WY: 16, TM: 4, TN: 4, BK: 16 }, splits: 1 }), // valid
+      tiled('backward_weight', { tile: { WX: 16, WY: 16, TM: 2, TN: 2, BK: 16 }, splits: 64 }), // valid
+      tiled('backward_data', { tile: { WX: 32, WY: 32, TM: 4, TN: 4, BK: 16 }, splits: 1 }), // 1024 invocations
+      tiled('forward', { tile: { WX: 16, WY: 16, TM: 8, TN: 8, BK: 32 }, splits: 1 }, { ...g, N: 7 }), // 33 KB of workgroup memory
+      tiled('forward', { tile: { WX: 16, WY: 16, TM: 4, TN: 4, BK: 16 }, splits: 4 }, { ...g, N: 8 }), // split-K outside a weight gradient
+    ]);
     const bad: TuneStore = { where: 'test', load: async () => entries, save: async () => {} };
     const tuner = await enableTuning(e, { store: bad });
-    assert.equal(Object.keys(tuner.plans).sort(), ['o|8|2|2|2|16|1|4,0,0', 'wt|6|16|2|2|8|3|3|2|2|1|2']);
+    assert.equal(Object.keys(tuner.plans).sort(), [planId(out([[4, 0, 0]])), planId(weightBlockKey({ ...g, KH: 1, KW: 1, pad: 0 })), planId(weightBlockKey({ ...g, stride: 2 })),
+      tiled('forward', null)[0], tiled('backward_weight', null)[0]].sort());
 
     const warned: string[] = [];
     const warn = console.warn;
@@ -213,7 +269,10 @@ test('training with the tuner on: it tunes after the first step, and the weights
     });
   }
   assert.ok(tuned.length >= 1 && tuned[0] > 0, `tuning rounds: ${tuned.join(', ')}`);
-  assert.ok(bitEqual(weights[0], weights[1]), 'the weights after training with and without tuning differ');
+  if (e.info.software) assert.ok(bitEqual(weights[0], weights[1]), 'the weights after training with and without tuning differ');
+  // Elsewhere the tuned kernels may also split sums differently (the tiled kernels' split-K):
+  // four SGD steps later the weights still agree to float32 rounding.
+  else assertRelError(weights[1], weights[0], 1e-4, 'the weights after training with and without tuning');
 });
 
 test.run();

@@ -10,9 +10,20 @@ import { ResNet18, resnet18Specs } from '../../src/nn/resnet';
 import { crossEntropy } from '../../src/ops';
 import { resnet18ParamShapes, resnet18Reference, resnet18BufferShapes } from '../reference/resnet';
 import type { ResNetConfig } from '../../src/nn/resnet';
+import { defaultKernelConfig, type Engine, type KernelConfig } from '../../src/gpu/engine';
 
-async function compare(cfg: ResNetConfig, batch: number, size: number, seed: number): Promise<void> {
+async function compare(cfg: ResNetConfig, batch: number, size: number, seed: number, kernels?: KernelConfig): Promise<void> {
   const e = await requireEngine();
+  const saved = e.kernels;
+  if (kernels) e.kernels = kernels;
+  try {
+    await compareOn(e, cfg, batch, size, seed);
+  } finally {
+    e.kernels = saved;
+  }
+}
+
+async function compareOn(e: Engine, cfg: ResNetConfig, batch: number, size: number, seed: number): Promise<void> {
   const model = new ResNet18(e, cfg, seed);
   const x = randomFloats(batch * cfg.inChannels * size * size, seed + 1);
   const labels = Uint32Array.from({ length: batch }, (_, i) => (i * 3 + 1) % cfg.numClasses);
@@ -56,6 +67,22 @@ test('resnet18: width 1, cifar stem, batch 2, 32×32: logits, loss and every gra
 
 test('resnet18: width 1/8, imagenet stem, batch 2, 64×64: logits, loss and every gradient match float64', async () => {
   await compare({ numClasses: 10, inChannels: 3, stem: 'imagenet', width: 1 / 8 }, 2, 64, 6);
+});
+
+// The kernels a GPU adapter gets (tiled conv, workgroup batch norm), run here on whatever adapter
+// the tests have: a whole step in that configuration, both stems, an odd batch.
+const gpuKernels = (e: Engine) => defaultKernelConfig({ software: false, hostCores: e.info.hostCores });
+
+test('resnet18 (GPU kernel configuration): width 1/8, cifar stem, batch 3, 16×16: logits, loss and every gradient match float64', async () => {
+  const e = await requireEngine();
+  await compare({ numClasses: 10, inChannels: 3, stem: 'cifar', width: 1 / 8 }, 3, 16, 7, gpuKernels(e));
+});
+
+// 48×48: layer4 on 2×2 maps. On 1×1 maps a batch of 3 gives batch norm 3 values a channel, whose
+// gradients amplify float32 rounding past 1e-3 in either configuration; the op tests cover 1×1 maps.
+test('resnet18 (GPU kernel configuration): width 1/8, imagenet stem, batch 3, 1×48×48: logits, loss and every gradient match float64', async () => {
+  const e = await requireEngine();
+  await compare({ numClasses: 10, inChannels: 1, stem: 'imagenet', width: 1 / 8 }, 3, 48, 8, gpuKernels(e));
 });
 
 test('resnet18: torchvision names, shapes and 11,173,962 trainable parameters', () => {

@@ -5,10 +5,11 @@ import * as assert from 'uvu/assert';
 import { requireEngine } from '../engine';
 import { assertClose, randomFloats } from '../util';
 import { add, batchNorm } from '../../src/ops';
+import { batchNormChunkedPlan } from '../../src/ops/batch_norm';
 import { batchNormEvalBackward, batchNormEvalForward, batchNormRunningUpdate, batchNormTrainBackward, batchNormTrainForward, reluBackward, reluForward, type Shape4 } from '../../src/reference/ops';
 import { f64, gpuFiniteDiff, maxAbs } from './helpers';
 import type { Tensor } from '../../src/tensor';
-import type { Engine } from '../../src/gpu/engine';
+import { defaultKernelConfig, type Engine } from '../../src/gpu/engine';
 import { Graph } from '../../src/autograd/graph';
 import type { BatchNormState } from '../../src/ops';
 
@@ -21,10 +22,14 @@ function bnState(g: Graph, rm: ArrayLike<number>, rv: ArrayLike<number>, running
 const shapes: Shape4[] = [[2, 3, 5, 7], [4, 5, 3, 3], [3, 70, 2, 2], [1, 2, 9, 9], [2, 1, 1, 1]];
 const tol = (r: ArrayLike<number>) => ({ atol: 1e-5 * maxAbs(r), rtol: 1e-4 });
 
-/** Runs fn with the engine's batch norm kernels set to `variant`, then restores them. */
+/**
+ * Runs fn with the engine's batch norm kernels set to `variant` as the adapter that gets it would
+ * run them ('chunked' as on a GPU, 'split' as on a CPU rasterizer), then restores them.
+ */
 async function withVariant<T>(e: Engine, variant: Engine['kernels']['batchNorm'], fn: () => Promise<T>): Promise<T> {
   const saved = e.kernels;
-  e.kernels = { ...saved, batchNorm: variant };
+  const as = defaultKernelConfig({ software: variant === 'split', hostCores: e.info.hostCores });
+  e.kernels = { ...saved, batchNorm: variant, valuesPerInvocation: as.valuesPerInvocation };
   try {
     return await fn();
   } finally {
@@ -32,9 +37,23 @@ async function withVariant<T>(e: Engine, variant: Engine['kernels']['batchNorm']
   }
 }
 
-const VARIANTS: Engine['kernels']['batchNorm'][] = ['workgroup', 'split'];
+const VARIANTS: Engine['kernels']['batchNorm'][] = ['chunked', 'split'];
 
-for (const variant of VARIANTS) for (const shape of shapes.filter(([N, , H, W]) => N * H * W > 1)) {
+// Shapes whose channels the chunked kernels cut into several chunks (src/ops/batch_norm.ts): 3
+// chunks of vec4s, one a whole image; 2 chunks of vec4s that split an image; 3 chunks of scalars
+// across planes of odd size.
+const chunkedShapes: Shape4[] = [[3, 2, 64, 64], [3, 2, 60, 60], [5, 2, 27, 27]];
+test('batch_norm chunked: the test shapes cover one and several chunks, vec4 and scalar loads', () => {
+  const plans = chunkedShapes.map(([N, C, H, W]) => batchNormChunkedPlan(N, C, H * W));
+  assert.equal(plans.map((p) => [p.overrides.CHUNKS, p.consts.LANES]), [[3, 4], [2, 4], [3, 1]]);
+  assert.equal(shapes.map(([N, C, H, W]) => batchNormChunkedPlan(N, C, H * W).consts.LANES), [1, 1, 4, 1, 1]);
+});
+
+const trainCases = [
+  ...VARIANTS.flatMap((variant) => shapes.filter(([N, , H, W]) => N * H * W > 1).map((shape) => ({ variant, shape }))),
+  ...chunkedShapes.map((shape) => ({ variant: 'chunked' as const, shape })),
+];
+for (const { variant, shape } of trainCases) {
   test(`batch_norm train (${variant}): x ${shape}`, async () => {
     const e = await requireEngine();
     await withVariant(e, variant, async () => {

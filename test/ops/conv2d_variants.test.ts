@@ -1,6 +1,7 @@
 // conv2d's three kernel families (src/ops/conv2d.ts) against the float64 reference, each forced on
-// whatever adapter runs the tests: 'tiled' (the GPU default, workgroup-memory implicit GEMM) at the
-// GPU configuration and at an odd small one, 'register', and 'direct' (the CPU-rasterizer default)
+// whatever adapter runs the tests: 'tiled' (the GPU default, workgroup-memory implicit GEMMs) as
+// the GPU configuration chooses tiles and split-K, and with every tile it may choose forced, with
+// and without split-K, and an odd tile; 'register'; and 'direct' (the CPU-rasterizer default)
 // at its chosen tiles and at forced tiles that exercise the generator's edges: tiles larger than
 // the grid, column groups of 3 and 2, channel tiles that do not divide the channels, split-K
 // weight gradients, and gradient accumulation into strided phases with and without taps.
@@ -29,6 +30,15 @@ const cases: Case[] = [
   { x: [3, 6, 1, 1], w: [5, 6, 3, 3], stride: 1, pad: 1 },    // 1×1 map: 8 of 9 taps read only padding
   { x: [3, 4, 2, 2], w: [5, 4, 3, 3], stride: 2, pad: 1 },    // 2×2 → 1×1: 4 of 9 taps reach the input
   { x: [2, 3, 3, 2], w: [4, 3, 7, 7], stride: 2, pad: 3 },    // 7×7 kernel over a smaller map
+];
+
+// The shapes each forced tiled tile runs: more channels than a 32-row block and not a multiple
+// of any tile, an odd batch, odd maps, stride 2 (four phases of dx); a 1×1 conv on batch 1 (vec4
+// loads of A in both products); a 1×1 map, where 8 of 9 taps read only padding.
+const tiledCases: Case[] = [
+  { x: [3, 37, 5, 7], w: [41, 37, 3, 3], stride: 2, pad: 1 },
+  { x: [1, 8, 4, 4], w: [6, 8, 1, 1], stride: 1, pad: 0 },
+  { x: [3, 6, 1, 1], w: [5, 6, 3, 3], stride: 1, pad: 1 },
 ];
 
 const tol = (r: ArrayLike<number>) => ({ atol: 1e-5 * maxAbs(r), rtol: 1e-4 });
@@ -66,7 +76,7 @@ async function checkLinear(e: Engine, label: string): Promise<void> {
 }
 
 /** Runs fn with the engine's conv kernels (and forced direct tiles) replaced, then restores them. */
-async function withConfig(e: Engine, conv: Partial<KernelConfig['conv']>, tiles: { output?: OutputTile; weight?: WeightTile }, fn: () => Promise<void>): Promise<void> {
+async function withConfig(e: Engine, conv: Partial<KernelConfig['conv']>, tiles: NonNullable<KernelConfig['conv']['forced']>, fn: () => Promise<void>): Promise<void> {
   const saved = e.kernels;
   e.kernels = { ...saved, conv: { ...saved.conv, ...conv, forced: tiles } };
   try {
@@ -77,9 +87,20 @@ async function withConfig(e: Engine, conv: Partial<KernelConfig['conv']>, tiles:
 }
 
 const gpu = defaultKernelConfig({ software: false, hostCores: 4 }).conv;
-const variants: { name: string; conv: Partial<KernelConfig['conv']>; tiles?: { output?: OutputTile; weight?: WeightTile } }[] = [
+type Forced = NonNullable<KernelConfig['conv']['forced']>;
+const variants: { name: string; conv: Partial<KernelConfig['conv']>; tiles?: Forced }[] = [
+  // The GPU path: tiles and split-K chosen per shape (at these sizes nothing fills a GPU, so the
+  // smallest tile and split weight gradients), and with a fill no product reaches, so every
+  // weight gradient is split as far as it goes.
   { name: 'tiled (GPU default)', conv: { variant: 'tiled', tiled: gpu.tiled } },
-  { name: 'tiled 4×2 invocations, 2×3 tiles, BK 5', conv: { variant: 'tiled', tiled: { WX: 4, WY: 2, TM: 2, TN: 3, BK: 5 } } },
+  { name: 'tiled, fill 10⁶ workgroups', conv: { variant: 'tiled', tiled: { ...gpu.tiled, fill: 1e6 } } },
+  // Every tile the GPU path may choose, forced (at tiledCases: each shape is a pipeline of its own),
+  // with and without split-K; and an odd tile (8 invocations, 2 × 3 results each, k slices of 5:
+  // no vec4 loads, odd row paddings).
+  { name: 'tiled 128×128', conv: { variant: 'tiled' }, tiles: { tiled: { tile: gpu.tiled.tiles[0], splits: 1 } } },
+  { name: 'tiled 64×64, dw in 3 parts', conv: { variant: 'tiled' }, tiles: { tiled: { tile: gpu.tiled.tiles[1], splits: 3 } } },
+  { name: 'tiled 32×32, dw in 64 parts', conv: { variant: 'tiled' }, tiles: { tiled: { tile: gpu.tiled.tiles[2], splits: 64 } } },
+  { name: 'tiled 4×2 invocations, 2×3 tiles, BK 5, dw in 2 parts', conv: { variant: 'tiled' }, tiles: { tiled: { tile: { WX: 4, WY: 2, TM: 2, TN: 3, BK: 5 }, splits: 2 } } },
   { name: 'register 3×5', conv: { variant: 'register', register: { TM: 3, TN: 5, WG: 8 } } },
   { name: 'direct (chosen tiles)', conv: { variant: 'direct' } },
   { name: 'direct 3×1×5×6, dw 3×2, 2×3 a step, in 3 ranges', conv: { variant: 'direct' },
@@ -101,11 +122,12 @@ const variants: { name: string; conv: Partial<KernelConfig['conv']>; tiles?: { o
 ];
 
 for (const v of variants) {
-  test(`conv2d variant ${v.name}: forward, dx, dw and accumulation at up to ${cases.length} shapes; linear`, async () => {
+  test(`conv2d variant ${v.name}: forward, dx, dw and accumulation at up to ${v.tiles?.tiled ? tiledCases.length : cases.length} shapes; linear`, async () => {
     const e = await requireEngine();
     await withConfig(e, v.conv, v.tiles ?? {}, async () => {
       // Forced tiles unroll the 7×7 stem into thousands of lines (unless its rows loop): its chosen tiles are enough.
-      for (const c of v.tiles && !v.tiles.output?.loopRows ? cases.filter((k) => k.w[2] <= 3) : cases) {
+      const unrolled = v.tiles && (v.tiles.output || v.tiles.weight) && !v.tiles.output?.loopRows;
+      for (const c of v.tiles?.tiled ? tiledCases : unrolled ? cases.filter((k) => k.w[2] <= 3) : cases) {
         await checkCase(e, c, `${v.name}, x ${c.x} w ${c.w} s${c.stride} p${c.pad}:`);
       }
       await checkLinear(e, v.name);
