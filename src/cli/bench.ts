@@ -92,7 +92,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (v.plan) {
     const gpu = GPU_PROFILES[gpuName as GpuName];
     const plan = await planTrainingStep(gpu, shape);
-    if (v.json) console.log(JSON.stringify({ model: { ...shape, width: v.width ?? '1/8' }, ...plan }, null, 1));
+    if (v.json) console.log(JSON.stringify({ model: { name, width: v.width ?? '1/8', stem, batch, size, channels }, ...plan }, null, 1));
     else console.log(`critdamp bench --plan: ${what} on ${gpu.name} (nothing runs; public specs, src/gpu/roofline.ts)\n\n${planTable(plan)}`);
     return 0;
   }

@@ -108,7 +108,10 @@ export async function experimentCommand(argv: string[]): Promise<number> {
     const doc = JSON.parse(await readFile(resolve(v.from), 'utf8')) as ExperimentDoc;
     if (doc.version !== 2) throw new Error(`--from ${v.from}: not an experiment.json of this version (version ${String(doc.version)}, want 2); run the experiment again`);
     const dir = resolve(v.out ?? dirname(dirname(resolve(v.from))));
-    await writeReport(dir, doc);
+    // The statistics and the text come from this code; the numbers from the saved results.
+    const env = environment('');
+    const rewrittenBy = env.commit && env.commit !== doc.environment.commit ? `\`critdamp experiment --from\` at commit ${env.commit}${env.modified ? ' (with uncommitted changes)' : ''}` : undefined;
+    await writeReport(dir, { ...doc, statistics: experimentStatistics(doc.results, doc.settings), ...(rewrittenBy ? { rewrittenBy } : {}) });
     console.log(`wrote ${join(dir, 'diagnosis.md')} from ${v.from}`);
     return 0;
   }

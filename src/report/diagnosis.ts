@@ -97,6 +97,8 @@ export interface ExperimentStatistics {
 
 export interface ExperimentDoc {
   version: 2;
+  /** Set when the report was written again from the saved results (`--from`) by other code than the run's. */
+  rewrittenBy?: string;
   preset: string;
   about: string;
   command: string;
@@ -274,15 +276,25 @@ function conclusions(doc: ExperimentDoc): string[] {
         `the diagnosed set's rank among the draws gives a pooled exact ${pEq(gst.rank.netPooledP)}: ` +
         (beat ? `the diagnosed ${g}s fix more errors than share-matched random ones.` : `the diagnosed ${g}s do not beat random ${g}s of the same share at the 5% level.`) +
         ` Against full fine-tuning (${signed(mean(full.b))}): ${full.paired.direction === 'not distinguishable' ? `not distinguishable with ${nSeeds} seeds` : full.paired.direction === 'greater' ? 'the diagnosed layers fix more' : 'full fine-tuning fixes more'}.`);
+      // Whether the untrained network would have named the same units: if so, their importance is not evidence for the diagnosis.
+      const untrainedShared = mean(gs.map((x) => x.agreement.sgdUntrained.shared.length));
       out.push(`- **Ablation at ${g} level.** Resetting the diagnosed ${g}s to epoch 0 costs ${mean(gs.map((x) => 100 * x.correction.ablation[0].drop)).toFixed(2)} points of accuracy, random ones ` +
         `${mean(gs.map((x) => 100 * mean(x.correction.ablation.filter((a) => a.method === 'random').map((a) => a.drop)))).toFixed(2)}; pooled rank ${pEq(gst.rank.dropPooledP)}` +
-        `${gst.rank.dropPooledP < st.alpha ? ': the diagnosed layers matter more to the trained network than random ones of the same size.' : ': not distinguishable from random layers of the same size at the 5% level.'}`);
+        (gst.rank.dropPooledP < st.alpha
+          ? `: the diagnosed ${g}s matter more to the trained network than random ones of the same size. The untrained network's top ${k} on the same images share ${untrainedShared.toFixed(2)} of them on average, ` +
+            `so ${untrainedShared >= k / 2 ? 'most of this importance is of units any network of this architecture would name (such as the first and last layers), not something the diagnosis found in the trained one' : 'the importance is mostly of units the untrained network does not name'}.`
+          : ': not distinguishable from random layers of the same size at the 5% level.'));
     }
   }
   const grp = doc.results.map((r) => r.granularities.find((x) => x.granularity === 'group')).filter((x): x is GranularityResult => Boolean(x));
   if (grp.length) {
-    out.push(`- **What the score tracks.** At group level the relative score's rank correlation with the group's parameter count is ${pm(grp.map((x) => x.sizeRho.sgd), 2)} (SGD), ${pm(grp.map((x) => x.sizeRho.adam), 2)} (Adam) and ${pm(grp.map((x) => x.sizeRho.untrained), 2)} before any training: ` +
-      `${mean(grp.map((x) => x.sizeRho.sgd)) < -0.5 ? 'it ranks small groups high in any network of this architecture, so agreement on small groups is expected by construction; the contrast score (misclassified ÷ correct) divides that out.' : 'the ranking is not simply the groups\' sizes.'}`);
+    const trained = mean(grp.flatMap((x) => [x.sizeRho.sgd, x.sizeRho.adam])), untrained = mean(grp.map((x) => x.sizeRho.untrained));
+    const contrastShared = grp.every((x) => x.agreement.contrast) ? mean(grp.map((x) => x.agreement.contrast!.shared.length)) : NaN;
+    const contrastText = Number.isFinite(contrastShared) ? ` Under the contrast score (misclassified ÷ correct), which divides the size effect out, SGD and Adam share ${contrastShared.toFixed(2)} of ${k} groups.` : '';
+    out.push(`- **What the score tracks.** At group level the relative score's rank correlation with the group's parameter count is ${pm(grp.map((x) => x.sizeRho.sgd), 2)} (SGD), ${pm(grp.map((x) => x.sizeRho.adam), 2)} (Adam) and ${pm(grp.map((x) => x.sizeRho.untrained), 2)} before any training. ` +
+      (trained < -0.5 && untrained < -0.5 ? 'It ranks small groups high in any network of this architecture, trained or not, so agreement on small groups is expected by construction.'
+        : trained < -0.5 ? 'The trained networks\' scores favour small groups much more than the untrained one\'s: training, not the architecture alone, brings the size effect here, and two trained networks sharing it agree on small groups for that reason too.'
+          : 'The ranking is not simply the groups\' sizes.') + contrastText);
   }
   if (doc.settings.diagnoseOn === 'test') out.push('- **Leakage.** This run chose the layers on the test images that also score the correction (`--diagnose-on test`): its correction numbers favour the diagnosed layers and are not a fair test.');
   const floor = Math.min(1, 2 / 2 ** nSeeds);
@@ -305,7 +317,8 @@ export function experimentReport(doc: ExperimentDoc): string {
     '# Diagnosis and surgical correction, measured', '',
     `Made by \`${doc.command}\` (preset \`${doc.preset}\`: ${doc.about}) with ${e.critdamp === 'unknown' ? 'critdamp' : `critdamp ${e.critdamp}`}${e.commit ? ` at commit ${e.commit}${e.modified ? ' (with uncommitted changes)' : ''}` : ''}, ` +
     `Node ${e.node}, on ${e.cpus} with the WebGPU adapter "${e.adapter}", ${e.date}: ${minutes(doc.minutes)} for ${plural(rs.length, 'seed')}` +
-    `${doc.complete ? '' : ` (stopped early: ${rs.length} of ${doc.seeds.length} seeds finished)`}. Every number below is in \`diagnosis/experiment.json\`.`, '',
+    `${doc.complete ? '' : ` (stopped early: ${rs.length} of ${doc.seeds.length} seeds finished)`}. Every number below is in \`diagnosis/experiment.json\`.` +
+    `${doc.rewrittenBy ? ` This text was written from those saved results by ${doc.rewrittenBy}.` : ''}`, '',
     'The paper (arXiv 2603.28921) reports that per-layer gradient attribution of a trained ResNet-18 names the same 3 of 7 layer groups whether it was trained with SGD or Adam, and that retraining only those groups fixes errors cheaply; it is single-seed and has no controls. ' +
     `This is that experiment over ${plural(rs.length, 'seed')}, with the layers chosen on images the correction is not scored on, random controls, and the untrained network as a baseline.`, '',
     '## Setup', '',

@@ -53,7 +53,7 @@ test('cli bench --plan: every dispatch of a GPU step with its roofline, as a tab
   assert.match(out, /estimated step [\d.]+ ms = roofline \+ launches/);
   const plan = JSON.parse(run([...args, '--json']));
   assert.is(plan.gpu.cores, 108);
-  assert.equal(plan.model, { width: '1/4', stem: 'imagenet', batch: 8, size: 64, channels: 3 });
+  assert.equal(plan.model, { name: 'resnet18', width: '1/4', stem: 'imagenet', batch: 8, size: 64, channels: 3 });
   assert.is(plan.totals.dispatches, plan.dispatches.length);
   const d = plan.dispatches.find((x: { kernel: string }) => x.kernel === 'conv2d_tiled.forward');
   for (const k of ['label', 'workgroups', 'invocations', 'flops', 'bytes', 'rooflineUs', 'estimateUs']) assert.ok(k in d, k);

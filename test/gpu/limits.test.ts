@@ -10,7 +10,7 @@ import { randomFloats } from '../util';
 import { KERNELS } from '../../shaders/kernels';
 import { DeviceLimitError, Engine, defaultKernelConfig, type KernelConfig } from '../../src/gpu/engine';
 import { Graph } from '../../src/autograd/graph';
-import { add, checkOps, crossEntropy, maxPool, relu } from '../../src/ops';
+import { add, checkOps, conv2d, crossEntropy, maxPool, relu } from '../../src/ops';
 import { ResNet18 } from '../../src/nn/resnet';
 import { Optimizer } from '../../src/optim/optimizer';
 import { GpuBatcher } from '../../src/data/batcher';
@@ -45,12 +45,25 @@ async function workout(e: Engine, config: string): Promise<void> {
   const a = g.own(e.tensor(randomFloats(2 * 3 * 8 * 8, 1), [2, 3, 8, 8], { requiresGrad: true }));
   const y = add(g, relu(g, a), add(g, a, maxPool(g, a, { kernel: 5, stride: 1, pad: 2 })));
   g.backward(y, g.own(e.tensor(randomFloats(y.size, 2), y.shape)));
-  // And the scalar kernels (67 values): a sum without the ReLU, whose gradient passes unchanged.
-  const b = g.own(e.tensor(randomFloats(67, 3), [67], { requiresGrad: true }));
-  const z = add(g, b, b);
-  g.backward(z, g.own(e.tensor(randomFloats(67, 4), [67])));
-  await Promise.all([a.grad!.read(), b.grad!.read()]);
+  // And the scalar kernels (67 values): a sum without the ReLU, whose gradient passes unchanged
+  // (a graph runs backward once, so a second graph).
+  const g2 = new Graph(e);
+  const b = g2.own(e.tensor(randomFloats(67, 3), [67], { requiresGrad: true }));
+  const z = add(g2, b, b);
+  g2.backward(z, g2.own(e.tensor(randomFloats(67, 4), [67])));
+  // A convolution with a bias (VGG's): its gradient is reduce's per-channel sum.
+  const g3 = new Graph(e);
+  const cx = g3.own(e.tensor(randomFloats(2 * 3 * 6 * 6, 5), [2, 3, 6, 6]));
+  const cw = g3.own(e.tensor(randomFloats(4 * 3 * 3 * 3, 6), [4, 3, 3, 3], { requiresGrad: true }));
+  const cb = g3.own(e.tensor(randomFloats(4, 7), [4], { requiresGrad: true }));
+  const cy = conv2d(g3, cx, cw, { stride: 1, pad: 1 }, cb);
+  g3.backward(cy, g3.own(e.tensor(randomFloats(cy.size, 8), cy.shape)));
+  await Promise.all([a.grad!.read(), b.grad!.read(), cb.grad!.read()]);
   g.dispose();
+  g2.dispose();
+  g3.dispose();
+  cw.grad?.dispose();
+  cb.grad?.dispose();
   a.grad?.dispose();
   b.grad?.dispose();
 
