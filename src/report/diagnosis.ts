@@ -281,8 +281,11 @@ function conclusions(doc: ExperimentDoc): string[] {
       out.push(`- **Ablation at ${g} level.** Resetting the diagnosed ${g}s to epoch 0 costs ${mean(gs.map((x) => 100 * x.correction.ablation[0].drop)).toFixed(2)} points of accuracy, random ones ` +
         `${mean(gs.map((x) => 100 * mean(x.correction.ablation.filter((a) => a.method === 'random').map((a) => a.drop)))).toFixed(2)}; pooled rank ${pEq(gst.rank.dropPooledP)}` +
         (gst.rank.dropPooledP < st.alpha
-          ? `: the diagnosed ${g}s matter more to the trained network than random ones of the same size. The untrained network's top ${k} on the same images share ${untrainedShared.toFixed(2)} of them on average, ` +
-            `so ${untrainedShared >= k / 2 ? 'most of this importance is of units any network of this architecture would name (such as the first and last layers), not something the diagnosis found in the trained one' : 'the importance is mostly of units the untrained network does not name'}.`
+          ? `: the diagnosed ${g}s matter more to the trained network than random ones of the same size. ` +
+            (untrainedShared >= k / 2
+              ? `But the untrained network's top ${k} on the same images name ${untrainedShared.toFixed(2)} of them on average (${tally(gs.map((x) => x.agreement.sgdUntrained.shared))}): ` +
+                'units that a network ranks first before any training are costly to reset, which does not by itself show that the diagnosis found what training got wrong.'
+              : `The untrained network's top ${k} on the same images share only ${untrainedShared.toFixed(2)} of them on average.`)
           : ': not distinguishable from random layers of the same size at the 5% level.'));
     }
   }
