@@ -12,7 +12,7 @@ export interface Environment {
   critdamp: string;
   /** The commit (short hash) the code came from, null outside a git checkout. */
   commit: string | null;
-  /** Uncommitted changes to tracked files when it ran. */
+  /** Uncommitted changes to tracked code (src, shaders, web, tools, bench, package files) when it ran. */
   modified: boolean;
   node: string;
   adapter: string;
@@ -27,7 +27,8 @@ export function environment(adapter: string): Environment {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
   try {
     commit = git('rev-parse', '--short', 'HEAD');
-    modified = git('status', '--porcelain', '--untracked-files=no') !== '';
+    // Changes to the code only: a report rewriting its own document is not a change to what ran.
+    modified = git('status', '--porcelain', '--untracked-files=no', '--', 'src', 'shaders', 'web', 'tools', 'bench', 'package.json', 'package-lock.json') !== '';
   } catch { /* not a git checkout */ }
   const cpu = cpus();
   return { critdamp: version, commit, modified, node: process.version, adapter, cpus: `${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}`, date: new Date().toISOString().slice(0, 10) };
