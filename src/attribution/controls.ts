@@ -20,7 +20,7 @@ import { rankAmong, type RankTest } from '../stats/paired';
 import { correct, type CorrectOptions, type CorrectionReport } from './correct';
 import { autoRgnFineTune } from './autorgn';
 
-/** The default band: a draw's share may be up to 25% above or below the diagnosed share (×/÷ 1.25). */
+/** The default band: a draw's share may be up to 1.25 times the diagnosed share, or down to 1/1.25 of it (25% above, 20% below). */
 export const DEFAULT_BAND = 0.25;
 /** Draws per diagnosis by default. */
 export const DEFAULT_DRAWS = 8;
@@ -28,6 +28,8 @@ export const DEFAULT_DRAWS = 8;
 export interface DrawSet {
   layers: string[];
   share: number;
+  /** How many of its units are also in the diagnosed set. */
+  overlap: number;
 }
 
 export interface DrawPlan {
@@ -70,8 +72,8 @@ const ENUMERATE = 2_000_000;
 /**
  * `draws` sets of k units drawn uniformly at random, without replacement, among the sets whose
  * share is within the band around `target` (never the `avoid` set). With too few such sets the band
- * doubles until there are enough (or every set qualifies); then all of them are returned if fewer
- * than `draws` exist at all.
+ * is widened to the smallest one that holds `draws` sets (where the sets are too many to list, it
+ * doubles until samples find enough); if fewer than `draws` sets exist at all, all are returned.
  */
 export function shareMatchedDraws(all: readonly { name: string; share: number }[], k: number, target: number, avoid: readonly string[], draws: number, seed: number,
   band = DEFAULT_BAND): DrawPlan {
@@ -90,13 +92,17 @@ export function shareMatchedDraws(all: readonly { name: string; share: number }[
   let b = band;
   let pool: number[][] = [];
   if (total <= ENUMERATE) {
-    const sets: { idx: number[]; share: number }[] = [];
-    eachSubset(n, k, (idx) => { if (keyOf(idx) !== avoidKey) sets.push({ idx: [...idx], share: shareOf(idx) }); });
-    for (;;) {
-      pool = sets.filter((s) => inBand(s.share, b)).map((s) => s.idx);
-      if (pool.length >= draws || pool.length === sets.length) break;
-      b *= 2;
+    // Each set's distance from the target share as a ratio (0: the same share; 0.25: ×/÷ 1.25).
+    const sets: { idx: number[]; dist: number }[] = [];
+    eachSubset(n, k, (idx) => {
+      if (keyOf(idx) === avoidKey) return;
+      const share = shareOf(idx);
+      sets.push({ idx: [...idx], dist: Math.max(share / target, target / share) - 1 });
+    });
+    if (sets.filter((x) => inBand(shareOf(x.idx), b)).length < draws && sets.length > 0) {
+      b = [...sets].sort((x, y) => x.dist - y.dist)[Math.min(draws, sets.length) - 1].dist;
     }
+    pool = sets.filter((x) => inBand(shareOf(x.idx), b)).map((x) => x.idx);
   } else {
     // Too many to list: sample subsets and keep those in the band, widening when they are rare.
     for (;;) {
@@ -121,7 +127,7 @@ export function shareMatchedDraws(all: readonly { name: string; share: number }[
   }
   return {
     target, requestedBand: band, band: b, widened: b !== band, eligible: total <= ENUMERATE ? pool.length : NaN, candidates, seed,
-    sets: pool.slice(0, take).map((idx) => ({ layers: idx.map((i) => all[i].name), share: shareOf(idx) })),
+    sets: pool.slice(0, take).map((idx) => ({ layers: idx.map((i) => all[i].name), share: shareOf(idx), overlap: idx.filter((i) => avoid.includes(all[i].name)).length })),
   };
 }
 
@@ -144,8 +150,8 @@ export interface ControlOptions extends CorrectOptions {
   band?: number;
   /** Seed of the random draws (default: seed). */
   drawSeed?: number;
-  /** The seed of the model's initialisation, whose values the ablation resets to. */
-  initSeed: number;
+  /** The seed of the model's initialisation, whose values the ablation resets to (null: unknown, no ablation). */
+  initSeed: number | null;
   /** Which of the whole-network controls to run (default all): experiment runs them once per seed. */
   include?: { lastK?: boolean; full?: boolean; autoRgn?: boolean };
   /** Called after the named layers' correction, with its weights still in the model. */
@@ -162,7 +168,7 @@ export interface ControlResult {
    * The diagnosed set among the random draws: net errors fixed (higher is better) and the
    * ablation's accuracy drop (higher: the layers matter more); null when no other set exists.
    */
-  rank: { net: RankTest; drop: RankTest } | null;
+  rank: { net: RankTest; drop: RankTest | null } | null;
 }
 
 export async function correctWithControls(engine: Engine, model: Model, o: ControlOptions): Promise<ControlResult> {
@@ -190,7 +196,14 @@ export async function correctWithControls(engine: Engine, model: Model, o: Contr
     o.onRow?.(rgn);
   }
 
-  // The ablation: the same layers reset to the run's epoch-0 values, no retraining.
+  const randomNets = rows.filter((r) => r.method === 'random').map((r) => r.report.net);
+  if (o.initSeed === null) {
+    // Without the run's seed its epoch-0 weights are unknown: no ablation.
+    await o.restore();
+    return { plan, rows, ablation: [], rank: plan.sets.length ? { net: rankAmong(main.net, randomNets), drop: null } : null };
+  }
+  // The ablation: the same layers' weights and biases reset to the run's epoch-0 values (BN running
+  // statistics kept), no retraining.
   const init = freshCopy(engine, model, o.initSeed);
   const start = await init.store.read();
   init.destroy();
@@ -208,7 +221,6 @@ export async function correctWithControls(engine: Engine, model: Model, o: Contr
     o.onRow?.(row);
   }
   await o.restore();
-  const randomNets = rows.filter((r) => r.method === 'random').map((r) => r.report.net);
   const randomDrops = ablation.filter((a) => a.method === 'random').map((a) => a.drop);
   const rank = plan.sets.length ? { net: rankAmong(main.net, randomNets), drop: rankAmong(ablation[0].drop, randomDrops) } : null;
   return { plan, rows, ablation, rank };

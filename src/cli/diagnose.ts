@@ -113,7 +113,7 @@ const DATASETS: readonly DatasetName[] = ['fashion-mnist', 'mnist', 'cifar10', '
 /**
  * A bare weights file (the training page's download): its card says which model it holds, its
  * normalisation and classes, but not which images it saw, so --data names them. The run it came
- * from is unknown: its seed (whose epoch-0 weights the ablation resets to) is taken as 0, said so.
+ * from is unknown, and so is its seed: `correct --controls` leaves the ablation out and says so.
  */
 async function openWeightsFile(file: string, d: { data?: string; dataDir?: string }): Promise<Opened> {
   const card = weightsCard(new Uint8Array(await readFile(file)), file);
@@ -125,6 +125,7 @@ async function openWeightsFile(file: string, d: { data?: string; dataDir?: strin
   const config = trainConfig({ epochs: 1, batchSize: 64, seed: 0, model: card.model, optimizer: { kind: 'sgd', weightDecay: 5e-4 }, lr: { kind: 'cosine', lr: 0.01 },
     momentum: { kind: 'physics' }, augment: null, labelSmoothing: 0, logEvery: 50, evalBatchSize: 256 });
   const state = { epoch: 0, step: 0, config, mean: card.mean, std: card.std, classes: card.classes, input: card.input, ...record, weightsFile: file } as unknown as TrainerState;
+  // (The seed in this config is a placeholder: `correct --controls` leaves out the ablation, which would need the real one.)
   return { dir: dirname(file), state, split, mean: card.mean, std: card.std, weightsFile: file };
 }
 
@@ -293,7 +294,9 @@ export async function correctCommand(argv: string[]): Promise<number> {
     };
     const base = { layers, granularity: o.granularity, data, mean: run.mean, std: run.std, epochs, lr, seed, batchSize };
     if (values.controls) {
-      const done = await correctWithControls(engine, model, { ...base, draws, restore, initSeed: run.state.config.seed, afterMain: saveMain, onRow: show });
+      // A bare weights file does not record its run's seed, so its epoch-0 weights are unknown: no ablation.
+      if (run.weightsFile) console.log('ablation: left out: a weights file does not record the seed of its first weights');
+      const done = await correctWithControls(engine, model, { ...base, draws, restore, initSeed: run.weightsFile ? null : run.state.config.seed, afterMain: saveMain, onRow: show });
       rows.push(...done.rows);
       ablation.push(...done.ablation);
       plan = done.plan;
@@ -301,8 +304,8 @@ export async function correctCommand(argv: string[]): Promise<number> {
       console.log(`random draws: ${plan.sets.length} sets of ${layers.length} ${o.granularity}s within ×/÷ ${(1 + plan.band).toFixed(2)} of the diagnosed share ${pct(plan.target)}` +
         `${plan.widened ? ` (band widened from ×/÷ ${(1 + plan.requestedBand).toFixed(2)}: too few sets in it)` : ''}`);
       if (rank) {
-        console.log(`the diagnosed layers rank ${rank.net.rank} of ${rank.net.draws + 1} by net errors fixed (exact p = ${pText(rank.net.p)} that random layers do as well), ` +
-          `${rank.drop.rank} of ${rank.drop.draws + 1} by accuracy lost when reset (p = ${pText(rank.drop.p)}); one run: a single seed, so no paired test over seeds`);
+        console.log(`the diagnosed layers rank ${rank.net.rank} of ${rank.net.draws + 1} by net errors fixed (exact p = ${pText(rank.net.p)} that random layers do as well)` +
+          `${rank.drop ? `, ${rank.drop.rank} of ${rank.drop.draws + 1} by accuracy lost when reset (p = ${pText(rank.drop.p)})` : ''}; one run: a single seed, so no paired test over seeds`);
       }
     } else {
       const row: ControlRow = { method: 'diagnosed', report: await correct(engine, model, base) };

@@ -11,7 +11,7 @@
  * (the console, the log and the checkpoint folders count the same way).
  */
 import type { Regime, RegimeFractions } from '../schedule';
-import { pairedDifferences, pairedText, type Paired } from '../stats/paired';
+import { mean, pairedDifferences, sd, type Paired } from '../stats/paired';
 
 export interface EpochPoint {
   /** 1-based: the evaluation after this many epochs. */
@@ -56,13 +56,7 @@ export function checkThreshold(t: number, where = '--thresholds'): number {
   return t;
 }
 
-export const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
-/** Sample standard deviation (n − 1); 0 for a single value. */
-export const sd = (xs: readonly number[]) => {
-  if (xs.length < 2) return 0;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
-};
+export { mean, sd };
 
 export interface Stat { mean: number; sd: number; n: number }
 /** Mean ± sd of the finite values (a diverged run has no final accuracy). */
@@ -114,11 +108,14 @@ export interface MethodSummary {
   curve: { epoch: number; mean: number; min: number; max: number }[];
 }
 
-/** Paired accuracy differences in points over the seeds where both runs have a value. */
+/**
+ * Paired accuracy differences in points. A run that diverged has no accuracy: it counts as lower
+ * than any run that finished (censored low), so a method cannot look better by the seeds it lost.
+ */
 function pairedPoints(mine: readonly number[], base: readonly number[]): Paired | null {
-  const keep = mine.map((x, i) => Number.isFinite(x) && Number.isFinite(base[i]));
-  if (!keep.some(Boolean)) return null;
-  return pairedDifferences(mine.filter((_, i) => keep[i]).map((x) => 100 * x), base.filter((_, i) => keep[i]).map((x) => 100 * x));
+  if (mine.length === 0) return null;
+  const pts = (xs: readonly number[]) => xs.map((x) => (Number.isFinite(x) ? 100 * x : null));
+  return pairedDifferences(pts(mine), pts(base), { nullIs: 'low' });
 }
 
 /**
@@ -173,20 +170,4 @@ export function summarize(runs: readonly RunResult[], methods: readonly string[]
       regimeSteps: avgFractions((r) => r.regime.steps), regimeEpochs: avgFractions((r) => r.regime.epochs), curve,
     };
   });
-}
-
-/** The paired comparison of one threshold in words, for the report ('' for the baseline). */
-export function verdictText(label: string, baseLabel: string, t: ThresholdSummary): string {
-  if (!t.pairedEpochs) return '';
-  const pctT = `${Math.round(t.threshold * 1000) / 10}%`;
-  const n = t.epochs.length;
-  const reached = t.reached < n || (t.baseReached ?? n) < n ? ` (reached in ${t.reached} of ${n} seeds, the ${baseLabel} in ${t.baseReached} of ${n}; a seed that never got there counts as later)` : '';
-  const words = { greater: `later than the ${baseLabel}`, less: `sooner than the ${baseLabel}` };
-  return `${label} to ${pctT}${reached}: ${pairedText(t.pairedEpochs, 'epochs', words)}; in wall time ${pairedText(t.pairedWall!, 's', words, 0)}.`;
-}
-
-/** Final or best accuracy against the baseline in words. */
-export function accuracyText(label: string, baseLabel: string, what: 'final' | 'best', p: Paired | null): string {
-  if (!p) return '';
-  return `${label}, ${what} accuracy − the ${baseLabel}'s: ${pairedText(p, 'points', { greater: `higher than the ${baseLabel}`, less: `lower than the ${baseLabel}` }, 2)}.`;
 }

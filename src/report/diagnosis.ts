@@ -119,6 +119,14 @@ function row(name: string, unit: string, a: number[], b: number[], words: { grea
   return { name, unit, a, b, paired, text: pairedText(paired, unit, words, digits) };
 }
 
+/** The paired rows about the correction and the ablation (the others are about agreement). */
+const CORRECTION_ROWS = ['net errors fixed', 'accuracy drop'];
+
+/** Units shared with the diagnosed set (draws saved before DrawSet recorded it). */
+const overlapOf = (layers: readonly string[], diagnosed: readonly string[]) => layers.filter((l) => diagnosed.includes(l)).length;
+const withOverlap = (p: ControlResult['plan'], diagnosed: readonly string[]): ControlResult['plan'] =>
+  ({ ...p, sets: p.sets.map((x) => ({ ...x, overlap: x.overlap ?? overlapOf(x.layers, diagnosed) })) });
+
 const nets = (c: ControlResult, method: string) => c.rows.filter((r) => r.method === method).map((r) => r.report.net);
 
 /** The paired statistics and rank tests of a set of seed results. */
@@ -129,27 +137,30 @@ export function experimentStatistics(results: readonly SeedResult[], s: Pick<Exp
     if (gs.length === 0) return { granularity, rank: null, paired: [] };
     const diagnosed = gs.map((g) => nets(g.correction, 'diagnosed')[0]);
     const fixes = { greater: 'the diagnosed layers fix more errors', less: 'the diagnosed layers fix fewer errors' };
+    // Random draws exist only where other sets of k units do (k below the number of units).
+    const drawn = gs.every((g) => g.correction.plan.sets.length > 0);
+    const ablated = drawn && gs.every((g) => g.correction.ablation.length > 0);
     const paired = [
-      row('net errors fixed: diagnosed − random (mean of the seed\'s draws)', 'errors', diagnosed, gs.map((g) => mean(nets(g.correction, 'random'))), fixes),
+      ...(drawn ? [row('net errors fixed: diagnosed − random (mean of the seed\'s draws)', 'errors', diagnosed, gs.map((g) => mean(nets(g.correction, 'random'))), fixes)] : []),
       row(`net errors fixed: diagnosed − last ${s.k}`, 'errors', diagnosed, gs.map((g) => nets(g.correction, 'last k')[0]), fixes),
       row('net errors fixed: diagnosed − full fine-tuning', 'errors', diagnosed, rs.map((r) => r.shared.full.net), fixes),
       row('net errors fixed: diagnosed − Auto-RGN', 'errors', diagnosed, rs.map((r) => r.shared.autoRgn.net), fixes),
-      row('accuracy drop when reset to epoch 0: diagnosed − random (mean of the seed\'s draws)', 'points',
+      ...(ablated ? [row('accuracy drop when reset to epoch 0: diagnosed − random (mean of the seed\'s draws)', 'points',
         gs.map((g) => 100 * g.correction.ablation.filter((x) => x.method === 'diagnosed')[0].drop),
         gs.map((g) => 100 * mean(g.correction.ablation.filter((x) => x.method === 'random').map((x) => x.drop))),
-        { greater: 'resetting the diagnosed layers costs more', less: 'resetting the diagnosed layers costs less' }, 2),
+        { greater: 'resetting the diagnosed layers costs more', less: 'resetting the diagnosed layers costs less' }, 2)] : []),
       row('shared problem units: SGD–Adam − SGD–untrained', 'units', gs.map((g) => g.agreement.sgdAdam.shared.length), gs.map((g) => g.agreement.sgdUntrained.shared.length),
         { greater: 'SGD and Adam agree more than SGD and the untrained network', less: 'SGD agrees more with the untrained network than with Adam' }, 2),
       row('shared problem units: SGD–Adam − Adam–untrained', 'units', gs.map((g) => g.agreement.sgdAdam.shared.length), gs.map((g) => g.agreement.adamUntrained.shared.length),
         { greater: 'SGD and Adam agree more than Adam and the untrained network', less: 'Adam agrees more with the untrained network than with SGD' }, 2),
       row('Spearman ρ of the rankings: SGD–Adam − SGD–untrained', 'ρ', gs.map((g) => g.agreement.sgdAdam.spearman), gs.map((g) => g.agreement.sgdUntrained.spearman),
         { greater: 'the trained rankings agree more with each other than with the untrained one', less: 'the SGD ranking is closer to the untrained one than to Adam\'s' }, 2),
+      row('score against parameter count, Spearman ρ: SGD − untrained', 'ρ', gs.map((g) => g.sizeRho.sgd), gs.map((g) => g.sizeRho.untrained),
+        { greater: 'the trained network\'s score follows size less than the untrained one\'s', less: 'the trained network\'s score favours small units more than the untrained one\'s' }, 2),
     ];
-    const withDraws = gs.filter((g) => g.correction.rank);
-    const rank = withDraws.length === gs.length ? {
-      net: gs.map((g) => g.correction.rank!.net), netPooledP: pooledRankP(gs.map((g) => g.correction.rank!.net)),
-      drop: gs.map((g) => g.correction.rank!.drop), dropPooledP: pooledRankP(gs.map((g) => g.correction.rank!.drop)),
-    } : null;
+    const netRanks = drawn ? gs.map((g) => g.correction.rank!.net) : null;
+    const dropRanks = ablated && gs.every((g) => g.correction.rank?.drop) ? gs.map((g) => g.correction.rank!.drop!) : null;
+    const rank = netRanks ? { net: netRanks, netPooledP: pooledRankP(netRanks), drop: dropRanks ?? [], dropPooledP: dropRanks ? pooledRankP(dropRanks) : NaN } : null;
     return { granularity, rank, paired };
   });
   return { alpha: ALPHA, seeds: rs.map((r) => r.seed), granularities };
@@ -173,7 +184,12 @@ export const DATASET_LABELS: Record<string, string> = { 'fashion-mnist': 'Fashio
 export const datasetLabel = (name: string) => DATASET_LABELS[name] ?? name;
 
 function granularityName(g: Granularity, n: number): string {
-  return g === 'group' ? `the ${n} layer groups (conv1, bn1, layer1–4, fc)` : `the ${n} layers (every module with parameters)`;
+  return g === 'group' ? `the ${n} layer groups` : `the ${n} layers (every module with parameters)`;
+}
+
+/** Draws too few or too close to the diagnosed set to say much: most of the eligible sets drawn, or most units shared with it. */
+function weakDraws(plans: readonly ControlResult['plan'][], k: number): boolean {
+  return plans.some((p) => p.sets.length > 0 && ((Number.isFinite(p.eligible) && p.eligible < 2 * p.sets.length) || mean(p.sets.map((x) => x.overlap ?? 0)) >= k - 1));
 }
 
 /** How often each unit is among a run's problem units, most often first. */
@@ -218,7 +234,7 @@ function correctionSection(doc: ExperimentDoc, g: Granularity, st: GranularitySt
     perSeed((x, r) => mean(rows(x, r).map(pick)));
   const methods: [string, (x: GranularityResult, r: SeedResult) => CorrectionReport[]][] = [
     ['diagnosed', (x) => x.correction.rows.filter((c) => c.method === 'diagnosed').map((c) => c.report)],
-    [`random, share-matched (${doc.settings.draws} draws a seed)`, (x) => x.correction.rows.filter((c) => c.method === 'random').map((c) => c.report)],
+    [`random, similar share (${doc.settings.draws} draws a seed)`, (x) => x.correction.rows.filter((c) => c.method === 'random').map((c) => c.report)],
     [`last ${k}`, (x) => x.correction.rows.filter((c) => c.method === 'last k').map((c) => c.report)],
     ['full fine-tuning', (_x, r) => [r.shared.full]],
     ['Auto-RGN', (_x, r) => [r.shared.autoRgn]],
@@ -226,9 +242,11 @@ function correctionSection(doc: ExperimentDoc, g: Granularity, st: GranularitySt
   const plans = gs.map((x) => x.correction.plan);
   const lines = [
     `### At ${granularityName(g, n)}`, '',
-    `Random draws: sets of ${k} ${g}s whose parameter share is within ×/÷ ${(1 + doc.settings.band).toFixed(2)} of the diagnosed set's, drawn uniformly without replacement, the diagnosed set excluded. ` +
-    rs.map((r, i) => `Seed ${r.seed}: diagnosed share ${pct(plans[i].target, 2)}, ${Number.isFinite(plans[i].eligible) ? `${count(plans[i].eligible)} eligible of ${count(plans[i].candidates)} sets` : 'sets sampled'}` +
-      `${plans[i].widened ? `, band widened to ×/÷ ${(1 + plans[i].band).toFixed(2)} because the stated band held fewer than ${doc.settings.draws} sets` : ''}.`).join(' '),
+    `Random draws: sets of ${k} ${g}s whose parameter share is within a band around the diagnosed set's (×/÷ ${(1 + doc.settings.band).toFixed(2)}, widened where it held fewer than ${doc.settings.draws} sets), drawn uniformly without replacement, the diagnosed set excluded. ` +
+    rs.map((r, i) => `Seed ${r.seed}: diagnosed share ${pct(plans[i].target, 2)}, band ×/÷ ${(1 + plans[i].band).toFixed(2)}${plans[i].widened ? ' (widened)' : ''}, ` +
+      `${Number.isFinite(plans[i].eligible) ? `${count(plans[i].eligible)} eligible of ${count(plans[i].candidates)} sets` : 'sets sampled'}` +
+      `${plans[i].sets.length ? `, the draws sharing ${mean(plans[i].sets.map((x) => x.overlap ?? overlapOf(x.layers, gs[i].diagnosis.sgd.problem))).toFixed(1)} of ${k} ${g}s with the diagnosed set on average` : ', no other set to draw'}.`).join(' ') +
+    (weakDraws(plans.map((p, i) => withOverlap(p, gs[i].diagnosis.sgd.problem)), k) ? ` With so few sets to draw from, or draws that mostly repeat the diagnosed ${g}s, the comparison with random ${g}s says little at this level.` : ''),
     '',
     '| method | parameters retrained | errors before | errors after | fixed | broken | net | wall s |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -243,7 +261,7 @@ function correctionSection(doc: ExperimentDoc, g: Granularity, st: GranularitySt
       `pooled over seeds, exact ${pEq(st.rank.netPooledP)}. By accuracy lost when reset to epoch 0: ${st.rank.drop.map((t, i) => `seed ${rs[i].seed} rank ${t.rank} of ${t.draws + 1}`).join('; ')}; pooled ${pEq(st.rank.dropPooledP)}.`, '');
   }
   lines.push('Paired over seeds (a − b per seed; 95% t interval; exact two-sided test at the 5% level):', '');
-  for (const p of st.paired.slice(0, 5)) lines.push(`- ${p.name}: ${p.text}.`);
+  for (const p of st.paired.filter((x) => CORRECTION_ROWS.some((c) => x.name.startsWith(c)))) lines.push(`- ${p.name}: ${p.text}.`);
   lines.push('', '| seed | reset diagnosed: drop | reset random: mean drop (min – max) |', '|---:|---:|---:|',
     ...gs.map((x, i) => {
       const drops = x.correction.ablation.filter((a) => a.method === 'random').map((a) => 100 * a.drop);
@@ -267,26 +285,30 @@ function conclusions(doc: ExperimentDoc): string[] {
     out.push(`- **Agreement at ${g} level.** SGD and Adam share ${sa.toFixed(2)} of ${k} problem ${g}s on average (chance: ${((k * k) / n).toFixed(2)}); ` +
       `each shares ${su.toFixed(2)} (SGD) and ${au.toFixed(2)} (Adam) with the untrained network on the same images. ` +
       (agreeMore ? 'The exact paired tests put the SGD–Adam agreement above both.'
-        : sa <= Math.max(su, au) ? 'So the agreement is no larger than each one\'s agreement with a network that was never trained: it does not show that training, rather than the architecture and the score, picks these layers.'
-          : `The SGD–Adam agreement is larger on average, but not distinguishable from the agreement with the untrained network with ${nSeeds} seeds.`));
+        : sa <= Math.min(su, au) ? 'So the agreement is no larger than either one\'s agreement with a network that was never trained: it does not show that training, rather than the architecture and the score, picks these layers.'
+          : sa <= Math.max(su, au) ? `So the agreement is no larger than ${su >= au ? 'SGD' : 'Adam'}'s agreement with a network that was never trained (though larger than ${su >= au ? 'Adam' : 'SGD'}'s): it does not show that training, rather than the architecture and the score, picks these layers.`
+            : `The SGD–Adam agreement is larger on average, but not distinguishable from the agreement with the untrained network with ${nSeeds} seeds.`));
     const net = find('net errors fixed: diagnosed − random'), full = find('net errors fixed: diagnosed − full');
-    if (gst.rank) {
+    if (gst.rank && net) {
       const beat = gst.rank.netPooledP < st.alpha;
-      out.push(`- **Correction at ${g} level.** Retraining the diagnosed ${g}s fixed a net ${signed(mean(net.a))} errors, random ${g}s of the same share ${signed(mean(net.b))}; ` +
-        `the diagnosed set's rank among the draws gives a pooled exact ${pEq(gst.rank.netPooledP)}: ` +
-        (beat ? `the diagnosed ${g}s fix more errors than share-matched random ones.` : `the diagnosed ${g}s do not beat random ${g}s of the same share at the 5% level.`) +
+      const plans = gs.map((x) => withOverlap(x.correction.plan, x.diagnosis.sgd.problem));
+      const bands = [...new Set(plans.map((p) => (1 + p.band).toFixed(2)))].join(' to ');
+      out.push(`- **Correction at ${g} level.** Retraining the diagnosed ${g}s fixed a net ${signed(mean(net.a))} errors, random ${g}s of similar share (within ×/÷ ${bands}) ${signed(mean(net.b))}; ` +
+        `the diagnosed set's rank among the draws gives a pooled exact ${pEq(gst.rank.netPooledP)} (conservative with ties): ` +
+        (beat ? `the diagnosed ${g}s fix more errors than random ones of similar share.` : `the diagnosed ${g}s do not beat random ${g}s of similar share at the 5% level.`) +
+        (weakDraws(plans, k) ? ` At this level there were few sets to draw from, or the draws mostly repeat the diagnosed ${g}s, so this comparison says little either way.` : '') +
         ` Against full fine-tuning (${signed(mean(full.b))}): ${full.paired.direction === 'not distinguishable' ? `not distinguishable with ${nSeeds} seeds` : full.paired.direction === 'greater' ? 'the diagnosed layers fix more' : 'full fine-tuning fixes more'}.`);
       // Whether the untrained network would have named the same units: if so, their importance is not evidence for the diagnosis.
       const untrainedShared = mean(gs.map((x) => x.agreement.sgdUntrained.shared.length));
-      out.push(`- **Ablation at ${g} level.** Resetting the diagnosed ${g}s to epoch 0 costs ${mean(gs.map((x) => 100 * x.correction.ablation[0].drop)).toFixed(2)} points of accuracy, random ones ` +
+      if (gst.rank.drop.length) out.push(`- **Ablation at ${g} level.** Resetting the diagnosed ${g}s to epoch 0 costs ${mean(gs.map((x) => 100 * x.correction.ablation[0].drop)).toFixed(2)} points of accuracy, random ones ` +
         `${mean(gs.map((x) => 100 * mean(x.correction.ablation.filter((a) => a.method === 'random').map((a) => a.drop)))).toFixed(2)}; pooled rank ${pEq(gst.rank.dropPooledP)}` +
         (gst.rank.dropPooledP < st.alpha
-          ? `: the diagnosed ${g}s matter more to the trained network than random ones of the same size. ` +
+          ? `: the diagnosed ${g}s matter more to the trained network than random ones of similar size. ` +
             (untrainedShared >= k / 2
               ? `But the untrained network's top ${k} on the same images name ${untrainedShared.toFixed(2)} of them on average (${tally(gs.map((x) => x.agreement.sgdUntrained.shared))}): ` +
                 'units that a network ranks first before any training are costly to reset, which does not by itself show that the diagnosis found what training got wrong.'
               : `The untrained network's top ${k} on the same images share only ${untrainedShared.toFixed(2)} of them on average.`)
-          : ': not distinguishable from random layers of the same size at the 5% level.'));
+          : ': not distinguishable from random layers of similar size at the 5% level.'));
     }
   }
   const grp = doc.results.map((r) => r.granularities.find((x) => x.granularity === 'group')).filter((x): x is GranularityResult => Boolean(x));
@@ -294,9 +316,10 @@ function conclusions(doc: ExperimentDoc): string[] {
     const trained = mean(grp.flatMap((x) => [x.sizeRho.sgd, x.sizeRho.adam])), untrained = mean(grp.map((x) => x.sizeRho.untrained));
     const contrastShared = grp.every((x) => x.agreement.contrast) ? mean(grp.map((x) => x.agreement.contrast!.shared.length)) : NaN;
     const contrastText = Number.isFinite(contrastShared) ? ` Under the contrast score (misclassified ÷ correct), which divides the size effect out, SGD and Adam share ${contrastShared.toFixed(2)} of ${k} groups.` : '';
+    const sizeRow = doc.statistics.granularities.find((x) => x.granularity === 'group')?.paired.find((p) => p.name.startsWith('score against parameter count'));
     out.push(`- **What the score tracks.** At group level the relative score's rank correlation with the group's parameter count is ${pm(grp.map((x) => x.sizeRho.sgd), 2)} (SGD), ${pm(grp.map((x) => x.sizeRho.adam), 2)} (Adam) and ${pm(grp.map((x) => x.sizeRho.untrained), 2)} before any training. ` +
-      (trained < -0.5 && untrained < -0.5 ? 'It ranks small groups high in any network of this architecture, trained or not, so agreement on small groups is expected by construction.'
-        : trained < -0.5 ? 'The trained networks\' scores favour small groups much more than the untrained one\'s: training, not the architecture alone, brings the size effect here, and two trained networks sharing it agree on small groups for that reason too.'
+      (trained < -0.5 && untrained < -0.5 ? 'It ranks small groups high in trained and untrained networks alike, so agreement on small groups is expected of any network of this architecture.'
+        : trained < -0.5 ? `The trained networks' scores favour small groups more than the untrained one's on average${sizeRow ? ` (paired over seeds, SGD − untrained: ${sizeRow.text})` : ''}; two trained networks that share this tendency agree on small groups for that reason as well.`
           : 'The ranking is not simply the groups\' sizes.') + contrastText);
   }
   if (doc.settings.diagnoseOn === 'test') out.push('- **Leakage.** This run chose the layers on the test images that also score the correction (`--diagnose-on test`): its correction numbers favour the diagnosed layers and are not a fair test.');
@@ -318,7 +341,7 @@ export function experimentReport(doc: ExperimentDoc): string {
     : s.diagnoseOn === 'train' ? `the misclassified training images (${count(d.train)})` : `the misclassified test images (${count(d.test)}): leakage, as the same images score the correction`;
   const lines = [
     '# Diagnosis and surgical correction, measured', '',
-    `Made by \`${doc.command}\` (preset \`${doc.preset}\`: ${doc.about}) with ${e.critdamp === 'unknown' ? 'critdamp' : `critdamp ${e.critdamp}`}${e.commit ? ` at commit ${e.commit}${e.modified ? ' (with uncommitted changes)' : ''}` : ''}, ` +
+    `Made by \`${doc.command}\` (preset \`${doc.preset}\`) with ${e.critdamp === 'unknown' ? 'critdamp' : `critdamp ${e.critdamp}`}${e.commit ? ` at commit ${e.commit}${e.modified ? ' (with uncommitted changes)' : ''}` : ''}, ` +
     `Node ${e.node}, on ${e.cpus} with the WebGPU adapter "${e.adapter}", ${e.date}: ${minutes(doc.minutes)} for ${plural(rs.length, 'seed')}` +
     `${doc.complete ? '' : ` (stopped early: ${rs.length} of ${doc.seeds.length} seeds finished)`}. Every number below is in \`diagnosis/experiment.json\`.` +
     `${doc.rewrittenBy ? ` This text was written from those saved results by ${doc.rewrittenBy}.` : ''}`, '',
@@ -335,7 +358,7 @@ export function experimentReport(doc: ExperimentDoc): string {
     `| contrast score | each unit's relative score on the misclassified images ÷ on up to ${count(s.maxCorrect)} correctly classified ones of the same split |`,
     `| correction | the SGD network's problem units retrained alone, ${plural(s.correctEpochs, 'epoch')} on ${count(d.correction)} training images${s.correctSubset ? ' (a seeded subset of the training split)' : ''}, cosine from ${s.correctLr}, physics momentum; frozen layers checked bit-identical; scored on the ${count(d.test)} test images |`,
     `| controls | ${s.draws} random sets of ${k} units a seed within ×/÷ ${(1 + s.band).toFixed(2)} of the diagnosed share; the last ${k} units; full fine-tuning; Auto-RGN (every layer, each layer's rate scaled every step by its ‖g‖/‖θ‖ over the largest; Lee et al. 2023): same data, epochs and schedule |`,
-    `| ablation | the problem units, and each random draw, reset to their epoch-0 values without retraining: test accuracy lost |`,
+    `| ablation | the weights and biases of the problem units, and of each random draw, reset to their epoch-0 values without retraining (BN running statistics kept): test accuracy lost |`,
     '',
     `## Do SGD and Adam name the same problem layers, and is it more than the architecture?`, '',
     ...s.granularities.flatMap((g) => agreementSection(doc, g)),
@@ -344,7 +367,7 @@ export function experimentReport(doc: ExperimentDoc): string {
     ...s.granularities.flatMap((g) => correctionSection(doc, g, doc.statistics.granularities.find((x) => x.granularity === g)!)),
     '![net errors fixed per method](diagnosis/correction.png)', '',
     '## Is the SGD–Adam agreement larger than each one\'s agreement with the untrained network?', '',
-    ...doc.statistics.granularities.flatMap((gst) => [`${gst.granularity} level:`, '', ...gst.paired.slice(5).map((p) => `- ${p.name}: ${p.text}.`), '']),
+    ...doc.statistics.granularities.flatMap((gst) => [`${gst.granularity} level:`, '', ...gst.paired.filter((x) => !CORRECTION_ROWS.some((c) => x.name.startsWith(c))).map((p) => `- ${p.name}: ${p.text}.`), '']),
     '## What this supports, and what it does not', '',
     ...conclusions(doc),
     `- **Limits.** ${datasetLabel(s.data)}${s.data === 'cifar10' ? '' : ', not CIFAR-10'}; ${modelText(s)} trained for ${plural(s.epochs, 'epoch')} (test accuracy ${acc('sgd', 'testAccuracy')}% with SGD)${s.width < 1 && (s.model ?? 'resnet18') !== 'mlp' ? ', not a width-1 network' : ''}; ` +

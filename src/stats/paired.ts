@@ -54,6 +54,11 @@ export interface Paired {
 }
 
 export interface PairedOptions {
+  /**
+   * Which side a null (censored) value sits on: 'high' (default; "never reached", later than any
+   * time that was reached) or 'low' (a run that diverged has no accuracy: lower than any it could have).
+   */
+  nullIs?: 'high' | 'low';
   /** Significance level of the two-sided test (default 0.05). */
   alpha?: number;
   /** Coverage of the interval (default 0.95). */
@@ -61,8 +66,9 @@ export interface PairedOptions {
 }
 
 /**
- * a − b paired by index. A null is a censored value, "never reached": larger than every reached
- * value (for epochs or seconds to a threshold, later than any run that got there).
+ * a − b paired by index. A null is a censored value: by default "never reached", larger than every
+ * reached value (for epochs or seconds to a threshold, later than any run that got there); with
+ * `nullIs: 'low'`, smaller than every value (the accuracy of a run that diverged).
  */
 export function pairedDifferences(a: readonly (number | null)[], b: readonly (number | null)[], opts: PairedOptions = {}): Paired {
   if (a.length !== b.length) throw new Error(`paired statistics: ${a.length} values against ${b.length}; pair them by seed`);
@@ -75,8 +81,9 @@ export function pairedDifferences(a: readonly (number | null)[], b: readonly (nu
   for (let i = 0; i < a.length; i++) {
     const x = a[i], y = b[i];
     if (x !== null && y !== null) diffs.push(x - y);
-    // Direction of a − b: a censored value is larger than any known one; two censored tie.
-    const s = x === null ? (y === null ? 0 : 1) : y === null ? -1 : Math.sign(x - y);
+    // Direction of a − b: a censored value is beyond any known one (above, or below with nullIs 'low'); two censored tie.
+    const beyond = opts.nullIs === 'low' ? -1 : 1;
+    const s = x === null ? (y === null ? 0 : beyond) : y === null ? -beyond : Math.sign(x - y);
     if (s > 0) positive++;
     else if (s < 0) negative++;
     else ties++;
@@ -217,6 +224,10 @@ export function studentTQuantile(q: number, df: number): number {
   return (lo + hi) / 2;
 }
 
+/**
+ * The rank of a value among random draws. Ties count against the value, so the p-value is exact
+ * without ties and conservative (never too small) with them.
+ */
 export interface RankTest {
   /** The value tested and the draws it is ranked among. */
   value: number;
@@ -263,7 +274,7 @@ export function signed(x: number, digits = 1): string {
   return Number(s) === 0 ? s : `${x > 0 ? '+' : '−'}${s}`;
 }
 
-/** A p-value as a report shows it: three significant digits, or "< 0.001". */
+/** A p-value as a report shows it: two significant digits, or "< 0.001". */
 export function pText(p: number): string {
   return Number.isNaN(p) ? '–' : p < 0.001 ? '< 0.001' : p.toPrecision(2);
 }
@@ -281,7 +292,7 @@ export function verdictWords(r: Paired, words: { greater: string; less: string }
  */
 export function pairedCells(r: Paired, words: { greater: string; less: string }, digits = 1): [string, string, string, string] {
   return [
-    Number.isFinite(r.mean) ? signed(r.mean, digits) : '–',
+    Number.isFinite(r.mean) ? `${signed(r.mean, digits)}${r.n < r.pairs ? ` (${r.n} of ${r.pairs} seeds)` : ''}` : '–',
     Number.isFinite(r.ci[0]) ? `${signed(r.ci[0], digits)} to ${signed(r.ci[1], digits)}` : '–',
     `${pText(r.p)}${r.test === 'sign' ? ' (sign)' : ''}`,
     verdictWords(r, words),
@@ -301,7 +312,7 @@ export function pEq(p: number): string {
  */
 export function pairedText(r: Paired, unit: string, words: { greater: string; less: string }, digits = 1): string {
   const ci = Number.isFinite(r.ci[0]) ? `${Math.round(r.confidence * 100)}% CI ${signed(r.ci[0], digits)} to ${signed(r.ci[1], digits)}; ` : '';
-  const m = Number.isFinite(r.mean) ? `${signed(r.mean, digits)} ${unit}` : `no complete pair (${unit})`;
+  const m = Number.isFinite(r.mean) ? `${signed(r.mean, digits)} ${unit}${r.n < r.pairs ? ` (mean over the ${r.n} of ${r.pairs} seeds where both have a value)` : ''}` : `no complete pair (${unit})`;
   const dir = `${r.sign.positive} of ${r.pairs} seeds higher, ${r.sign.negative} lower${r.sign.ties ? `, ${r.sign.ties} tied` : ''}`;
   const test = `${r.test} ${pEq(r.p)}${r.p >= r.alpha && r.minP >= r.alpha ? `, no lower than ${pText(r.minP)} with ${seedsText(r.pairs)}` : ''}`;
   const verdict = verdictWords(r, words);

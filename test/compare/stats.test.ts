@@ -2,7 +2,8 @@
 // synthetic logs whose answers are worked out by hand.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { accuracyText, checkThreshold, reach, sd, summarize, verdictText, type RunResult } from '../../src/compare/stats';
+import { checkThreshold, reach, sd, summarize, type RunResult } from '../../src/compare/stats';
+import { pairedText } from '../../src/stats/paired';
 
 /** A run whose accuracy after epoch e is accs[e - 1]; each epoch takes 10 s. */
 function run(method: string, seed: number, accs: number[]): RunResult {
@@ -57,8 +58,8 @@ test('summarize: epochs to threshold, speed-up, and the paired difference with i
   assert.ok(Math.abs(base.regimeSteps.underdamped - 0.8) < 1e-12);
   assert.equal(phys.curve.map((c) => c.epoch), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   assert.equal([phys.curve[3].min, phys.curve[3].max], [0.5, 0.903]);
-  assert.match(verdictText('physics', 'baseline', t), /^physics to 90%: −3\.0 epochs \(95% CI −5\.5 to −0\.5; 0 of 3 seeds higher, 3 lower; permutation p = 0\.25, no lower than 0\.25 with 3 seeds\): not distinguishable with 3 seeds; in wall time −30 s/);
-  assert.match(accuracyText('physics', 'baseline', 'final', phys.finalPaired), /final accuracy − the baseline's: 0\.00 points/);
+  assert.is(pairedText(p, 'epochs', { greater: 'later', less: 'sooner' }),
+    '−3.0 epochs (95% CI −5.5 to −0.5; 0 of 3 seeds higher, 3 lower; permutation p = 0.25, no lower than 0.25 with 3 seeds): not distinguishable with 3 seeds');
 });
 
 test('summarize: six seeds all sooner is "sooner" (p = 2/64); mixed is not distinguishable; all later is "later"', () => {
@@ -69,7 +70,7 @@ test('summarize: six seeds all sooner is "sooner" (p = 2/64); mixed is not disti
   const [, fast, noisy, slow] = summarize(runs, ['baseline', 'fast', 'noisy', 'slow'], [0.9], 'baseline');
   assert.is(fast.thresholds[0].pairedEpochs!.permutationP, 2 / 64);
   assert.is(fast.thresholds[0].verdict, 'sooner');
-  assert.match(verdictText('fast', 'baseline', fast.thresholds[0]), /permutation p = 0\.031\): sooner than the baseline; in wall time/);
+  assert.match(pairedText(fast.thresholds[0].pairedEpochs!, 'epochs', { greater: 'later', less: 'sooner' }), /permutation p = 0\.031\): sooner$/);
   // noisy − baseline: −1, +1, −1, +1, 0, −1.
   assert.is(noisy.thresholds[0].verdict, 'not distinguishable');
   assert.is(slow.thresholds[0].verdict, 'later');
@@ -86,7 +87,7 @@ test('summarize: unreached thresholds, one seed, and only seeds every method fin
   assert.is(t.pairedEpochs!.test, 'sign');
   assert.is(t.verdict, 'not distinguishable');
   assert.is(t.speedup, null);
-  assert.match(verdictText('physics', 'baseline', t), /reached in 1 of 1 seeds, the baseline in 0 of 1; a seed that never got there counts as later/);
+  assert.match(pairedText(t.pairedEpochs!, 'epochs', { greater: 'later', less: 'sooner' }), /^no complete pair \(epochs\) \(0 of 1 seeds higher, 1 lower; sign p = 1\.0/);
   const one = summarize([run('baseline', 0, [0.8]), run('physics', 0, [0.9])], ['baseline', 'physics'], [0.75], 'baseline');
   assert.is(one[1].thresholds[0].verdict, 'not distinguishable');
   assert.throws(() => summarize([run('physics', 0, [0.9])], ['baseline', 'physics'], [0.75], 'baseline'), /no seed has a finished run of every method/);
@@ -103,6 +104,9 @@ test('summarize: a diverged run counts as not reaching, has no final accuracy, a
   assert.equal(phys.thresholds[0].epochs, [2, null]);
   assert.equal(phys.thresholds[0].pairedEpochs!.sign, { positive: 1, negative: 1, ties: 0, p: 1 });
   assert.is(phys.finalPaired!.n, 1, 'the diverged seed has no final accuracy to pair');
+  // …and counts as lower than the baseline's (a method cannot look better by the seeds it lost).
+  assert.equal(phys.finalPaired!.sign, { positive: 0, negative: 1, ties: 1, p: 1 }, 'seed 0 ties at 90%, seed 1 diverged: lower');
+  assert.is(phys.finalPaired!.test, 'sign');
   assert.is(base.diverged, 0);
 });
 
