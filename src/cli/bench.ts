@@ -98,7 +98,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
 
   const e = await Engine.create();
-  const bench = benchStep(e, shape, 2 * steps + 1);
+  let bench: ReturnType<typeof benchStep>;
+  try {
+    bench = benchStep(e, shape, 2 * steps + 1);
+  } catch (err) {
+    e.destroy();
+    throw err;
+  }
   const step = bench.step;
   try {
     console.log(`critdamp bench: ${e.adapterName}; ${what}`);

@@ -19,7 +19,9 @@ import { subsets, type RunData } from '../data/rundata.node';
 import { Trainer, DEFAULT_DIVERGENCE, DivergenceError, NonFiniteLossError, type EpochRecord, type StepRecord, type TrainConfig, type TrainerState } from '../train/trainer';
 import { restoreNewest, saveCheckpoint, writeFileAtomic } from '../io/checkpoint.node';
 import { attribute } from '../attribution';
-import { selectionData } from '../data/split';
+import { applyHeldOut, selectionData, makeHeldOut } from '../data/split';
+import { canonicalPreset, definePresets, getPreset, presetNames, type PresetInfo } from './presets';
+import { trainConfig } from '../train/config';
 import { configFromSettings, modelNames } from '../nn/registry';
 import { BUILTIN_METHODS, MATCHED_METHOD, PAPER_METHODS, methodTable, parseMethodSpec, parseMethodsFile, pickMethods, resolveMethod, type Method, type MethodDef } from '../compare/methods';
 import { checkThreshold, type EpochPoint, type RunResult, type TrajectoryPoint } from '../compare/stats';
@@ -29,7 +31,7 @@ import { parseAugment, parseWidth } from './flags';
 import { environment } from './environment';
 import { acquireLock, inUseMessage, lockHolder } from '../io/lock.node';
 
-interface ComparePreset extends CompareSettings {
+interface ComparePreset extends CompareSettings, PresetInfo {
   thresholds: number[];
   thresholdNote: string;
   /** The methods trained unless --methods names others (default: the paper's five). */
@@ -37,8 +39,8 @@ interface ComparePreset extends CompareSettings {
   about: string;
 }
 
-export const COMPARE_PRESETS: Record<string, ComparePreset> = {
-  cpu: {
+export const COMPARE_PRESETS: Record<string, ComparePreset> = definePresets<ComparePreset>('compare', {
+  'fashion-cpu': {
     // The main job's network and schedule family on all of Fashion-MNIST, run long enough to reach
     // 90%: 8 epochs × 6 methods × 3 seeds is about 2.5 hours on 2 CPU cores (SwiftShader).
     data: 'fashion-mnist', trainSubset: 0, testSubset: 0, width: 1 / 8, stem: 'imagenet', epochs: 8, batchSize: 64, lr: 0.1, adamLr: 0.001, weightDecay: 5e-4, augment: 'none',
@@ -46,7 +48,7 @@ export const COMPARE_PRESETS: Record<string, ComparePreset> = {
     thresholdNote: "85%, 88% and 90%: the paper's 90% is near the top of what this small network reaches on Fashion-MNIST (the main job's 3 epochs give 88%), and 95% is out of its reach.",
     about: "all of Fashion-MNIST (60,000 / 10,000), the main job's network (ResNet-18 width 1/8, imagenet stem, batch 64, cosine from 0.1), 8 epochs, the paper's five methods and physics momentum at the baseline's effective step: about 2.5 hours on 2 CPU cores",
   },
-  'cpu-small': {
+  'fashion-cpu-small': {
     data: 'fashion-mnist', trainSubset: 1200, testSubset: 500, width: 1 / 16, stem: 'cifar', epochs: 8, batchSize: 32, lr: 0.05, adamLr: 0.001, weightDecay: 5e-4, augment: 'none',
     thresholds: [0.7, 0.75],
     thresholdNote: '70% and 75%, because this small run (1,200 training images, width 1/16, 8 epochs) ends near 75–80% test accuracy; the paper\'s 90% and 95% are out of its reach.',
@@ -63,11 +65,11 @@ export const COMPARE_PRESETS: Record<string, ComparePreset> = {
     thresholds: [0.9, 0.95], thresholdNote: 'the paper\'s 90% and 95%.',
     about: 'The paper\'s setting: CIFAR-10, ResNet-18 width 1, 200 epochs of batch 128, learning rate 0.1 (SGD), weight decay 5e-4, random crop and flip. For a GPU.',
   },
-};
+}, { cpu: 'fashion-cpu', 'cpu-small': 'fashion-cpu-small' });
 
 export const COMPARE_HELP = `critdamp compare — train several methods over seeds and report the paper's convergence comparison
 
-Usage: critdamp compare [--preset ${Object.keys(COMPARE_PRESETS).join('|')}] [options]
+Usage: critdamp compare [--preset ${presetNames('compare').join('|')}] [options]
   --preset P            ${Object.entries(COMPARE_PRESETS).map(([k, p]) => `${k}: ${p.about}`).join('\n                        ')}
   --methods A,B,...     which methods, in this order (default: the preset's, else the paper's five, then your own):
                         ${[...BUILTIN_METHODS, MATCHED_METHOD].map((m) => `${m.name} (${m.label})`).join(',\n                        ')}
@@ -77,6 +79,9 @@ Usage: critdamp compare [--preset ${Object.keys(COMPARE_PRESETS).join('|')}] [op
   --seeds N             seeds 0..N-1 (default 3); every method runs every seed
   --thresholds A,B      test accuracies to time, as fractions (default: the preset's)
   --diagnose            also diagnose each final model and report the problem layers and their overlap
+                        (on the held-out images with --val, else on the training images; never the test images)
+  --val F               hold out this share of each class of the training images (seeded, the same for
+                        every method and seed; never trained on) for --diagnose to choose layers on
   --out DIR             the comparison's folder (default runs/compare-<preset>); rerun the same command to resume
   --report-only         write the report from the finished runs in --out, training nothing
   --model NAME          the network: ${modelNames().join(', ')} (default resnet18; the preset's
@@ -89,7 +94,7 @@ Usage: critdamp compare [--preset ${Object.keys(COMPARE_PRESETS).join('|')}] [op
 
 export const COMPARE_OPTIONS = {
   preset: { type: 'string' }, methods: { type: 'string' }, method: { type: 'string', multiple: true }, 'methods-file': { type: 'string' },
-  seeds: { type: 'string' }, thresholds: { type: 'string' }, diagnose: { type: 'boolean' }, out: { type: 'string' }, 'report-only': { type: 'boolean' },
+  seeds: { type: 'string' }, thresholds: { type: 'string' }, diagnose: { type: 'boolean' }, val: { type: 'string' }, out: { type: 'string' }, 'report-only': { type: 'boolean' },
   data: { type: 'string' }, 'data-dir': { type: 'string' }, model: { type: 'string' }, width: { type: 'string' }, stem: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' },
   lr: { type: 'string' }, 'adam-lr': { type: 'string' }, 'weight-decay': { type: 'string' }, 'train-subset': { type: 'string' },
   'test-subset': { type: 'string' }, augment: { type: 'string' }, 'no-tune': { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -105,10 +110,15 @@ function number(v: string | undefined, fallback: number, flag: string, ok: (x: n
 /** What makes two comparisons the same: the settings and each method's resolved config (seeds, thresholds and the method list may grow). */
 interface Identity { version: 1; settings: CompareSettings; methods: Record<string, Method> }
 
+/** What a settings record means where a key is absent (records written before the key existed). */
+const SETTING_DEFAULTS: Partial<CompareSettings> = { model: 'resnet18', stem: 'cifar', val: 0 };
+
 function differences(a: Identity, b: Identity): string[] {
   const out: string[] = [];
-  for (const k of Object.keys(a.settings) as (keyof CompareSettings)[]) {
-    if (JSON.stringify(a.settings[k]) !== JSON.stringify(b.settings[k])) out.push(`${k}: ${JSON.stringify(b.settings[k])} there, ${JSON.stringify(a.settings[k])} now`);
+  const value = (x: CompareSettings, k: keyof CompareSettings) => JSON.stringify(x[k] ?? SETTING_DEFAULTS[k]);
+  // Every key of either record: a setting only one of them names still has to agree.
+  for (const k of new Set([...Object.keys(a.settings), ...Object.keys(b.settings)]) as Set<keyof CompareSettings>) {
+    if (value(a.settings, k) !== value(b.settings, k)) out.push(`${k}: ${value(b.settings, k)} there, ${value(a.settings, k)} now`);
   }
   for (const [name, m] of Object.entries(a.methods)) {
     const old = b.methods[name];
@@ -208,15 +218,15 @@ async function warmUp(engine: Engine, data: DatasetSplit, configs: TrainConfig[]
 export async function compareCommand(argv: string[]): Promise<number> {
   const { values: v } = parseFlags(argv, COMPARE_OPTIONS);
   if (v.help) return (console.log(COMPARE_HELP), 0);
-  const presetName = v.preset ?? 'cpu-small';
-  const p = COMPARE_PRESETS[presetName];
-  if (!p) throw new Error(`--preset: unknown preset '${presetName}' (${Object.keys(COMPARE_PRESETS).join(', ')})`);
+  const p = getPreset<ComparePreset>('compare', v.preset ?? 'fashion-cpu-small');
+  const presetName = canonicalPreset('compare', v.preset ?? 'fashion-cpu-small');
   const int0 = (x: number) => Number.isInteger(x) && x >= 0, int1 = (x: number) => Number.isInteger(x) && x >= 1, pos = (x: number) => Number.isFinite(x) && x > 0;
   const modelName = v.model ?? 'resnet18';
   if (!modelNames().includes(modelName)) throw new Error(`--model: unknown model '${modelName}' (${modelNames().join(', ')})`);
   const settings: CompareSettings = {
     data: v.data ?? p.data,
     ...(modelName === 'resnet18' ? {} : { model: modelName }),
+    ...(v.val !== undefined && Number(v.val) !== 0 ? { val: number(v.val, 0, 'val', (x) => x > 0 && x < 1, 'a fraction in (0, 1) such as 0.1, or 0 for none') } : {}),
     trainSubset: number(v['train-subset'], p.trainSubset, 'train-subset', int0, 'an integer ≥ 0 (0 = all)'),
     testSubset: number(v['test-subset'], p.testSubset, 'test-subset', int0, 'an integer ≥ 0 (0 = all)'),
     width: v.width === undefined ? p.width : parseWidth(v.width),
@@ -303,7 +313,11 @@ export async function compareCommand(argv: string[]): Promise<number> {
 
   // Every method and seed trains on the same images: subsets drawn with seed 0 (the run-data record's subsetSeed).
   const record: RunData = { data: settings.data as DatasetName, ...(v['data-dir'] ? { dataDir: resolve(v['data-dir']) } : {}), trainSubset: settings.trainSubset, testSubset: settings.testSubset, subsetSeed: 0 };
-  const data: DatasetSplit = subsets(await loadDataset(record.data, { dir: record.dataDir }), record);
+  const loaded = subsets(await loadDataset(record.data, { dir: record.dataDir }), record);
+  // With --val, the same held-out images for every method and seed (seed 0), recorded in each run's state.
+  if (settings.val) record.heldOut = makeHeldOut(loaded.train, settings.val, 0);
+  const held = record.heldOut ? applyHeldOut(loaded.train, record.heldOut) : null;
+  const data: DatasetSplit = { train: held?.train ?? loaded.train, test: loaded.test };
   const images = { train: data.train.n, test: data.test.n };
   const holder = lockHolder(out);
   if (holder !== null) throw new Error(inUseMessage(out, holder));
@@ -319,34 +333,25 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const pending: { m: Method; s: number }[] = [];
   for (const s of seeds) for (const m of methods) {
     const r = await readResult(runDir(m.name, s));
-    if (r && !(v.diagnose && !r.diagnosis)) runs.push(r);
+    // A diverged run has nothing to diagnose: it is never trained again for --diagnose.
+    if (r && (r.diverged || !(v.diagnose && !r.diagnosis))) runs.push(r);
     else pending.push({ m, s });
   }
   const log = (s: string) => { progress.break(); console.log(`[${((performance.now() - started) / 60000).toFixed(1)} min] ${s}`); };
   const progress = new CompareProgress(stepsPerRun, pending.length);
   console.log(`critdamp compare: adapter ${engine.adapterName}`);
-  await cliTuning(engine, v['no-tune'], 'critdamp compare');
   console.log(`critdamp compare: ${methods.length} methods × ${seeds.length} seeds, ${settings.data} ${data.train.n} train / ${data.test.n} test, ${modelText(settings)}, ` +
     `${settings.epochs} epochs of batch ${settings.batchSize}; ${runs.length} run(s) already finished in ${out}, ${pending.length} to go`);
-  const configOf = (m: Method, seed: number): TrainConfig => ({
+  const configOf = (m: Method, seed: number): TrainConfig => trainConfig({
     epochs: settings.epochs, batchSize: settings.batchSize, seed,
     model: configFromSettings(settings.model ?? 'resnet18', { numClasses: data.train.classes.length, inChannels: data.train.c, inputSize: [data.train.h, data.train.w] },
       { width: settings.width, stem: settings.stem }),
-    optimizer: { kind: m.optimizer, weightDecay: m.weightDecay }, lr: m.lr, momentum: m.momentum, augment, labelSmoothing: 0,
-    logEvery: 10, evalBatchSize: 250, divergence: DEFAULT_DIVERGENCE,
+    optimizer: { kind: m.optimizer, weightDecay: m.weightDecay }, lr: m.lr, momentum: m.momentum, augment, logEvery: 10, evalBatchSize: 250,
   });
-  // Compiling the pipelines and timing kernel variants is charged to no method: it happens here,
-  // on a throwaway model of the same shapes, before the first timed run.
   // Each process that trains records its warm-up (warmup.json), so a resumed comparison reports every one.
   const warmupPath = join(out, 'warmup.json');
   let warmupSeconds: number[] = [];
   try { warmupSeconds = JSON.parse(await readFile(warmupPath, 'utf8')); } catch { /* none yet */ }
-  if (pending.length) {
-    const seconds = await warmUp(engine, data, [...new Map(pending.map(({ m }) => [m.optimizer, configOf(m, 0)])).values()]);
-    warmupSeconds = [...warmupSeconds, seconds];
-    await writeFileAtomic(warmupPath, JSON.stringify(warmupSeconds));
-    log(`warm-up: ${seconds.toFixed(1)} s of compiling and kernel tuning before the first timed run (charged to no method)`);
-  }
   const reportExtra = { images, warmupSeconds };
   const stop = new AbortController();
   const onSignal = (sig: string) => () => {
@@ -357,6 +362,15 @@ export async function compareCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', onInt);
   process.once('SIGTERM', onTerm);
   try {
+    await cliTuning(engine, v['no-tune'], 'critdamp compare');
+    // Compiling the pipelines and timing kernel variants is charged to no method: it happens here,
+    // on a throwaway model of the same shapes, before the first timed run.
+    if (pending.length) {
+      const seconds = await warmUp(engine, data, [...new Map(pending.map(({ m }) => [m.optimizer, configOf(m, 0)])).values()]);
+      reportExtra.warmupSeconds = warmupSeconds = [...warmupSeconds, seconds];
+      await writeFileAtomic(warmupPath, JSON.stringify(warmupSeconds));
+      log(`warm-up: ${seconds.toFixed(1)} s of compiling and kernel tuning before the first timed run (charged to no method)`);
+    }
     let index = runs.length;
     for (const { m, s } of pending) {
       index++;
@@ -409,8 +423,8 @@ export async function compareCommand(argv: string[]): Promise<number> {
           wallSeconds: Number(trainer.state().wallSeconds), imagesPerSecond: (settings.epochs * trainer.stepsPerEpoch * settings.batchSize) / Number(trainer.state().wallSeconds),
         };
         if (v.diagnose && !result.diagnosis && !result.diverged) {
-          // Chosen on the training images, never the test images the comparison is scored on.
-          const sel = selectionData({ train: data.train, val: null, test: data.test }, 'train');
+          // Chosen on the held-out images (--val), else the training images: never the test images the comparison is scored on.
+          const sel = selectionData({ train: data.train, val: held?.val ?? null, test: data.test }, 'val');
           const d = await attribute(engine, trainer.model, sel.data, { mean: trainer.mean, std: trainer.std, k: 3, granularity: 'group' });
           result.diagnosis = { on: sel.on, accuracy: d.evaluation.accuracy, problem: d.problem, scores: [...d.scores] };
           log(`${m.name} seed ${s}: problem groups ${d.problem.join(', ')}`);

@@ -28,13 +28,8 @@ export function environment(adapter: string): Environment {
   try {
     commit = git('rev-parse', '--short', 'HEAD');
     // Changes to the code only: a report rewriting its own document is not a change to what ran.
-    modified = git('status', '--porcelain', '--untracked-files=no', '--', 'src', 'shaders', 'web', 'tools', 'bench', 'package.json', 'package-lock.json') !== '';
+    modified = git('status', '--porcelain', '--', 'src', 'shaders', 'web', 'tools', 'bench', 'package.json', 'package-lock.json') !== '';
   } catch { /* not a git checkout */ }
   const cpu = cpus();
   return { critdamp: version, commit, modified, node: process.version, adapter, cpus: `${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}`, date: new Date().toISOString().slice(0, 10) };
-}
-
-/** "critdamp 0.1.0 at commit abc1234" (", with uncommitted changes" when so). */
-export function madeBy(e: Environment): string {
-  return `critdamp ${e.critdamp}${e.commit ? ` at commit ${e.commit}${e.modified ? ' with uncommitted changes' : ''}` : ''}`;
 }

@@ -16,6 +16,7 @@
  * Results are saved after every seed; the same command resumes a stopped experiment.
  */
 import { parseFlags } from './flags';
+import { canonicalPreset, definePresets, getPreset, presetNames } from './presets';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -30,21 +31,22 @@ import { makeHeldOut, applyHeldOut, selectionData, DIAGNOSE_ON, type DiagnoseOn 
 import { subset, type Dataset } from '../data/dataset';
 import { evaluate } from '../train/evaluate';
 import { Trainer, type TrainConfig } from '../train/trainer';
+import { trainConfig } from '../train/config';
 import { writeFileAtomic } from '../io/checkpoint.node';
-import { attribute, compareAttributions, correctWithControls, spearman, correct, autoRgnFineTune, DEFAULT_BAND, DEFAULT_DRAWS, type Attribution, type Granularity } from '../attribution';
+import { attribute, compareAttributions, correctWithControls, spearman, topK, correct, autoRgnFineTune, DEFAULT_BAND, DEFAULT_DRAWS, type Attribution, type Granularity } from '../attribution';
 import { barChartSvg } from '../report/chart';
 import { datasetLabel, experimentReport, experimentStatistics, type Diag, type ExperimentDoc, type ExperimentSettings, type GranularityResult, type SeedResult } from '../report/diagnosis';
 import { mean } from '../stats/paired';
 
 interface ExperimentPreset extends Omit<ExperimentSettings, 'k' | 'diagnoseOn' | 'draws' | 'band' | 'model'> { draws: number; about: string }
 
-export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
-  cpu: {
+export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = definePresets<ExperimentPreset>('experiment', {
+  'fashion-cpu': {
     data: 'fashion-mnist', trainSubset: 0, testSubset: 0, valFraction: 0.1, width: 1 / 8, stem: 'imagenet', epochs: 3, batchSize: 64, sgdLr: 0.1, adamLr: 0.001,
     correctEpochs: 1, correctSubset: 12000, correctLr: 0.01, draws: DEFAULT_DRAWS, maxCorrect: 2000, granularities: ['group', 'layer'],
     about: "all of Fashion-MNIST less a 10% validation split, the main job's network (ResNet-18 width 1/8, imagenet stem, 3 epochs): about an hour on 2 CPU cores",
   },
-  smoke: {
+  'fashion-smoke': {
     data: 'fashion-mnist', trainSubset: 384, testSubset: 128, valFraction: 0.25, width: 1 / 16, stem: 'imagenet', epochs: 1, batchSize: 32, sgdLr: 0.05, adamLr: 0.001,
     correctEpochs: 1, correctSubset: 0, correctLr: 0.01, draws: 3, maxCorrect: 64, granularities: ['group', 'layer'],
     about: 'a two-minute check that the whole pipeline runs (numbers mean nothing)',
@@ -54,11 +56,11 @@ export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
     correctEpochs: 5, correctSubset: 0, correctLr: 0.01, draws: DEFAULT_DRAWS, maxCorrect: 5000, granularities: ['group', 'layer'],
     about: "the paper's setting: CIFAR-10 less a 10% validation split, ResNet-18 width 1, 200 epochs (a GPU)",
   },
-};
+}, { cpu: 'fashion-cpu', smoke: 'fashion-smoke' });
 
 export const EXPERIMENT_HELP = `critdamp experiment — the paper's diagnosis experiment over several seeds, with held-out selection and random controls
 
-Usage: critdamp experiment [--preset cpu|smoke|paper] [--model NAME] [--seeds N] [--out DIR] [options]
+Usage: critdamp experiment [--preset ${presetNames('experiment').join('|')}] [--model NAME] [--seeds N] [--out DIR] [options]
   --preset P         ${Object.entries(EXPERIMENT_PRESETS).map(([k, p]) => `${k}: ${p.about}`).join('\n                     ')}
   --model NAME       the network: ${modelNames().join(', ')} (default resnet18; the preset's width
                      and stem apply where the model takes them)
@@ -91,8 +93,8 @@ function positiveInt(raw: string | undefined, fallback: number, flag: string): n
 function diag(a: Attribution, on: DiagnoseOn): Diag {
   const out: Diag = { on, set: a.set, samples: a.samples, accuracy: a.evaluation.accuracy, problem: a.problem, rows: a.rows };
   if (a.contrast) {
-    const ranked = [...a.contrast.rows].sort((x, y) => (y.ratio > x.ratio ? 1 : y.ratio < x.ratio ? -1 : x.name < y.name ? -1 : 1));
-    out.contrast = { samples: a.contrast.samples, problem: ranked.slice(0, a.k).map((r) => r.name), rows: a.contrast.rows.map((r) => ({ name: r.name, ratio: r.ratio })) };
+    const ratios = new Map(a.contrast.rows.map((r) => [r.name, r.ratio]));
+    out.contrast = { samples: a.contrast.samples, problem: topK(ratios, a.k), rows: a.contrast.rows.map((r) => ({ name: r.name, ratio: r.ratio })) };
   }
   return out;
 }
@@ -116,13 +118,13 @@ export async function experimentCommand(argv: string[]): Promise<number> {
     return 0;
   }
   // Every flag is checked before any work.
-  const presetName = v.preset ?? 'cpu';
-  const p = EXPERIMENT_PRESETS[presetName];
-  if (!p) throw new Error(`--preset: unknown preset '${presetName}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
+  const p = getPreset<ExperimentPreset>('experiment', v.preset ?? 'fashion-cpu');
+  const presetName = canonicalPreset('experiment', v.preset ?? 'fashion-cpu');
   const seeds = Array.from({ length: positiveInt(v.seeds, 3, '--seeds') }, (_, i) => i);
   const k = positiveInt(v.k, 3, '-k');
   const model = v.model ?? 'resnet18';
   if (!modelNames().includes(model)) throw new Error(`--model: unknown model '${model}' (${modelNames().join(', ')})`);
+
   const diagnoseOn = (v['diagnose-on'] ?? 'val') as DiagnoseOn;
   if (!DIAGNOSE_ON.includes(diagnoseOn)) throw new Error(`--diagnose-on: '${diagnoseOn}' is not ${DIAGNOSE_ON.join(', ')}`);
   const { about: _about, ...rest } = p;
@@ -130,22 +132,28 @@ export async function experimentCommand(argv: string[]): Promise<number> {
   const out = resolve(v.out ?? 'docs');
   const jsonPath = join(out, 'diagnosis', 'experiment.json');
 
-  // A stopped experiment with the same settings continues: its finished seeds are kept.
+  // A stopped experiment with the same settings continues: its finished seeds are kept. One with
+  // other settings is never overwritten: the command says what differs.
   let results: SeedResult[] = [], minutesBefore = 0;
   if (existsSync(jsonPath)) {
+    let old: ExperimentDoc;
     try {
-      const old = JSON.parse(await readFile(jsonPath, 'utf8')) as ExperimentDoc;
-      if (old.version === 2 && old.preset === presetName && JSON.stringify(old.settings) === JSON.stringify(settings)) {
-        results = old.results.filter((r) => seeds.includes(r.seed));
-        minutesBefore = results.reduce((s, r) => s + r.minutes, 0);
-        if (results.length) console.log(`critdamp experiment: ${results.length} seed(s) already done in ${jsonPath}; continuing`);
-      }
-    } catch { /* unreadable: start over */ }
+      old = JSON.parse(await readFile(jsonPath, 'utf8')) as ExperimentDoc;
+    } catch (e) {
+      throw new Error(`${jsonPath} is not readable JSON (${(e as Error).message}): move it away, or choose another --out`);
+    }
+    const diff = old.version !== 2 ? [`version ${String(old.version)} there, 2 now`]
+      : [...(canonicalPreset('experiment', old.preset) !== presetName ? [`preset: ${old.preset} there, ${presetName} now`] : []),
+        ...[...new Set([...Object.keys(old.settings), ...Object.keys(settings)])].filter((key) => JSON.stringify((old.settings as unknown as Record<string, unknown>)[key]) !== JSON.stringify((settings as unknown as Record<string, unknown>)[key]))
+          .map((key) => `${key}: ${JSON.stringify((old.settings as unknown as Record<string, unknown>)[key])} there, ${JSON.stringify((settings as unknown as Record<string, unknown>)[key])} now`)];
+    if (diff.length) throw new Error(`${jsonPath} holds an experiment with other settings (${diff.join('; ')}); rerun with its settings to continue it, or choose another --out`);
+    results = old.results.filter((r) => seeds.includes(r.seed));
+    minutesBefore = results.reduce((s, r) => s + r.minutes, 0);
+    if (results.length) console.log(`critdamp experiment: ${results.length} seed(s) already done in ${jsonPath}; continuing`);
   }
   const started = performance.now();
   const full = subsets(await loadDataset(p.data as DatasetName), { ...p, subsetSeed: 0 });
   const engine = await Engine.create();
-  await cliTuning(engine, v['no-tune'], 'critdamp experiment');
   const env = environment(engine.adapterName);
   const log = (s: string) => console.log(`[${((performance.now() - started) / 60000).toFixed(1)} min] ${s}`);
   const doc = (): ExperimentDoc => {
@@ -157,6 +165,8 @@ export async function experimentCommand(argv: string[]): Promise<number> {
       results: [...results].sort((a, b) => a.seed - b.seed), statistics: experimentStatistics(results, settings) };
   };
   try {
+    await cliTuning(engine, v['no-tune'], 'critdamp experiment');
+    checkK(engine, settings, full.train);
     for (const seed of seeds) {
       if (results.some((r) => r.seed === seed)) continue;
       const seedStart = performance.now();
@@ -175,6 +185,20 @@ export async function experimentCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** -k must leave other sets of units to draw at every granularity: checked on the model before any training. */
+function checkK(engine: Engine, s: ExperimentSettings, data: Dataset): void {
+  const spec = configFromSettings(s.model ?? 'resnet18', { numClasses: data.classes.length, inChannels: data.c, inputSize: [data.h, data.w] }, { width: s.width, stem: s.stem });
+  const m = createModel(engine, spec, 0);
+  try {
+    for (const g of s.granularities) {
+      const n = m.units(g).length;
+      if (s.k >= n) throw new Error(`-k: ${s.k} problem units of ${describeModel(spec)}'s ${n} ${g}s leaves no other set to compare with; use -k ${Math.max(1, n - 1)} or less`);
+    }
+  } finally {
+    m.destroy();
+  }
+}
+
 async function runSeed(engine: Engine, full: { train: Dataset; test: Dataset }, s: ExperimentSettings, seed: number,
   log: (s: string) => void): Promise<SeedResult> {
   const heldOut = makeHeldOut(full.train, s.valFraction, seed);
@@ -183,10 +207,11 @@ async function runSeed(engine: Engine, full: { train: Dataset; test: Dataset }, 
   const selection = selectionData({ train, val, test: full.test }, s.diagnoseOn);
   const modelSpec = configFromSettings(s.model ?? 'resnet18', { numClasses: train.classes.length, inChannels: train.c, inputSize: [train.h, train.w] }, { width: s.width, stem: s.stem });
   log(`seed ${seed}: ${describeModel(modelSpec)}; ${train.n} training images, ${val.n} held out; the layers are chosen on ${selection.note}`);
-  const config = (kind: 'sgd' | 'adam'): TrainConfig => ({
+  // The divergence guard stays on (trainConfig's default): a run that diverges stops this seed with its message.
+  const config = (kind: 'sgd' | 'adam'): TrainConfig => trainConfig({
     epochs: s.epochs, batchSize: s.batchSize, seed, model: modelSpec,
     optimizer: { kind, weightDecay: kind === 'sgd' ? 5e-4 : 0 }, lr: { kind: 'cosine', lr: kind === 'sgd' ? s.sgdLr : s.adamLr },
-    momentum: kind === 'sgd' ? { kind: 'physics' } : { kind: 'constant', mu: 0.9 }, augment: null, labelSmoothing: 0, logEvery: 50, evalBatchSize: 250,
+    momentum: kind === 'sgd' ? { kind: 'physics' } : { kind: 'constant', mu: 0.9 }, evalBatchSize: 250,
   });
   const trainers = { sgd: Trainer.create(engine, data, config('sgd')), adam: Trainer.create(engine, data, config('adam')) };
   // The runs' shared epoch-0 weights: the same model built from the same seed.

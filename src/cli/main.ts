@@ -2,7 +2,7 @@
  * `critdamp train` and `critdamp eval`: the command line. Node only (files, terminal, Dawn).
  */
 import '../gpu/node';
-import { appendFile, mkdir, rename, truncate, writeFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, rename, rmdir, truncate, writeFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Engine } from '../gpu/engine';
@@ -244,6 +244,13 @@ async function claimFolder(run: RunOptions, explicit: boolean): Promise<{ releas
   }
 }
 
+/** Removes a folder that holds nothing (what a failed start made). */
+async function removeIfEmpty(dir: string): Promise<void> {
+  try {
+    if ((await readdir(dir)).length === 0) await rmdir(dir);
+  } catch { /* gone already */ }
+}
+
 /** Whether a folder holds a run that can be resumed: any checkpoint, intact or not. */
 async function holdsRun(dir: string): Promise<boolean> {
   return existsSync(join(dir, 'checkpoints')) && (await listCheckpoints(dir)).length > 0;
@@ -352,33 +359,42 @@ async function train(v: Values): Promise<number> {
   const logPath = join(run.out, 'log.jsonl');
   if (keptLog) console.log(`critdamp train: ${run.out} held a run stopped before its first checkpoint; its log is kept as ${keptLog}`);
   console.log(`critdamp train: adapter ${engine.adapterName}`);
-  await cliTuning(engine, v['no-tune'], 'critdamp train');
-  console.log(`critdamp train: ${record!.data} ${data.train.n} train${split.val ? ` (${split.val.n} more held out for validation)` : ''} / ${data.test.n} test, ` +
-    `${data.train.c}×${data.train.h}×${data.train.w}; ${describeModel(config.model)}; ${config.optimizer.kind}, lr ${JSON.stringify(config.lr)}, ` +
-    `momentum ${JSON.stringify(config.momentum)}; ${plural(config.epochs, 'epoch')} of batch ${config.batchSize}; output ${run.out}`);
   const progress = new Progress();
-  const trainer = Trainer.create(engine, data, config, {
-    progress: (p) => progress.update(p),
-    tuning: (jobs) => {
-      progress.break();
-      console.log(`critdamp train: timing kernel variants for ${jobs} new shape${jobs === 1 ? '' : 's'} (once per adapter and shape)`);
-    },
-    tuned: (reports, seconds) => console.log(`critdamp train: ${tunedLine(reports, seconds)}`),
-    log: async (rec: StepRecord | EpochRecord) => {
-      await appendFile(logPath, JSON.stringify(rec) + '\n');
-      if (rec.type === 'epoch') {
+  let trainer: Trainer;
+  try {
+    await cliTuning(engine, v['no-tune'], 'critdamp train');
+    console.log(`critdamp train: ${record!.data} ${data.train.n} train${split.val ? ` (${split.val.n} more held out for validation)` : ''} / ${data.test.n} test, ` +
+      `${data.train.c}×${data.train.h}×${data.train.w}; ${describeModel(config.model)}; ${config.optimizer.kind}, lr ${JSON.stringify(config.lr)}, ` +
+      `momentum ${JSON.stringify(config.momentum)}; ${plural(config.epochs, 'epoch')} of batch ${config.batchSize}; output ${run.out}`);
+    trainer = Trainer.create(engine, data, config, {
+      progress: (p) => progress.update(p),
+      tuning: (jobs) => {
         progress.break();
-        console.log(`epoch ${rec.epoch}: train loss ${rec.train_loss.toFixed(4)}  test loss ${rec.test_loss.toFixed(4)}  ` +
-          `accuracy ${(100 * rec.accuracy).toFixed(2)}%  lr ${rec.lr.toPrecision(3)}  μ ${rec.mu.toFixed(3)} (μc ${rec.muc.toFixed(3)}, ${rec.regime})  ` +
-          `${rec.images_per_s.toFixed(0)} images/s`);
-      }
-    },
-    checkpoint: async (state, t) => {
-      let logBytes = 0;
-      try { logBytes = (await stat(logPath)).size; } catch { /* no log yet */ }
-      return saveCheckpoint(run.out, t.model.store, t.optimizer, { ...state, logBytes, ...record });
-    },
-  });
+        console.log(`critdamp train: timing kernel variants for ${jobs} new shape${jobs === 1 ? '' : 's'} (once per adapter and shape)`);
+      },
+      tuned: (reports, seconds) => console.log(`critdamp train: ${tunedLine(reports, seconds)}`),
+      log: async (rec: StepRecord | EpochRecord) => {
+        await appendFile(logPath, JSON.stringify(rec) + '\n');
+        if (rec.type === 'epoch') {
+          progress.break();
+          console.log(`epoch ${rec.epoch}: train loss ${rec.train_loss.toFixed(4)}  test loss ${rec.test_loss.toFixed(4)}  ` +
+            `accuracy ${(100 * rec.accuracy).toFixed(2)}%  lr ${rec.lr.toPrecision(3)}  μ ${rec.mu.toFixed(3)} (μc ${rec.muc.toFixed(3)}, ${rec.regime})  ` +
+            `${rec.images_per_s.toFixed(0)} images/s`);
+        }
+      },
+      checkpoint: async (state, t) => {
+        let logBytes = 0;
+        try { logBytes = (await stat(logPath)).size; } catch { /* no log yet */ }
+        return saveCheckpoint(run.out, t.model.store, t.optimizer, { ...state, logBytes, ...record });
+      },
+    });
+  } catch (e) {
+    // A start that fails here (a device limit, tuning) leaves no lock, and no folder it made empty.
+    release();
+    engine.destroy();
+    if (!v.resume) await removeIfEmpty(run.out);
+    throw e;
+  }
   try {
     if (saved) {
       // Newest first; a checkpoint whose files do not load is skipped, and the user told which and why.

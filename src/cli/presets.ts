@@ -38,6 +38,11 @@ export function presetNames(command: PresetCommand): string[] {
   return Object.keys(REGISTRY.get(command)?.presets ?? {});
 }
 
+/** A preset's own name for a name or an old alias (unknown names come back unchanged). */
+export function canonicalPreset(command: PresetCommand, name: string): string {
+  return REGISTRY.get(command)?.aliases[name] ?? name;
+}
+
 /** A command's preset by name or alias; an unknown name is an error listing the names. */
 export function getPreset<T extends PresetInfo>(command: PresetCommand, name: string): T {
   const e = REGISTRY.get(command);
@@ -98,10 +103,10 @@ Usage (in a clone, after \`bash tools/setup && npm run build\`: npx critdamp ...
                                  rank the layers by the gradient of the misclassified samples (diagnose --help)
   critdamp correct --checkpoint DIR [--layers auto|a,b] [--controls]
                                  retrain only those layers and report fixed/broken errors (correct --help)
-  critdamp compare [--preset cpu-small|paper] [--methods A,B] [--seeds N]
+  critdamp compare [--preset fashion-cpu|fashion-cpu-small|fashion-gpu|paper] [--model M] [--methods A,B] [--seeds N]
                                  train the paper's five methods over seeds; report, table and figures (compare --help)
   critdamp serve [--port N]      the training page: train in your browser, watch α(t), μ(t) and the regime (serve --help)
-  critdamp experiment [--preset cpu|paper] [--seeds N]
+  critdamp experiment [--preset fashion-cpu|fashion-smoke|paper] [--model M] [--seeds N]
                                  SGD vs Adam diagnosis, correction and controls over seeds: docs/diagnosis.md
 
 Options (train):

@@ -81,6 +81,13 @@ export function checkMethodDef(d: unknown, where: string): MethodDef {
   if (o.weightDecay !== undefined && !(typeof o.weightDecay === 'number' && o.weightDecay >= 0)) throw new Error(`${at}: weightDecay must be a number ≥ 0`);
   if (o.lrRule !== undefined && o.lrRule !== 'matched-step') throw new Error(`${at}: lrRule must be "matched-step"`);
   if (o.lrRule === 'matched-step' && o.optimizer !== 'sgd') throw new Error(`${at}: lrRule "matched-step" matches SGD's effective step α/(1 − μ); it needs optimizer sgd`);
+  if (o.lrRule === 'matched-step' && typeof o.lr === 'string') {
+    // The rule sets the rate of the first step, so the schedule must start at its base rate.
+    const lr = parseLrSpec(o.lr);
+    if (!(lr.kind === 'constant' || lr.kind === 'step' || (lr.kind === 'cosine' && !lr.warmup))) {
+      throw new Error(`${at}: lrRule "matched-step" sets the first step's rate, so it needs a schedule that starts at its base rate (constant, step, or cosine without warm-up), not ${o.lr}`);
+    }
+  }
   try {
     parseLrSpec(o.lr as string);
     parseMomentumSpec(o.momentum as string);

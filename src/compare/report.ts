@@ -8,6 +8,8 @@ import type { Method } from './methods';
 import { summarize, type MethodSummary, type RunResult, type Stat } from './stats';
 import { pairedCells } from '../stats/paired';
 import type { Environment } from '../cli/environment';
+import { modelLabel } from '../nn/registry';
+import { datasetLabel } from '../data/dataset';
 import { accuracyFigure, regimeFigure, scheduleFigure } from './figures';
 import { esc } from '../report/plot';
 
@@ -15,6 +17,8 @@ export interface CompareSettings {
   data: string;
   /** The registry's model (absent: ResNet-18, as in comparisons made before models were named). */
   model?: string;
+  /** Share of each class of the training images held out (never trained on) for --diagnose; absent: none. */
+  val?: number;
   trainSubset: number;
   testSubset: number;
   width: number;
@@ -50,14 +54,10 @@ export interface CompareDoc {
   summaries?: MethodSummary[];
 }
 
-const DATASET_LABELS: Record<string, string> = { 'fashion-mnist': 'Fashion-MNIST', mnist: 'MNIST', cifar10: 'CIFAR-10', cifar100: 'CIFAR-100', folder: 'an image folder' };
-
-const MODEL_LABELS: Record<string, string> = { resnet18: 'ResNet-18', resnet34: 'ResNet-34', resnet50: 'ResNet-50', vgg11_bn: 'VGG-11-BN', vgg16_bn: 'VGG-16-BN', mlp: 'an MLP' };
 
 /** "ResNet-18 width 1/8 (imagenet stem)", with only the options the model takes. */
 export function modelText(s: Pick<CompareSettings, 'model' | 'width' | 'stem'>): string {
-  const name = s.model ?? 'resnet18';
-  return `${MODEL_LABELS[name] ?? name}${name === 'mlp' ? '' : ` width ${widthText(s.width)}`}${name.startsWith('resnet') ? ` (${s.stem} stem)` : ''}`;
+  return modelLabel(s.model, s);
 }
 
 /** What was trained, from the comparison's own settings (flags included), in one sentence. */
@@ -65,7 +65,7 @@ export function describeSettings(s: CompareSettings, images?: { train: number; t
   const n = (x: number) => x.toLocaleString('en-US');
   const count = (sub: number, actual: number | undefined, what: string) =>
     actual !== undefined ? `${sub ? '' : 'all '}${n(actual)} ${what}` : sub ? `${n(sub)} ${what}` : `all ${what}`;
-  return `${DATASET_LABELS[s.data] ?? s.data}, ${count(s.trainSubset, images?.train, 'training')} / ${count(s.testSubset, images?.test, 'test images')}` +
+  return `${datasetLabel(s.data)}, ${count(s.trainSubset, images?.train, 'training')} / ${count(s.testSubset, images?.test, 'test images')}` +
     `${s.trainSubset || s.testSubset ? ' (subsets drawn by a fixed seed)' : ''}; ${modelText(s)}; ${s.epochs} epochs of batch ${s.batchSize}; ` +
     `SGD learning rate ${s.lr}, Adam ${s.adamLr}; weight decay ${s.weightDecay}; augmentation ${s.augment}.`;
 }
@@ -89,7 +89,7 @@ export function widthText(w: number): string {
 }
 
 export function buildFigures(doc: CompareDoc, summaries: readonly MethodSummary[]): Figures {
-  const sub = `${modelText(doc.settings)}, ${DATASET_LABELS[doc.settings.data] ?? doc.settings.data}, ${doc.settings.epochs} epochs, ${doc.seeds.length} seed${doc.seeds.length > 1 ? 's' : ''}`;
+  const sub = `${modelText(doc.settings)}, ${datasetLabel(doc.settings.data)}, ${doc.settings.epochs} epochs, ${doc.seeds.length} seed${doc.seeds.length > 1 ? 's' : ''}`;
   return {
     schedule: scheduleFigure(doc.methods, doc.runs, sub),
     accuracy: accuracyFigure(doc.methods, summaries, doc.thresholds, `${sub}; line: mean over seeds, band: min to max`),
@@ -154,13 +154,19 @@ function verdicts(doc: CompareDoc, summaries: readonly MethodSummary[]): string[
   return out;
 }
 
+const ON_TEXT = {
+  val: 'held-out images (never trained on, not the test images the comparison is scored on)',
+  train: 'training images (not the test images the comparison is scored on)',
+  test: 'test images (leakage: the same images score the comparison)',
+} as const;
+
 /** Problem groups per method and seed, and the overlap of every SGD method's with Adam's. */
 function diagnosis(doc: CompareDoc): string[] {
   const diag = doc.runs.filter((r) => r.diagnosis);
   if (diag.length === 0) return [];
   const label = new Map(doc.methods.map((m) => [m.name, m.label]));
   const out = ['## Diagnosis of the final checkpoints', '',
-    `Relative gradient score per layer group on each final model's misclassified ${diag.every((r) => r.diagnosis!.on === 'train') ? 'training images (not the test images the comparison is scored on)' : 'test images'} (\`critdamp diagnose\`); the top 3 groups are its problem groups.`, '',
+    `Relative gradient score per layer group on each final model's misclassified ${ON_TEXT[diag[0].diagnosis!.on ?? 'test']} (\`critdamp diagnose\`); the top 3 groups are its problem groups.`, '',
     `| method | ${doc.seeds.map((s) => `seed ${s}`).join(' | ')} |`, `|---|${doc.seeds.map(() => '---').join('|')}|`];
   for (const m of doc.methods) {
     out.push(`| ${label.get(m.name)} | ${doc.seeds.map((s) => doc.runs.find((r) => r.method === m.name && r.seed === s)?.diagnosis?.problem.join(', ') ?? '–').join(' | ')} |`);
@@ -206,7 +212,7 @@ export function renderReport(doc: CompareDoc, figurePath = (name: string) => `fi
   const intro = [
     `# critdamp compare: ${doc.methods.length} methods × ${summaries[0].seeds.length} seed${summaries[0].seeds.length > 1 ? 's' : ''} (preset ${doc.preset})`, '',
     describeSettings(doc.settings, doc.images), '',
-    `Every method trains the same ResNet-18 from the same initial weights on the same data in the same order (per seed), and is evaluated on the test set after every epoch. ` +
+    `Every method trains the same ${modelText(doc.settings)} from the same initial weights on the same data in the same order (per seed), and is evaluated on the test set after every epoch. ` +
     `Epochs count from 1. Times are wall time on this machine, evaluation included. Values are mean ± sd over seeds; "speed-up" is the baseline's mean epochs to the threshold over the method's.` +
     (doc.thresholdNote ? ` Thresholds: ${doc.thresholdNote}` : ''), '',
   ];

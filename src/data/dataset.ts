@@ -54,6 +54,10 @@ export const FASHION_MNIST_CLASSES: readonly string[] = [
 
 export const MNIST_CLASSES: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
+/** What reports call a dataset, by its loader's name. */
+const DATASET_LABELS: Record<string, string> = { 'fashion-mnist': 'Fashion-MNIST', mnist: 'MNIST', cifar10: 'CIFAR-10', cifar100: 'CIFAR-100', folder: 'an image folder' };
+export const datasetLabel = (name: string): string => DATASET_LABELS[name] ?? name;
+
 /**
  * Builds a Dataset after checking that the arrays agree with the shape and every label names a
  * class; `what` names the source (a file or the dataset) in the error.

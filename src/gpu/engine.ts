@@ -49,8 +49,8 @@ export class DeviceLimitError extends Error {
 }
 
 /** What to change when an activation outgrows the device (the engine knows tensors, not models). */
-const TENSOR_ADVICE = 'Use a smaller batch (--batch) or smaller feature maps (for ResNet-18, --stem imagenet: ' +
-  'its residual stages run on maps 4× smaller on each side), or an adapter with larger limits.';
+const TENSOR_ADVICE = 'Use a smaller batch (--batch-size) or smaller feature maps (a ResNet\'s --stem imagenet runs its ' +
+  'residual stages on maps 4× smaller on each side), or an adapter with larger limits.';
 
 const SLOT = UNIFORM_BYTES;
 const SLOTS = 4096;

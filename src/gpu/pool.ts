@@ -29,8 +29,8 @@ export class BufferPool {
   constructor(private device: GPUDevice, private onOutOfMemory: (bytes: number) => void = () => {}) {}
 
   acquire(bytes: number): GPUBuffer {
-    // A buffer near the device's limit keeps its exact size rather than its class's (Engine.empty
-    // has checked that `bytes` fits).
+    // Buffers come in size classes (so freed ones are reused); near the device's limit the class is
+    // capped at maxBufferSize, which Engine.empty has checked `bytes` fits in.
     const size = Math.max(bytes, Math.min(sizeClass(bytes), this.device.limits.maxBufferSize));
     const list = this.free.get(size);
     let buffer = list?.pop();

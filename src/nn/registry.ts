@@ -22,6 +22,8 @@ export interface ModelInput {
 export interface ModelEntry {
   /** One line for --help and the docs. */
   about: string;
+  /** What reports call it ("ResNet-18"); default: the registry name. */
+  label?: string;
   /** Its options (beyond numClasses and inChannels) with their defaults; `inputSize` is filled from the data when listed. */
   options: Record<string, unknown>;
   /** Builds the model from a full config (name included), initialised from `seed`. */
@@ -29,11 +31,11 @@ export interface ModelEntry {
 }
 
 const resnet = (name: ResNetName, about: string): ModelEntry => ({
-  about, options: { width: 1, stem: 'cifar' },
+  about, label: `ResNet-${name.slice(6)}`, options: { width: 1, stem: 'cifar' },
   create: (engine, config, seed) => new ResNet(engine, name, config as never, seed),
 });
 const vgg = (name: VGGName, about: string): ModelEntry => ({
-  about, options: { width: 1 },
+  about, label: `VGG-${name.slice(3, -3)}-BN`, options: { width: 1 },
   create: (engine, config, seed) => new VGG(engine, name, config as never, seed),
 });
 
@@ -43,9 +45,22 @@ const REGISTRY = new Map<string, ModelEntry>([
   ['resnet50', resnet('resnet50', 'ResNet-50 (Bottleneck ×[3,4,6,3], 4× expansion); width and stem as resnet18')],
   ['vgg11_bn', vgg('vgg11_bn', 'VGG-11 with batch norm; torchvision features (last pool left out), global average pool, classifier of 512·width hidden units')],
   ['vgg16_bn', vgg('vgg16_bn', 'VGG-16 with batch norm; as vgg11_bn')],
-  ['mlp', { about: `a small MLP: the image flattened, Linear+ReLU per hidden layer (default ${MLP_HIDDEN.join(', ')}), Linear to the classes`,
+  ['mlp', { label: 'an MLP', about: `a small MLP: the image flattened, Linear+ReLU per hidden layer (default ${MLP_HIDDEN.join(', ')}), Linear to the classes`,
     options: { inputSize: null, hidden: MLP_HIDDEN }, create: (engine, config, seed) => new MLP(engine, config as never, seed) }],
 ]);
+
+const widthText = (w: number) => (w >= 1 || !Number.isInteger(1 / w) ? String(w) : `1/${1 / w}`);
+
+/**
+ * What a report calls a model with these settings: its label, then the options it takes among
+ * width and stem ("ResNet-18 width 1/8 (imagenet stem)", "VGG-11-BN width 1/8", "an MLP").
+ */
+export function modelLabel(name: string | undefined, settings: { width?: number; stem?: string } = {}): string {
+  const n = name ?? 'resnet18';
+  const entry = REGISTRY.get(n);
+  const takes = entry?.options ?? {};
+  return `${entry?.label ?? n}${'width' in takes && settings.width !== undefined ? ` width ${widthText(settings.width)}` : ''}${'stem' in takes && settings.stem ? ` (${settings.stem} stem)` : ''}`;
+}
 
 /** The built-in models' names (and any registered since), in registration order. */
 export function modelNames(): string[] {
@@ -85,7 +100,6 @@ export function configFor(name: string, input: ModelInput, options: Record<strin
   return cfg;
 }
 
-/** One line: `resnet18 (width 0.125, stem imagenet)`. */
 /**
  * A config for `name` from settings that may name options it does not take (a comparison's width
  * and stem, say): only the options the model has are passed on, so one preset serves every model.
@@ -95,6 +109,7 @@ export function configFromSettings(name: string, input: ModelInput, settings: Re
   return configFor(name, input, Object.fromEntries(Object.entries(settings).filter(([k, v]) => k in takes && v !== undefined)));
 }
 
+/** One line: `resnet18 (width 0.125, stem imagenet)`. */
 export function describeModel(spec: ModelSpec): string {
   const { name, numClasses: _k, inChannels: _c, ...options } = modelConfig(spec);
   // In the order the registry lists the options (configs built in other ways keep their keys in any order).

@@ -9,6 +9,8 @@ import type { Comparison, ControlResult, CorrectionReport, Granularity, ScoreRow
 import type { HeldOut, DiagnoseOn } from '../data/split';
 import type { Environment } from '../cli/environment';
 import { overlapPValue } from '../attribution/compare';
+import { modelLabel } from '../nn/registry';
+import { datasetLabel } from '../data/dataset';
 import { mean, sd, pairedDifferences, pairedText, pooledRankP, pEq, pText, signed, type Paired, type RankTest } from '../stats/paired';
 
 export interface ExperimentSettings {
@@ -169,19 +171,13 @@ export function experimentStatistics(results: readonly SeedResult[], s: Pick<Exp
 const pct = (v: number, d = 1) => `${(100 * v).toFixed(d)}%`;
 const pm = (xs: number[], d = 1) => (xs.length ? `${mean(xs).toFixed(d)} ± ${sd(xs).toFixed(d)}` : '–');
 const widthText = (w: number) => (w >= 1 ? String(w) : `1/${Math.round(1 / w)}`);
-const MODEL_LABELS: Record<string, string> = { resnet18: 'ResNet-18', resnet34: 'ResNet-34', resnet50: 'ResNet-50', vgg11_bn: 'VGG-11-BN', vgg16_bn: 'VGG-16-BN', mlp: 'an MLP' };
-/** "ResNet-18, width 1/8, imagenet stem": the options a model takes (the MLP takes neither). */
-function modelText(s: Pick<ExperimentSettings, 'model' | 'width' | 'stem'>): string {
-  const name = s.model ?? 'resnet18';
-  return `${MODEL_LABELS[name] ?? name}${name === 'mlp' ? '' : `, width ${widthText(s.width)}`}${name.startsWith('resnet') ? `, ${s.stem} stem` : ''}`;
-}
+/** "ResNet-18 width 1/8 (imagenet stem)": the options the model takes. */
+const modelText = (s: Pick<ExperimentSettings, 'model' | 'width' | 'stem'>) => modelLabel(s.model, s);
 const count = (n: number) => n.toLocaleString('en-US');
 const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
 const minutes = (m: number) => (m < 10 ? `${m.toFixed(1)} minutes` : `${Math.round(m)} minutes`);
 
-/** What a report calls a dataset (the run records its loader's name). */
-export const DATASET_LABELS: Record<string, string> = { 'fashion-mnist': 'Fashion-MNIST', mnist: 'MNIST', cifar10: 'CIFAR-10', cifar100: 'CIFAR-100', folder: 'an image folder' };
-export const datasetLabel = (name: string) => DATASET_LABELS[name] ?? name;
+export { datasetLabel };
 
 function granularityName(g: Granularity, n: number): string {
   return g === 'group' ? `the ${n} layer groups` : `the ${n} layers (every module with parameters)`;
@@ -370,7 +366,7 @@ export function experimentReport(doc: ExperimentDoc): string {
     ...doc.statistics.granularities.flatMap((gst) => [`${gst.granularity} level:`, '', ...gst.paired.filter((x) => !CORRECTION_ROWS.some((c) => x.name.startsWith(c))).map((p) => `- ${p.name}: ${p.text}.`), '']),
     '## What this supports, and what it does not', '',
     ...conclusions(doc),
-    `- **Limits.** ${datasetLabel(s.data)}${s.data === 'cifar10' ? '' : ', not CIFAR-10'}; ${modelText(s)} trained for ${plural(s.epochs, 'epoch')} (test accuracy ${acc('sgd', 'testAccuracy')}% with SGD)${s.width < 1 && (s.model ?? 'resnet18') !== 'mlp' ? ', not a width-1 network' : ''}; ` +
+    `- **Limits.** ${datasetLabel(s.data)}${s.data === 'cifar10' ? '' : ', not CIFAR-10'}; ${modelText(s)} trained for ${plural(s.epochs, 'epoch')} (test accuracy ${acc('sgd', 'testAccuracy')}% with SGD)${s.width < 1 && modelText(s).includes('width') ? ', not a width-1 network' : ''}; ` +
     `${plural(rs.length, 'seed')}; corrections of ${plural(s.correctEpochs, 'epoch')} on ${count(d.correction)} images. The relative score is one choice among three (\`critdamp diagnose --metric\`).`,
     '',
   ];

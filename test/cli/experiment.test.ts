@@ -74,7 +74,7 @@ test('cli experiment: held-out selection, independent random draws, the untraine
       "## Is the SGD–Adam agreement larger than each one's agreement with the untrained network?", '## What this supports, and what it does not']) {
       assert.ok(md.includes(h), h);
     }
-    assert.match(md, /Made by `critdamp experiment --preset smoke --seeds 2 --out .*` \(preset `smoke`/);
+    assert.match(md, /Made by `critdamp experiment --preset smoke --seeds 2 --out .*` \(preset `fashion-smoke`\)/);
     assert.match(md, /\| data \| Fashion-MNIST: 286 training images \(of 384 drawn from the training set by a fixed seed, 98 held out\), 128 test images/);
     assert.match(md, /with the WebGPU adapter "[^"]+"/);
     assert.match(md, /\| 0 \| \w+, \w+, \w+ \| \w+, \w+, \w+ \| \d\/3 \| [\d.]+ \|/);

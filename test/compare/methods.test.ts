@@ -60,6 +60,7 @@ test('physics-matched: α0 whose effective step α/(1 − μ(0)) at the start eq
   assert.ok(Math.abs(matchedLr(1, { kind: 'constant', mu: 0.9 }) - 0.1) < 1e-12);
   assert.throws(() => matchedLr(1, { kind: 'onecycle' }), /does not follow from the learning rate alone/);
   assert.throws(() => parseMethodsFile('[{"name":"x","optimizer":"adam","lr":"cosine","momentum":"physics","lrRule":"matched-step"}]', 'm.json'), /needs optimizer sgd/);
+  assert.throws(() => parseMethodsFile('[{"name":"x","optimizer":"sgd","lr":"onecycle","momentum":"physics","lrRule":"matched-step"}]', 'm.json'), /starts at its base rate .* not onecycle/);
 });
 
 test.run();
