@@ -2,6 +2,11 @@
 // last test. Tests that need WebGPU call requireEngine(): without an adapter they fail, naming
 // what to install (a GPU test never passes by not running).
 import '../src/gpu/node';
+// Every test file is its own bundle, and the one engine is made by whichever file asks first: that
+// bundle must register every op's kernel policy, or an engine made by a bundle without conv2d or
+// batch norm would lack their kernel choices for the files after it.
+import '../src/ops/conv2d_policy';
+import '../src/ops/batch_norm';
 import { Engine } from '../src/gpu/engine';
 
 type G = typeof globalThis & { __critdampEngine?: Promise<Engine | null>; __critdampAfterTests?: (() => void | Promise<void>)[] };

@@ -281,7 +281,7 @@ async function writeReport(out: string, doc: ExperimentDoc): Promise<void> {
     const methods = ['diagnosed', 'random', 'last k'] as const;
     const bars = methods.map((mth) => {
       const nets = doc.results.map((r) => mean(r.granularities.find((x) => x.granularity === g.granularity)!.correction.rows.filter((c) => c.method === mth).map((c) => c.report.net)));
-      return { label: mth === 'random' ? 'random, share-matched' : mth === 'last k' ? `last ${doc.settings.k}` : mth, value: mean(nets), highlight: mth === 'diagnosed', note: `(${g.granularity}s)` };
+      return { label: mth === 'random' ? 'random, similar share' : mth === 'last k' ? `last ${doc.settings.k}` : mth, value: mean(nets), highlight: mth === 'diagnosed', note: `(${g.granularity}s)` };
     });
     bars.push({ label: 'full fine-tuning', value: mean(doc.results.map((r) => r.shared.full.net)), highlight: false, note: '' });
     bars.push({ label: 'Auto-RGN', value: mean(doc.results.map((r) => r.shared.autoRgn.net)), highlight: false, note: '' });

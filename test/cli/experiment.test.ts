@@ -59,7 +59,9 @@ test('cli experiment: held-out selection, independent random draws, the untraine
     }
     // Paired statistics: one value per seed on each side, and what the test gives with 2 seeds.
     for (const gs of doc.statistics.granularities) {
-      assert.is(gs.paired.length, 8);
+      // Four corrections against the diagnosed set, the ablation, three agreement contrasts and the size effect.
+      assert.is(gs.paired.length, 9);
+      assert.ok(gs.paired.some((p) => p.name.startsWith('score against parameter count')), 'the size effect is tested paired');
       for (const p of gs.paired) {
         assert.is(p.a.length, 2);
         assert.is(p.paired.pairs, 2);
@@ -78,7 +80,7 @@ test('cli experiment: held-out selection, independent random draws, the untraine
     assert.match(md, /\| data \| Fashion-MNIST: 286 training images \(of 384 drawn from the training set by a fixed seed, 98 held out\), 128 test images/);
     assert.match(md, /with the WebGPU adapter "[^"]+"/);
     assert.match(md, /\| 0 \| \w+, \w+, \w+ \| \w+, \w+, \w+ \| \d\/3 \| [\d.]+ \|/);
-    for (const m of ['diagnosed', 'random, share-matched \\(3 draws a seed\\)', 'last 3', 'full fine-tuning', 'Auto-RGN']) assert.match(md, new RegExp(`\\| ${m} \\| [\\d.]+ ± [\\d.]+% \\|`));
+    for (const m of ['diagnosed', 'random, similar share \\(3 draws a seed\\)', 'last 3', 'full fine-tuning', 'Auto-RGN']) assert.match(md, new RegExp(`\\| ${m} \\| [\\d.]+ ± [\\d.]+% \\|`));
     assert.ok(existsSync(join(t.dir, 'diagnosis', 'correction.png')));
     cli(['experiment', '--from', join(t.dir, 'diagnosis', 'experiment.json'), '--out', join(t.dir, 'again')]);
     assert.is(readFileSync(join(t.dir, 'again', 'diagnosis.md'), 'utf8'), md, 'the same report from the saved results');

@@ -137,7 +137,7 @@ test('limits: a tensor larger than the device can bind fails before allocating, 
   assert.match(msg, `${(floats * 4).toLocaleString('en-US')} bytes`);
   assert.match(msg, `${limit.toLocaleString('en-US')} bytes`);
   assert.match(msg, /maxStorageBufferBindingSize|maxBufferSize/);
-  assert.match(msg, /smaller batch \(--batch\)/);
+  assert.match(msg, /smaller batch \(--batch-size\)/);
   assert.match(msg, /--stem imagenet/);
   assert.is(e.pool.created, created, 'nothing was allocated');
   assert.not.throws(() => e.empty([16]).dispose(), 'the engine goes on');
