@@ -193,9 +193,11 @@ function diagnosis(doc: CompareDoc): string[] {
 
 function reproduce(doc: CompareDoc): string[] {
   const s = doc.settings, e = doc.environment;
+  // Computed rates (the matched step's α0) print as 0.5, not 0.5000000000000002.
+  const json = (x: unknown) => JSON.stringify(x, (_k, v: unknown) => typeof v === 'number' ? Number(v.toPrecision(12)) : v);
   return ['## Reproduce', '', '```', doc.command, '```', '',
     `- data and model: ${describeSettings(s, doc.images)} Weight decay applies to SGD (Adam 0 unless a method says otherwise).`,
-    `- methods: ${doc.methods.map((m) => `${m.name} = ${m.optimizer}, lr ${JSON.stringify(m.lr)}, momentum ${JSON.stringify(m.momentum)}, weight decay ${m.weightDecay}`).join('; ')}`,
+    `- methods: ${doc.methods.map((m) => `${m.name} = ${m.optimizer}, lr ${json(m.lr)}, momentum ${json(m.momentum)}, weight decay ${m.weightDecay}`).join('; ')}`,
     `- seeds: ${doc.seeds.join(', ')} (a seed fixes the initial weights and the data order, the same for every method)`,
     `- critdamp ${e.critdamp}${e.commit ? ` at commit ${e.commit}${e.modified ? ' (with uncommitted changes)' : ''}` : ''}, Node ${e.node}; adapter: ${e.adapter}; CPU: ${e.cpus}; ${e.date}; ` +
     `all runs together ${doc.minutes.toFixed(1)} min of training and evaluation` +
