@@ -128,9 +128,10 @@ function verdicts(doc: CompareDoc, summaries: readonly MethodSummary[]): string[
     '(sign-flip permutation; the sign test where a seed never reached the threshold, which counts as later than any seed that did). ' +
     `"Sooner", "later", "higher" or "lower" is said only where p < 0.05; with ${n} seed${n === 1 ? '' : 's'} no paired test can go below p = ${Math.min(1, 2 / 2 ** n).toPrecision(2)}` +
     `${2 / 2 ** n >= 0.05 ? ', so every difference here is "not distinguishable" whatever its size' : ''}.`, ''];
-  for (const s of summaries) for (const r of doc.runs.filter((x) => x.method === s.method && x.diverged)) {
-    out.push(`- ${label.get(s.method)}, seed ${r.seed}: stopped early, ${r.diverged}`);
-  }
+  const stopped = summaries.flatMap((s) => doc.runs.filter((x) => x.method === s.method && x.diverged)
+    .map((r) => `- ${label.get(s.method)}, seed ${r.seed}: stopped early, ${r.diverged}`));
+  // A diverged run counts as never reaching a threshold and as the lower accuracy in the tests below.
+  if (stopped.length) out.push('Runs that diverged (each counts as never reaching a threshold, and as the lower final and best accuracy, in the tests below):', '', ...stopped, '');
   out.push('| method | threshold | seeds that reached it (method / baseline) | epochs, method − baseline | 95% CI | p | verdict | seconds, method − baseline | 95% CI | p |',
     '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|');
   for (const s of others) for (const t of s.thresholds) {
@@ -214,7 +215,7 @@ export function renderReport(doc: CompareDoc, figurePath = (name: string) => `fi
   const intro = [
     `# critdamp compare: ${doc.methods.length} methods × ${summaries[0].seeds.length} seed${summaries[0].seeds.length > 1 ? 's' : ''} (preset ${doc.preset})`, '',
     describeSettings(doc.settings, doc.images), '',
-    `Every method trains the same ${modelText(doc.settings)} from the same initial weights on the same data in the same order (per seed), and is evaluated on the test set after every epoch. ` +
+    `Every method trains the same network, ${modelText(doc.settings)}, from the same initial weights on the same data in the same order (per seed), and is evaluated on the test set after every epoch. ` +
     `Epochs count from 1. Times are wall time on this machine, evaluation included. Values are mean ± sd over seeds; "speed-up" is the baseline's mean epochs to the threshold over the method's.` +
     (doc.thresholdNote ? ` Thresholds: ${doc.thresholdNote}` : ''), '',
   ];

@@ -53,13 +53,16 @@ const widthText = (w: number) => (w >= 1 || !Number.isInteger(1 / w) ? String(w)
 
 /**
  * What a report calls a model with these settings: its label, then the options it takes among
- * width and stem ("ResNet-18 width 1/8 (imagenet stem)", "VGG-11-BN width 1/8", "an MLP").
+ * width, stem and hidden layers ("ResNet-18 width 1/8 (imagenet stem)", "VGG-11-BN width 1/8",
+ * "an MLP with hidden layers of 256, 128").
  */
-export function modelLabel(name: string | undefined, settings: { width?: number; stem?: string } = {}): string {
+export function modelLabel(name: string | undefined, settings: { width?: number; stem?: string; hidden?: number[] } = {}): string {
   const n = name ?? 'resnet18';
   const entry = REGISTRY.get(n);
   const takes = entry?.options ?? {};
-  return `${entry?.label ?? n}${'width' in takes && settings.width !== undefined ? ` width ${widthText(settings.width)}` : ''}${'stem' in takes && settings.stem ? ` (${settings.stem} stem)` : ''}`;
+  const hidden = settings.hidden ?? (Array.isArray(takes.hidden) ? takes.hidden as number[] : null);
+  return `${entry?.label ?? n}${'width' in takes && settings.width !== undefined ? ` width ${widthText(settings.width)}` : ''}${'stem' in takes && settings.stem ? ` (${settings.stem} stem)` : ''}` +
+    `${'hidden' in takes && hidden ? ` with hidden layers of ${hidden.join(', ')}` : ''}`;
 }
 
 /** The built-in models' names (and any registered since), in registration order. */
