@@ -35,6 +35,34 @@ async function colours(png: Buffer): Promise<number> {
   return seen.size;
 }
 
+
+/** Runs a documented code block as written, as a module in a page `critdamp serve` hands out; what it logged. */
+async function runBlockInPage(code: string, name: string): Promise<string> {
+  // Imports cannot sit inside the harness's try block: they go first, as in any module.
+  const imports = code.split('\n').filter((l) => l.startsWith('import ')).join('\n');
+  const body = code.split('\n').filter((l) => !l.startsWith('import ')).join('\n');
+  const html = `<!doctype html><pre id="out"></pre><script type="module">
+${imports}
+const out = document.getElementById('out'), log = console.log;
+console.log = (...a) => { out.textContent += a.join(' ') + '\\n'; log(...a); };
+try {
+${body}
+  out.dataset.done = '1';
+} catch (e) { out.textContent += 'ERROR ' + e.message; out.dataset.done = '1'; }
+</script>`;
+  const server = await startServer({ port: 0, root, pages: { [`/${name}.html`]: html } });
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}${name}.html`);
+    await page.waitForFunction(() => document.getElementById('out')!.dataset.done === '1', null, { timeout: 240_000 });
+    return (await page.textContent('#out')) ?? '';
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
 test('page: trains in headless Chromium, plots drawn, losses equal Node\'s, op checks pass, downloaded weights give the same logits', async () => {
   if (!existsSync(CHROMIUM)) return skip(`no ${CHROMIUM} (apt-get install chromium; tools/setup does it)`);
   let full;
@@ -219,29 +247,7 @@ test('page: docs/models.md\'s own-model example runs as written in headless Chro
   assert.ok(block, 'docs/models.md has the example');
   // The one change: the package name is the browser bundle the server hands out.
   const code = block!.replace("from 'critdamp'", "from './critdamp.browser.js'");
-  const imports = code.split('\n').filter((l) => l.startsWith('import ')).join('\n');
-  const body = code.split('\n').filter((l) => !l.startsWith('import ')).join('\n');
-  const html = `<!doctype html><pre id="out"></pre><script type="module">
-${imports}
-const out = document.getElementById('out'), log = console.log;
-console.log = (...a) => { out.textContent += a.join(' ') + '\\n'; log(...a); };
-try {
-${body}
-  out.dataset.done = '1';
-} catch (e) { out.textContent += 'ERROR ' + e.message; out.dataset.done = '1'; }
-</script>`;
-  const server = await startServer({ port: 0, root, pages: { '/own-model.html': html } });
-  const browser = await launchChromium();
-  let text = '';
-  try {
-    const page = await browser.newPage();
-    await page.goto(`${server.url}own-model.html`);
-    await page.waitForFunction(() => document.getElementById('out')!.dataset.done === '1', null, { timeout: 240_000 });
-    text = (await page.textContent('#out')) ?? '';
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  const text = await runBlockInPage(code, 'own-model');
   assert.not.match(text, /ERROR/, text);
   const acc = /smallnet: ([\d.]+)% test accuracy/.exec(text);
   assert.ok(acc && Number(acc[1]) > 80, text);
@@ -302,30 +308,7 @@ test('page: the README\'s example for your own page runs as written in headless 
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const block = /To use critdamp from your own page[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
   assert.ok(block, 'the README has the example');
-  // Imports cannot sit inside the harness's try block: they go first, as in any module.
-  const imports = block!.split('\n').filter((l) => l.startsWith('import ')).join('\n');
-  const body = block!.split('\n').filter((l) => !l.startsWith('import ')).join('\n');
-  const html = `<!doctype html><pre id="out"></pre><script type="module">
-${imports}
-const out = document.getElementById('out'), log = console.log;
-console.log = (...a) => { out.textContent += a.join(' ') + '\\n'; log(...a); };
-try {
-${body}
-  out.dataset.done = '1';
-} catch (e) { out.textContent += 'ERROR ' + e.message; out.dataset.done = '1'; }
-</script>`;
-  const server = await startServer({ port: 0, root, pages: { '/example.html': html } });
-  const browser = await launchChromium();
-  let text = '';
-  try {
-    const page = await browser.newPage();
-    await page.goto(`${server.url}example.html`);
-    await page.waitForFunction(() => document.getElementById('out')!.dataset.done === '1', null, { timeout: 240_000 });
-    text = (await page.textContent('#out')) ?? '';
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  const text = await runBlockInPage(block!, 'example');
   assert.not.match(text, /ERROR/, text);
   const accs = [...text.matchAll(/epoch (\d): ([\d.]+)% test accuracy/g)].map((m) => Number(m[2]));
   assert.is(accs.length, 2, text);

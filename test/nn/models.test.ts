@@ -14,6 +14,7 @@ import { resnetSpecs } from '../../src/nn/resnet';
 import { vggSpecs } from '../../src/nn/vgg';
 import type { Model, ModelConfig } from '../../src/nn/model';
 import { assertRelError, randomFloats } from '../util';
+import { readStep } from './step';
 import {
   mlpForward, mlpShapes, randomState, referenceStep, resnetForward, resnetShapes, vggForward, vggShapes, Tape,
   type RefResNetName, type RefVGGName,
@@ -65,16 +66,7 @@ for (const c of CASES) {
       const [N] = c.input, n = c.input.reduce((a, b) => a * b, 1);
       const x = randomFloats(n, 5);
       const labels = Uint32Array.from({ length: N }, (_, i) => (i * 3 + 1) % c.config.numClasses);
-      const tx = e.tensor(x, c.input), tl = e.tensor(labels, [N]);
-      model.store.zeroGrad();
-      const g = new Graph(e);
-      const logits = model.forward(g, tx, { training: true });
-      const loss = crossEntropy(g, logits, tl);
-      g.backward(loss);
-      const [gLogits, gLoss, grads, after] = await Promise.all([logits.read(), loss.read(), model.store.readGrads(), model.store.read()]);
-      g.dispose();
-      tx.dispose();
-      tl.dispose();
+      const { logits: gLogits, loss: gLoss, grads, after } = await readStep(e, model, x, c.input, labels);
       const ref = referenceStep(c.forward, c.shapes, params, buffers, Float64Array.from(x), c.input, Int32Array.from(labels));
       assertRelError(gLogits, ref.logits, 1e-4, 'logits');
       assertRelError(gLoss, [ref.loss], 5e-5, 'loss');

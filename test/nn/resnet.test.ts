@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { requireEngine } from '../engine';
 import { Graph } from '../../src/autograd/graph';
 import { assertRelError, randomFloats } from '../util';
+import { readStep } from './step';
 import { ResNet18, resnet18Specs } from '../../src/nn/resnet';
 import { crossEntropy } from '../../src/ops';
 import { resnet18ParamShapes, resnet18Reference, resnet18BufferShapes } from '../reference/resnet';
@@ -29,17 +30,7 @@ async function compareOn(e: Engine, cfg: ResNetConfig, batch: number, size: numb
   const labels = Uint32Array.from({ length: batch }, (_, i) => (i * 3 + 1) % cfg.numClasses);
   const before = await model.store.read();
 
-  const tx = e.tensor(x, [batch, cfg.inChannels, size, size]);
-  const tl = e.tensor(labels, [batch]);
-  model.store.zeroGrad();
-  const g = new Graph(e);
-  const logits = model.forward(g, tx, { training: true });
-  const loss = crossEntropy(g, logits, tl);
-  g.backward(loss);
-  const [gLogits, gLoss, grads, after] = await Promise.all([logits.read(), loss.read(), model.store.readGrads(), model.store.read()]);
-  g.dispose();
-  tx.dispose();
-  tl.dispose();
+  const { logits: gLogits, loss: gLoss, grads, after } = await readStep(e, model, x, [batch, cfg.inChannels, size, size], labels);
 
   const params = new Map<string, Float64Array>(), buffers = new Map<string, Float64Array>();
   for (const [name] of resnet18ParamShapes(cfg)) params.set(name, Float64Array.from(before.get(name)!.data));

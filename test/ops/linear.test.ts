@@ -12,19 +12,23 @@ import { f64, gpuFiniteDiff, runOp } from './helpers';
 
 const tol = OPS.linear.tolerance;
 
+/** y, dx, dW and db of linear on x of `xShape` (a batch, then features flattened) against float64. */
+async function checkLinear(xShape: number[], OUT: number, seed: number): Promise<void> {
+  const e = await requireEngine();
+  const N = xShape[0], IN = xShape.slice(1).reduce((a, b) => a * b, 1);
+  const x = randomFloats(N * IN, seed), w = randomFloats(OUT * IN, seed + 1, 0.3), b = randomFloats(OUT, seed + 2), dy = randomFloats(N * OUT, seed + 3);
+  const r = await runOp(e, [{ data: x, shape: xShape, grad: true }, { data: w, shape: [OUT, IN], grad: true }, { data: b, shape: [OUT], grad: true }],
+    (g: Graph, [tx, tw, tb]) => linear(g, tx, tw, tb), dy);
+  const y = ref.linearForward(f64(x), [N, IN], f64(w), f64(b));
+  const back = ref.linearBackward(f64(x), [N, IN], f64(w), f64(dy));
+  assertClose(r.y, y, { ...bounds(tol.forward, y), name: 'y' });
+  assertClose(r.grads[0]!, back.dx, { ...bounds(tol.backward, back.dx), name: 'dx' });
+  assertClose(r.grads[1]!, back.dw, { ...bounds(tol.backward, back.dw), name: 'dW' });
+  assertClose(r.grads[2]!, back.db, { ...bounds(tol.backward, back.db), name: 'db' });
+}
+
 for (const [N, IN, OUT] of [[2, 512, 10], [3, 7, 5], [1, 1, 1], [9, 33, 17]]) {
-  test(`linear: x [${N}, ${IN}] → ${OUT}: y, dx, dW, db`, async () => {
-    const e = await requireEngine();
-    const x = randomFloats(N * IN, 7), w = randomFloats(OUT * IN, 8, 0.3), b = randomFloats(OUT, 9), dy = randomFloats(N * OUT, 10);
-    const r = await runOp(e, [{ data: x, shape: [N, IN], grad: true }, { data: w, shape: [OUT, IN], grad: true }, { data: b, shape: [OUT], grad: true }],
-      (g: Graph, [tx, tw, tb]) => linear(g, tx, tw, tb), dy);
-    const y = ref.linearForward(f64(x), [N, IN], f64(w), f64(b));
-    const back = ref.linearBackward(f64(x), [N, IN], f64(w), f64(dy));
-    assertClose(r.y, y, { ...bounds(tol.forward, y), name: 'y' });
-    assertClose(r.grads[0]!, back.dx, { ...bounds(tol.backward, back.dx), name: 'dx' });
-    assertClose(r.grads[1]!, back.dw, { ...bounds(tol.backward, back.dw), name: 'dW' });
-    assertClose(r.grads[2]!, back.db, { ...bounds(tol.backward, back.db), name: 'db' });
-  });
+  test(`linear: x [${N}, ${IN}] → ${OUT}: y, dx, dW, db`, () => checkLinear([N, IN], OUT, 7));
 }
 
 test('linear: finite differences of the GPU backward (h = 1e-2, tol 2e-2)', async () => {
@@ -35,17 +39,8 @@ test('linear: finite differences of the GPU backward (h = 1e-2, tol 2e-2)', asyn
 });
 
 test('linear: x [N, C, H, W] is read as [N, C·H·W] (nn.Flatten then nn.Linear): y, dx (in x\'s shape), dW, db', async () => {
+  await checkLinear([3, 2, 5, 3], 7, 41);
   const e = await requireEngine();
-  const [N, C, H, W, OUT] = [3, 2, 5, 3, 7], IN = C * H * W;
-  const x = randomFloats(N * IN, 41), w = randomFloats(OUT * IN, 42, 0.3), b = randomFloats(OUT, 43), dy = randomFloats(N * OUT, 44);
-  const r = await runOp(e, [{ data: x, shape: [N, C, H, W], grad: true }, { data: w, shape: [OUT, IN], grad: true }, { data: b, shape: [OUT], grad: true }],
-    (g: Graph, [tx, tw, tb]) => linear(g, tx, tw, tb), dy);
-  const y = ref.linearForward(f64(x), [N, IN], f64(w), f64(b));
-  const back = ref.linearBackward(f64(x), [N, IN], f64(w), f64(dy));
-  assertClose(r.y, y, { ...bounds(tol.forward, y), name: 'y' });
-  assertClose(r.grads[0]!, back.dx, { ...bounds(tol.backward, back.dx), name: 'dx' });
-  assertClose(r.grads[1]!, back.dw, { ...bounds(tol.backward, back.dw), name: 'dW' });
-  assertClose(r.grads[2]!, back.db, { ...bounds(tol.backward, back.db), name: 'db' });
   const g = new Graph(e);
   assert.throws(() => linear(g, g.empty([2, 3, 2, 2]), g.empty([4, 5]), null), /linear: input x \[2, 3, 2, 2\] has 12 features \(flattened\) but weight \[4, 5\] expects 5/);
   assert.throws(() => linear(g, g.empty([6]), g.empty([4, 6]), null), /linear: input x must be \[batch, features\]/);
